@@ -1,0 +1,1 @@
+"""A searchable web catalogue of research papers on one SQLite file."""

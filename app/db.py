@@ -1,0 +1,99 @@
+"""Database connections: one configured SQLite driver for the ORM and raw SQL alike.
+
+We use the `pysqlite3` build of SQLite (a recent release with FTS5) rather than
+the system library: it ranks faster and lets readers scale across threads.
+"""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import pysqlite3.dbapi2 as sqlite3
+from fastapi import Depends
+from sqlalchemy import Engine, create_engine, event
+from sqlmodel import Session
+
+from app.settings import get_settings
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def configure(conn: sqlite3.Connection) -> None:
+    """Pragmas every connection needs: WAL for concurrent readers, FK enforcement."""
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def connect(path=None, *, readonly: bool = False) -> sqlite3.Connection:
+    """A raw connection in autocommit mode; callers open transactions explicitly."""
+    path = path or get_settings().database_path
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA query_only = ON")
+    else:
+        path_parent = getattr(path, "parent", None)
+        if path_parent is not None:
+            path_parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        configure(conn)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator[None]:
+    """BEGIN ... COMMIT, rolled back on any error; IMMEDIATE takes the write lock up front."""
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+_local = threading.local()
+
+
+def reader() -> sqlite3.Connection:
+    """A per-thread read connection for request handlers (SQLite connections are not shared)."""
+    path = str(get_settings().database_path)
+    conn = getattr(_local, "conn", None)
+    if conn is None or getattr(_local, "path", None) != path:
+        conn = connect(path, readonly=True)
+        _local.conn, _local.path = conn, path
+    return conn
+
+
+def make_engine(url: str | None = None) -> Engine:
+    url = url or get_settings().sqlalchemy_url
+    engine = create_engine(url, module=sqlite3)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001 - SQLAlchemy callback
+        configure(dbapi_conn)
+
+    return engine
+
+
+_engine: Engine | None = None
+
+
+def get_engine() -> Engine:
+    global _engine
+    if _engine is None or str(_engine.url) != get_settings().sqlalchemy_url:
+        _engine = make_engine()
+    return _engine
+
+
+def get_session() -> Iterator[Session]:
+    with Session(get_engine()) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]

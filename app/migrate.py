@@ -1,0 +1,26 @@
+"""Run Alembic migrations from code (the CLI and the server call this before work)."""
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from app.settings import MIGRATIONS_DIR, PROJECT_ROOT, get_settings
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url or get_settings().sqlalchemy_url)
+    return cfg
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    settings = get_settings()
+    if url is None:
+        Path(settings.database_path).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str | None = None, revision: str = "base") -> None:
+    command.downgrade(alembic_config(url), revision)

@@ -1,0 +1,44 @@
+"""Settings and file-system locations, read once from the environment."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+APP_DIR = PROJECT_ROOT / "app"
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "static"
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+SEED_FILE = APP_DIR / "data" / "seed-papers.txt"
+TOPICS_FILE = APP_DIR / "topics.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    data_dir: Path = PROJECT_ROOT / "data"
+    database_url: str = ""
+    site_name: str = "Paper Catalogue"
+    page_size: int = 20
+    # Public origin used in permalinks, feeds and sitemaps when set
+    # (e.g. https://papers.example.org); otherwise taken from the request.
+    base_url: str = ""
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file behind DATABASE_URL (only sqlite URLs are supported)."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'papers.db'}"
+        prefix = "sqlite:///"
+        if not url.startswith(prefix):
+            raise ValueError(f"DATABASE_URL must be an sqlite:/// URL, got {url!r}")
+        return Path(url[len(prefix):])
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return f"sqlite:///{self.database_path}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
