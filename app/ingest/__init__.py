@@ -1,0 +1,105 @@
+"""`papers ingest`: read files in any supported format and load them idempotently.
+
+Exit status: 0 when every record was loaded, 1 when some records were skipped
+(every good record is still loaded and committed), 2 when an input could not be
+read at all (missing file, unknown format, corrupt compression).
+"""
+
+import sys
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from tqdm import tqdm
+
+from app import tagging
+from app.db import transaction
+from app.ingest.load import Loader, Stats
+from app.ingest.parsers import InputError, Parsed, detect_format, open_input, parse
+from app.ingest.records import RecordError
+
+EXIT_OK, EXIT_SKIPPED, EXIT_UNREADABLE = 0, 1, 2
+MAX_ERRORS_SHOWN = 100  # per file; the summary still counts them all
+
+
+def default_source(path: str) -> str:
+    if path == "-":
+        return "stdin"
+    name = Path(path).name
+    for suffix in (".gz", ".jsonl", ".ndjson", ".json", ".txt"):
+        name = name.removesuffix(suffix)
+    return name or "file"
+
+
+def ingest(conn, paths: Sequence[str], *, fmt: str = "auto", source: str | None = None,
+           quiet: bool = False, out: TextIO | None = None) -> tuple[Stats, int]:
+    """Load every path; return the combined counts and the exit status."""
+    out = out or sys.stderr
+    total = Stats()
+    status = EXIT_OK
+    with transaction(conn):
+        tagging.sync_topics(conn)
+    for path in paths:
+        try:
+            stats = _ingest_one(conn, path, fmt, source or default_source(path), quiet, out)
+        except InputError as exc:
+            print(f"error: {exc}", file=out)
+            status = EXIT_UNREADABLE
+            continue
+        total.add(stats)
+        if stats.skipped and status == EXIT_OK:
+            status = EXIT_SKIPPED
+    return total, status
+
+
+def _ingest_one(conn, path: str, fmt: str, source: str, quiet: bool, out: TextIO) -> Stats:
+    source_input = open_input(path)
+    shown = 0
+
+    def report(line: int, error: RecordError) -> None:
+        nonlocal shown
+        shown += 1
+        if shown <= MAX_ERRORS_SHOWN:
+            bar.write(f"{path}:{line}: skipped: {error}", file=out) if bar else print(
+                f"{path}:{line}: skipped: {error}", file=out)
+        elif shown == MAX_ERRORS_SHOWN + 1:
+            print(f"{path}: more skipped records not shown", file=out)
+
+    show_bar = not quiet and out.isatty()
+    bar = tqdm(total=source_input.size, file=out, unit="B", unit_scale=True, dynamic_ncols=True,
+               bar_format="{l_bar}{bar}| {postfix} [{elapsed}<{remaining}]") if show_bar else None
+    loader = Loader(conn, source, on_error=report)
+
+    def progress(_records: int) -> None:
+        if bar is not None:
+            bar.update(source_input.position() - bar.n)
+            rate = bar.format_dict["rate"]
+            papers_rate = loader.stats.read / bar.format_dict["elapsed"] if bar.format_dict["elapsed"] else 0
+            bar.set_postfix_str(f"{loader.stats.read:,} papers, {papers_rate:,.0f} papers/s", refresh=rate is None)
+
+    try:
+        chosen = detect_format(path, source_input.stream) if fmt == "auto" else fmt
+        failure: list[str] = []
+        loader.load(_guarded(parse(source_input.stream, chosen), path, failure), progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+        source_input.close()
+    print(f"{path}: {loader.stats.summary()}", file=out)
+    if failure:
+        raise InputError(failure[0])
+    return loader.stats
+
+
+def _guarded(parsed: Iterator[Parsed], path: str, failure: list[str]) -> Iterator[Parsed]:
+    """End the stream cleanly where the file breaks (corrupt gzip, I/O error, bad JSON document).
+
+    Everything read before the break is still loaded; the reason is kept in `failure`.
+    """
+    try:
+        yield from parsed
+    except InputError as exc:
+        failure.append(f"{path}: {exc}")
+    except (OSError, EOFError, zlib.error) as exc:
+        failure.append(f"{path}: cannot read further ({exc}); the records before were loaded")

@@ -1,0 +1,261 @@
+"""One parser per input format. Each yields (line_number, PaperIn | RecordError).
+
+Parsers read bytes and decode per record, so one bad byte costs one record,
+never the file. They never touch the database.
+"""
+
+import gzip
+import io
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import orjson
+
+from app.ingest.records import PaperIn, RecordError, record_from_mapping, record_from_text
+
+Parsed = tuple[int, PaperIn | RecordError]
+
+FORMATS = ("seed", "jsonl", "json")
+MAX_LINE_BYTES = 4 * 1024 * 1024     # one JSON Lines record
+MAX_JSON_BYTES = 512 * 1024 * 1024   # a whole JSON document is read into memory
+
+# In a text page, a title is one short paragraph followed by a longer abstract.
+MAX_SEED_TITLE_CHARS = 400
+MIN_SEED_ABSTRACT_CHARS = 80
+
+
+class InputError(Exception):
+    """The input as a whole cannot be read (missing file, unknown format...)."""
+
+
+@dataclass
+class Input:
+    """An opened input: the decoded byte stream, and how far through the file we are."""
+    name: str
+    stream: BinaryIO
+    size: int | None          # bytes on disk, None for stdin
+    _raw: BinaryIO
+
+    def position(self) -> int:
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError):
+            return 0
+
+    def close(self) -> None:
+        if self._raw is not sys.stdin.buffer:
+            self._raw.close()
+
+
+def open_input(path: str) -> Input:
+    """Open a path, or '-' for stdin; gzip is recognised by its magic bytes, not its name."""
+    if path == "-":
+        raw: BinaryIO = sys.stdin.buffer
+        size = None
+    else:
+        target = Path(path)
+        if not target.exists():
+            raise InputError(f"{path}: no such file")
+        if target.is_dir():
+            raise InputError(f"{path}: is a directory, not a file")
+        try:
+            raw = open(target, "rb")  # noqa: SIM115 - closed by Input.close
+        except OSError as exc:
+            raise InputError(f"{path}: cannot open ({exc.strerror})") from None
+        size = target.stat().st_size
+    buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
+    stream: BinaryIO = buffered
+    if buffered.peek(2)[:2] == b"\x1f\x8b":
+        stream = io.BufferedReader(gzip.GzipFile(fileobj=buffered))  # type: ignore[arg-type]
+    return Input(path, stream, size, buffered)
+
+
+def detect_format(path: str, stream: BinaryIO) -> str:
+    """By extension when it tells, else by the first meaningful bytes."""
+    name = path.lower().removesuffix(".gz")
+    if name.endswith((".jsonl", ".ndjson", ".jsonlines")):
+        return "jsonl"
+    if name.endswith(".json"):
+        return "json"
+    if name.endswith((".txt", ".text", ".md")):
+        return "seed"
+    head = stream.peek(64 * 1024)[: 64 * 1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"["):
+        return "json"
+    if head.startswith(b"{"):
+        first_line = head.split(b"\n", 1)[0]
+        try:
+            json.loads(first_line)
+            return "jsonl"
+        except ValueError:
+            return "json"
+    return "seed"
+
+
+def parse(stream: BinaryIO, fmt: str) -> Iterator[Parsed]:
+    if fmt == "jsonl":
+        return parse_jsonl(stream)
+    if fmt == "json":
+        return parse_json(stream)
+    if fmt == "seed":
+        return parse_seed(stream)
+    raise InputError(f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecordError(f"invalid UTF-8 at byte {exc.start}") from None
+
+
+def parse_jsonl(stream: BinaryIO) -> Iterator[Parsed]:
+    for number, raw in enumerate(_lines(stream), start=1):
+        if isinstance(raw, RecordError):
+            yield number, raw
+            continue
+        if not raw.strip():
+            continue
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            try:
+                _decode(raw)
+                yield number, RecordError(f"invalid JSON: {exc}")
+            except RecordError as utf8_error:
+                yield number, utf8_error
+            continue
+        try:
+            yield number, record_from_mapping(obj)
+        except RecordError as exc:
+            yield number, exc
+
+
+def _lines(stream: BinaryIO) -> Iterator[bytes | RecordError]:
+    """Lines of a stream, with over-long lines reported (and skipped) instead of buffered."""
+    while True:
+        line = stream.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):  # drain the rest of the line
+                line = stream.readline(MAX_LINE_BYTES)
+            yield RecordError(f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB")
+            continue
+        yield line
+
+
+def parse_json(stream: BinaryIO) -> Iterator[Parsed]:
+    """A JSON array of papers, or an object holding one under "papers"."""
+    data = stream.read(MAX_JSON_BYTES + 1)
+    if len(data) > MAX_JSON_BYTES:
+        raise InputError("JSON document larger than 512 MiB: use JSON Lines instead")
+    try:
+        text = _decode(data)
+    except RecordError as exc:
+        raise InputError(str(exc)) from None
+    decoder = json.JSONDecoder()
+    pos = _skip_ws(text, 0)
+    try:
+        if text.startswith("{", pos):
+            # {"papers": [...]}: locate the array so items keep their line numbers.
+            match = re.compile(r'"papers"\s*:\s*\[').search(text, pos)
+            if match is None:
+                obj, _ = decoder.raw_decode(text, pos)
+                raise InputError('expected a JSON array or an object with a "papers" array')
+            pos = match.end() - 1
+        if not text.startswith("[", pos):
+            raise InputError("expected a JSON array of papers")
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    pos += 1
+    line = text.count("\n", 0, pos) + 1
+    while True:
+        start = _skip_ws(text, pos)
+        line += text.count("\n", pos, start)
+        if start >= len(text):
+            yield line, RecordError("unexpected end of file inside the array")
+            return
+        if text[start] == "]":
+            return
+        try:
+            obj, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError as exc:
+            yield exc.lineno, RecordError(f"invalid JSON: {exc.msg}; the rest of the file is unreadable")
+            return
+        try:
+            yield line, record_from_mapping(obj)
+        except RecordError as exc:
+            yield line, exc
+        line += text.count("\n", start, end)
+        pos = _skip_ws(text, end)
+        line += text.count("\n", end, pos)
+        if pos < len(text) and text[pos] == ",":
+            pos += 1
+        elif pos < len(text) and text[pos] != "]":
+            yield line, RecordError("expected ',' or ']' between papers; the rest of the file is unreadable")
+            return
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n\ufeff":
+        pos += 1
+    return pos
+
+
+def parse_seed(stream: BinaryIO) -> Iterator[Parsed]:
+    """A text copy of a listing page: title paragraph, abstract paragraph, repeated.
+
+    Page chrome before the first paper (short lines such as "Subscribe" or a
+    date) is skipped; after that, an unpaired paragraph is reported.
+    """
+    paragraphs = list(_paragraphs(stream))
+    started = False
+    i = 0
+    while i < len(paragraphs):
+        line, text = paragraphs[i]
+        if isinstance(text, RecordError):
+            yield line, text
+            i += 1
+            continue
+        following = paragraphs[i + 1][1] if i + 1 < len(paragraphs) else None
+        if (len(text) <= MAX_SEED_TITLE_CHARS and isinstance(following, str)
+                and len(following) >= MIN_SEED_ABSTRACT_CHARS and len(following) > len(text)):
+            started = True
+            try:
+                yield line, record_from_text(text, following)
+            except RecordError as exc:
+                yield line, exc
+            i += 2
+            continue
+        if started:
+            kind = "title without an abstract" if len(text) <= MAX_SEED_TITLE_CHARS else "abstract without a title"
+            yield line, RecordError(f"{kind}: {text[:60]!r}")
+        i += 1
+
+
+def _paragraphs(stream: BinaryIO) -> Iterator[tuple[int, str | RecordError]]:
+    """(first line number, text) of each blank-line-separated paragraph."""
+    lines: list[str] = []
+    start = 0
+    error: RecordError | None = None
+    for number, raw in enumerate(stream, start=1):
+        try:
+            text = _decode(raw).strip()
+        except RecordError as exc:
+            error, text = exc, "?"
+        if text:
+            if not lines:
+                start = number
+            lines.append(text)
+            continue
+        if lines:
+            yield start, error or " ".join(lines)
+            lines, error = [], None
+    if lines:
+        yield start, error or " ".join(lines)

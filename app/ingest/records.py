@@ -1,0 +1,228 @@
+"""The normalized record every parser yields, and the rules that validate it.
+
+Parsers stay format-specific; everything a record means (identity, limits,
+accepted field variants) is decided here, once.
+"""
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+# Limits well above any real paper, well below what would hurt the index or a page.
+MAX_TITLE_CHARS = 1_000
+MAX_ABSTRACT_CHARS = 20_000
+MAX_AUTHORS = 10_000        # large collaborations list thousands
+MAX_AUTHOR_CHARS = 1_000    # sources sometimes glue several names into one
+MAX_URL_CHARS = 2_000
+MAX_CATEGORIES = 50
+
+NEW_ARXIV_ID = re.compile(r"(?<![\w.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\w.])")
+OLD_ARXIV_ID = re.compile(r"(?<![\w.-])([a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?(?!\w)")
+ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf|html)/([^?#\s]+?)(?:\.pdf)?(?:[?#]|$)", re.I)
+CATEGORY = re.compile(r"^[a-z][a-z-]*(?:\.[A-Za-z-]+)?$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_WEB_URL = re.compile(r"https?://", re.I)
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&)\s*")
+
+
+class RecordError(ValueError):
+    """A record that cannot be loaded; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class PaperIn:
+    title: str
+    abstract: str
+    authors: tuple[str, ...] | None = None   # None: the source says nothing about authors
+    published: date | None = None
+    arxiv_id: str | None = None
+    categories: tuple[str, ...] | None = None
+    url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def title_norm(self) -> str:
+        return normalize_title(self.title)
+
+    @property
+    def key(self) -> str:
+        return self.arxiv_id or title_key(self.title)
+
+
+def clean_text(value: str) -> str:
+    """One line of readable text: invisible controls removed, whitespace collapsed."""
+    if value.isprintable() and "  " not in value and value.strip() == value:
+        return value  # the common case, checked in C without allocating
+    if _CONTROL.search(value):
+        value = _CONTROL.sub("", value)
+    return " ".join(value.split())
+
+
+def normalize_title(title: str) -> str:
+    """Case-, accent- and punctuation-insensitive form used to recognise the same paper."""
+    return _NON_ALNUM.sub(" ", fold_accents(title.casefold())).strip()
+
+
+def fold_accents(text: str) -> str:
+    """Strip diacritics (é -> e); ASCII text, the common case, is returned as is."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def title_key(title: str) -> str:
+    """Public key of a paper without an arXiv id: short, stable, URL-safe."""
+    return "t" + hashlib.sha1(normalize_title(title).encode()).hexdigest()[:11]
+
+
+def parse_arxiv_id(value: str | None) -> str | None:
+    """The versionless arXiv id in an id, 'arXiv:' reference or arxiv.org URL, else None."""
+    if not value:
+        return None
+    text = value.strip()
+    url = ARXIV_URL.search(text)
+    if url:
+        text = url.group(1)
+    text = re.sub(r"^arxiv:", "", text, flags=re.I)
+    for pattern in (NEW_ARXIV_ID, OLD_ARXIV_ID):
+        found = pattern.fullmatch(text) or (url and pattern.search(text))
+        if found:
+            return found.group(1)
+    return None
+
+
+def parse_date(value: Any) -> date | None:
+    """ISO date or datetime, YYYY-MM, YYYY, or an RFC 2822 date; None when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, int) and 1000 <= value <= 9999:
+        return date(value, 1, 1)
+    if not isinstance(value, str):
+        raise RecordError(f"date is not a string: {value!r:.40}")
+    text = value.strip()
+    try:
+        if re.fullmatch(r"\d{4}", text):
+            return date(int(text), 1, 1)
+        if re.fullmatch(r"\d{4}-\d{2}", text):
+            return date(int(text[:4]), int(text[5:]), 1)
+        if re.match(r"\d{4}-\d{2}-\d{2}", text):
+            if len(text) == 10:
+                return date.fromisoformat(text)
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+        return parsedate_to_datetime(text).date()
+    except (ValueError, TypeError, IndexError):
+        raise RecordError(f"unrecognised date {text!r:.40}") from None
+
+
+def _text_field(obj: dict, names: tuple[str, ...], limit: int, label: str) -> str:
+    for name in names:
+        value = obj.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise RecordError(f"{label} is not a string")
+        if len(value) > limit * 4:
+            raise RecordError(f"{label} too long ({len(value):,} characters, limit {limit:,})")
+        text = clean_text(value)
+        if len(text) > limit:
+            raise RecordError(f"{label} too long ({len(text):,} characters, limit {limit:,})")
+        if text:
+            return text
+    raise RecordError(f"missing {label}")
+
+
+def _authors(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        names = _AUTHOR_SPLIT.split(value)
+    elif isinstance(value, list):
+        names = []
+        for item in value:
+            if isinstance(item, dict):
+                item = item.get("name") or " ".join(
+                    str(item[k]) for k in ("first", "given", "last", "family") if item.get(k))
+            if not isinstance(item, str):
+                raise RecordError("authors must be names (strings)")
+            names.append(item)
+    else:
+        raise RecordError("authors must be a list or a string")
+    if len(names) > MAX_AUTHORS:
+        raise RecordError(f"too many authors ({len(names):,}, limit {MAX_AUTHORS:,})")
+    cleaned = tuple(n for n in (clean_text(name) for name in names) if n)
+    for name in cleaned:
+        if len(name) > MAX_AUTHOR_CHARS:
+            raise RecordError(f"author name too long ({len(name):,} characters)")
+    return cleaned
+
+
+def _categories(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        items = value.replace(",", " ").split()
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        items = [v.strip() for v in value]
+    else:
+        raise RecordError("categories must be a list of codes or a space-separated string")
+    if len(items) > MAX_CATEGORIES:
+        raise RecordError(f"too many categories ({len(items)})")
+    bad = [c for c in items if c and not CATEGORY.match(c)]
+    if bad:
+        raise RecordError(f"invalid category {bad[0]!r:.40}")
+    return tuple(dict.fromkeys(c for c in items if c))
+
+
+def _url(obj: dict) -> str | None:
+    for name in ("url", "link"):
+        value = obj.get(name)
+        if isinstance(value, list):  # arXiv API style: a list of links
+            value = next((v.get("href") if isinstance(v, dict) else v for v in value), None)
+        if isinstance(value, str) and value.strip():
+            text = value.strip()
+            if len(text) > MAX_URL_CHARS:
+                raise RecordError("url too long")
+            # Only web links: a javascript: or data: URL must never reach an href.
+            if not _WEB_URL.match(text):
+                raise RecordError(f"url is not an http(s) link: {text!r:.40}")
+            return text
+    return None
+
+
+def record_from_mapping(obj: Any) -> PaperIn:
+    """Validate one JSON object with arXiv-like fields into a PaperIn."""
+    if not isinstance(obj, dict):
+        raise RecordError(f"expected a JSON object, got {type(obj).__name__}")
+    title = _text_field(obj, ("title",), MAX_TITLE_CHARS, "title")
+    abstract = _text_field(obj, ("abstract", "summary"), MAX_ABSTRACT_CHARS, "abstract")
+    url = _url(obj)
+    raw_id = obj.get("arxiv_id", obj.get("id"))
+    # A numeric id is not trusted: JSON numbers drop trailing zeros (2310.06820 -> 2310.0682).
+    arxiv_id = parse_arxiv_id(raw_id) if isinstance(raw_id, str) else None
+    if arxiv_id is None and url:
+        arxiv_id = parse_arxiv_id(url)
+    published = None
+    for name in ("published", "date", "update_date", "updated"):
+        if obj.get(name) not in (None, ""):
+            published = parse_date(obj[name])
+            break
+    if url is None and arxiv_id:
+        url = f"https://arxiv.org/abs/{arxiv_id}"
+    return PaperIn(title=title, abstract=abstract, authors=_authors(obj.get("authors")),
+                   published=published, arxiv_id=arxiv_id,
+                   categories=_categories(obj.get("categories")), url=url)
+
+
+def record_from_text(title: str, abstract: str) -> PaperIn:
+    """A title/abstract pair from a text page (no other metadata)."""
+    return record_from_mapping({"title": title, "abstract": abstract})
