@@ -1,0 +1,77 @@
+"""Shared fixtures: a migrated database per test, the seed catalogue, an ASGI client."""
+
+from pathlib import Path
+
+import pytest
+
+from app import migrate
+from app.db import connect
+from app.settings import SEED_FILE, get_settings
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CORPUS = SHARED / "corpus" / "arxiv-ai-2025-2026.jsonl.gz"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", help="run the long variants (release checks)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="long variant: pass --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch):
+    """An empty, migrated database that the app's settings point at."""
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    migrate.upgrade()
+    yield get_settings().database_path
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def conn(database):
+    connection = connect(database)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="session")
+def seeded_database(tmp_path_factory):
+    """One database with the 93 seed papers, shared read-only by a session's tests."""
+    from app.ingest import ingest
+
+    path = tmp_path_factory.mktemp("seeded") / "papers.db"
+    url = f"sqlite:///{path}"
+    migrate.upgrade(url)
+    connection = connect(path)
+    stats, status = ingest(connection, [str(SEED_FILE)], fmt="seed", source="seed", quiet=True)
+    assert status == 0 and stats.inserted == 93
+    connection.close()
+    return path
+
+
+@pytest.fixture
+def seeded(seeded_database, monkeypatch):
+    """Settings pointed at the shared seed database."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{seeded_database}")
+    get_settings.cache_clear()
+    yield seeded_database
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def client(seeded):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
