@@ -1,0 +1,388 @@
+"""The query language: what each construct finds, and that no input can break FTS5."""
+
+import pysqlite3.dbapi2 as sqlite3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.query import MAX_QUERY_CHARS, CompiledQuery, compile_query, fts_tokens, loosen
+
+SCHEMA = """
+CREATE TABLE papers (id INTEGER PRIMARY KEY, key TEXT UNIQUE, arxiv_id TEXT UNIQUE,
+                     title TEXT, abstract TEXT, authors TEXT, year INTEGER);
+CREATE VIRTUAL TABLE papers_fts USING fts5(
+    title, abstract, authors, content='papers', content_rowid='id',
+    tokenize='porter unicode61 remove_diacritics 2');
+CREATE TABLE tags (id INTEGER PRIMARY KEY, slug TEXT UNIQUE, name TEXT, kind TEXT);
+CREATE TABLE paper_tags (tag_id INTEGER, paper_id INTEGER, PRIMARY KEY (tag_id, paper_id));
+"""
+
+# key, arxiv_id, year, title, abstract, authors
+PAPERS = [
+    ("sparse-moe", "2401.00001", 2024, "Sparse Mixture-of-Experts at Scale",
+     "We route tokens to experts.", "Ada Lovelace"),
+    ("moe-routing", "2401.00002", 2024, "Better MoE Routing",
+     "A load balancing loss for sparse models.", "Alan Turing"),
+    ("moe-phrase", "2301.00003", 2023, "Scaling a mixture of experts language model",
+     "Conditional computation.", "Grace Hopper"),
+    ("domain-experts", "2201.00004", 2022, "Domain experts label a mixture of datasets",
+     "Annotation by experts of a data mixture.", "Edsger Dijkstra"),
+    ("kd", "2101.00005", 2021, "Knowledge distillation for small students",
+     "A teacher trains a student.", "Barbara Liskov"),
+    ("distilling", "2001.00006", 2020, "Distilling step by step",
+     "Smaller models with less data.", "Donald Knuth"),
+    ("gpipe", "1811.06965", 2019, "GPipe: pipeline parallelism for giant networks",
+     "Micro-batches flow through pipeline stages.", "Yanping Huang"),
+    ("data-pipeline", "2402.00008", 2024, "An automated data pipeline for speech corpora",
+     "Crawling and filtering audio.", "Ken Thompson"),
+    ("punctuation", "2403.00009", 2024, "C++ systems at FBK@IWSLT2021 on GPU/TPUs",
+     "Speech translation.", "Dennis Ritchie"),
+    ("accents", "2404.00010", 2024, "Café résumé: Über naïve tokenizers",
+     "Diacritics are folded.", "José Núñez"),
+    ("by-moe", "2405.00011", 2025, "Query optimizers for databases",
+     "Cardinality estimation.", "Moe Kayali"),
+]
+TAGS = [("mixture-of-experts", "topic", ["sparse-moe", "moe-routing"]),
+        ("cs.LG", "category", ["sparse-moe", "gpipe", "kd"])]
+
+
+@pytest.fixture(scope="module")
+def db():
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(SCHEMA)
+    for i, (key, arxiv_id, year, title, abstract, authors) in enumerate(PAPERS, start=1):
+        conn.execute("INSERT INTO papers VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (i, key, arxiv_id, title, abstract, authors, year))
+    conn.execute("INSERT INTO papers_fts(papers_fts) VALUES ('rebuild')")
+    for slug, kind, keys in TAGS:
+        tag_id = conn.execute("INSERT INTO tags(slug, name, kind) VALUES (?, ?, ?)",
+                              (slug, slug, kind)).lastrowid
+        conn.executemany("INSERT INTO paper_tags SELECT ?, id FROM papers WHERE key = ?",
+                         [(tag_id, k) for k in keys])
+    yield conn
+    conn.close()
+
+
+def execute(conn, cq: CompiledQuery) -> list[str]:
+    """Run a compiled query the way search does: ranked MATCH plus the where filters."""
+    where = f" AND {cq.where}" if cq.where else ""
+    if cq.match is not None:
+        sql = ("SELECT p.key FROM papers_fts JOIN papers p ON p.id = papers_fts.rowid "
+               f"WHERE papers_fts MATCH ?{where} ORDER BY bm25(papers_fts)")
+        return [r[0] for r in conn.execute(sql, (cq.match, *cq.params))]
+    sql = f"SELECT p.key FROM papers p WHERE 1{where} ORDER BY p.id"
+    return [r[0] for r in conn.execute(sql, cq.params)]
+
+
+def find(conn, text: str, **kwargs) -> set[str]:
+    return set(execute(conn, compile_query(text, **kwargs)))
+
+
+# --- words, phrases and operators ------------------------------------------------
+
+def test_plain_words_are_all_required(db):
+    assert find(db, "pipeline speech") == {"data-pipeline"}
+
+
+def test_stemming_is_left_to_fts5(db):
+    assert find(db, "distillation") == find(db, "distilling") == {"kd", "distilling"}
+
+
+def test_quoted_phrase_needs_adjacent_words(db):
+    assert find(db, '"data mixture"') == {"domain-experts"}
+    assert find(db, '"mixture data"') == set()
+
+
+def test_quoted_phrase_is_compiled_as_one_fts5_phrase():
+    assert compile_query('"Exact Phrase"').match == '"exact phrase"'
+
+
+def test_or_finds_either_word(db):
+    assert find(db, "gpipe OR cardinality") == {"gpipe", "by-moe"}
+
+
+def test_explicit_and_is_the_same_as_juxtaposition(db):
+    assert find(db, "pipeline AND speech") == find(db, "pipeline speech")
+
+
+def test_minus_excludes_a_word(db):
+    assert find(db, "pipeline -speech") == {"gpipe"}
+
+
+def test_not_excludes_a_word(db):
+    assert find(db, "pipeline NOT speech") == {"gpipe"}
+
+
+def test_hyphen_inside_a_word_is_not_exclusion(db):
+    assert compile_query("self-attention").match == '"self attention"'
+
+
+def test_only_negative_words_become_a_where_predicate(db):
+    cq = compile_query("-pipeline")
+    assert cq.match is None and not cq.is_empty
+    assert "NOT IN" in cq.where
+    assert find(db, "-pipeline") == {k for k, *_ in PAPERS} - {"gpipe", "data-pipeline"}
+
+
+def test_prefix_star_matches_word_starts(db):
+    assert compile_query("distil*").match == '"distil" *'
+    assert find(db, "distil*") == {"kd", "distilling"}
+
+
+def test_wildcard_inside_a_word_becomes_its_prefix():
+    assert compile_query("distil*tion").match == '"distil" *'
+
+
+def test_parentheses_group_alternatives(db):
+    assert find(db, "(gpipe OR speech) pipeline") == {"gpipe", "data-pipeline"}
+
+
+def test_dangling_operators_are_ignored():
+    assert compile_query("AND").is_empty
+    assert compile_query("pipeline OR").match == '"pipeline"'
+
+
+# --- fields ----------------------------------------------------------------------
+
+def test_title_field_searches_titles_only(db):
+    assert compile_query("title:route").match == 'title : "route"'
+    assert find(db, "route") == {"sparse-moe", "moe-routing"}
+    assert find(db, "title:route") == {"moe-routing"}
+
+
+def test_abstract_field_searches_abstracts_only(db):
+    assert find(db, "abstract:experts") == {"sparse-moe", "domain-experts"}
+
+
+def test_author_field_searches_the_authors_column(db):
+    assert compile_query("author:knuth").match == 'authors : "knuth"'
+    assert find(db, 'author:"Donald Knuth"') == {"distilling"}
+
+
+def test_field_followed_by_a_space_still_applies():
+    assert compile_query("title: experts").match == 'title : "experts"'
+
+
+def test_field_with_nothing_after_it_is_ignored():
+    assert compile_query("title:").is_empty
+
+
+def test_unknown_field_is_plain_text():
+    cq = compile_query("foo:bar")
+    assert cq.match == '"foo bar"' and cq.where is None
+
+
+def test_tag_field_filters_by_tag(db):
+    cq = compile_query("tag:mixture-of-experts")
+    assert cq.match is None and cq.tags == ("mixture-of-experts",)
+    assert find(db, "tag:mixture-of-experts") == {"sparse-moe", "moe-routing"}
+
+
+def test_category_tag_is_case_insensitive(db):
+    assert find(db, "tag:cs.lg") == find(db, "tag:cs.LG") == {"sparse-moe", "gpipe", "kd"}
+
+
+def test_tag_combines_with_words(db):
+    assert find(db, "tag:cs.LG pipeline") == {"gpipe"}
+
+
+def test_negated_tag_excludes_and_is_reported(db):
+    cq = compile_query("-tag:cs.LG pipeline")
+    assert cq.not_tags == ("cs.LG",) and cq.tags == ()
+    assert find(db, "-tag:cs.LG pipeline") == find(db, "NOT tag:cs.LG pipeline") == {"data-pipeline"}
+
+
+def test_tag_prefix_matches_a_family_of_tags(db):
+    assert find(db, "tag:cs.*") == {"sparse-moe", "gpipe", "kd"}
+
+
+def test_year_field_selects_one_year(db):
+    assert compile_query("year:2024").where == "p.year = ?"
+    assert find(db, "year:2020") == {"distilling"}
+
+
+def test_year_range_with_dots(db):
+    assert find(db, "year:2019..2020") == {"gpipe", "distilling"}
+
+
+def test_year_open_ranges(db):
+    assert find(db, "year:2025..") == {"by-moe"}
+    assert find(db, "year:..2019") == {"gpipe"}
+
+
+def test_year_range_in_whoosh_syntax(db):
+    assert find(db, "year:[2019 TO 2020]") == {"gpipe", "distilling"}
+    assert find(db, "year:{2019 TO 2021]") == {"distilling", "kd"}
+
+
+def test_year_comparison(db):
+    assert find(db, "year:>2024") == {"by-moe"}
+
+
+def test_malformed_year_is_plain_text():
+    assert compile_query("year:soon").match == '"year soon"'
+
+
+def test_id_field_finds_an_arxiv_id_with_or_without_version(db):
+    assert find(db, "id:1811.06965") == find(db, "id:1811.06965v3") == {"gpipe"}
+    assert find(db, "id:arXiv:1811.06965") == {"gpipe"}
+
+
+def test_id_field_finds_a_public_key(db):
+    assert find(db, "id:data-pipeline") == {"data-pipeline"}
+
+
+def test_mixed_subtree_becomes_a_sql_predicate(db):
+    cq = compile_query("(title:gpipe OR tag:mixture-of-experts) pipeline")
+    assert cq.match == '"pipeline"' and "papers_fts MATCH ?" in cq.where
+    assert cq.tags == ()  # not a top-level requirement
+    assert find(db, "(title:gpipe OR tag:mixture-of-experts) pipeline") == {"gpipe"}
+
+
+def test_or_with_an_exclusion_becomes_a_sql_predicate(db):
+    assert find(db, "(speech OR -pipeline) year:2024") == \
+        {"sparse-moe", "moe-routing", "data-pipeline", "punctuation", "accents"}
+
+
+def test_default_columns_keep_words_out_of_other_columns(db):
+    assert "by-moe" in find(db, "moe")
+    assert "by-moe" not in find(db, "moe", default_columns="{title abstract}")
+
+
+# --- tokens ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, match", [
+    ("C++", '"c"'),
+    ("FBK@IWSLT2021", '"fbk iwslt2021"'),
+    ("GPU/TPUs", '"gpu tpus"'),
+    ("naïve Über", '"naïve" AND "über"'),
+])
+def test_tokens_are_split_like_unicode61(text, match):
+    assert compile_query(text, synonyms=False).match == match
+
+
+def test_punctuated_tokens_find_the_paper(db):
+    for text in ("C++", "FBK@IWSLT2021", "GPU/TPUs"):
+        assert find(db, text) == {"punctuation"}
+
+
+def test_diacritics_are_folded_by_fts5(db):
+    assert find(db, "naive") == find(db, "naïve") == {"accents"}
+
+
+def test_terms_are_lowercased_and_unstemmed():
+    assert compile_query('Distilling "Pipeline Stages" -speech').terms == (
+        "distilling", "pipeline stages")
+
+
+def test_token_that_yields_nothing_is_dropped():
+    assert compile_query("pipeline ★ --").match == '"pipeline"'
+
+
+def test_fts_tokens_keep_non_ascii_letters():
+    assert fts_tokens("日本語 Straße-Ω") == ["日本語", "straße", "ω"]
+
+
+# --- synonyms ----------------------------------------------------------------------
+
+def test_mixture_of_experts_spellings_find_the_same_papers(db):
+    found = find(db, "mixture-of-experts")
+    assert found == find(db, "mixture of experts") == find(db, "MoE")
+    assert {"sparse-moe", "moe-routing", "moe-phrase"} <= found
+    assert "domain-experts" not in found
+
+
+def test_expansion_is_recorded():
+    assert compile_query("MoE routing").expansions == (("moe", "mixture of experts"),)
+
+
+def test_plural_form_triggers_the_expansion():
+    assert compile_query("LLMs").expansions == (("llms", "large language model"),)
+
+
+def test_quoted_phrase_is_never_expanded():
+    cq = compile_query('"mixture of experts"')
+    assert cq.match == '"mixture of experts"' and cq.expansions == ()
+
+
+def test_expansion_respects_the_field():
+    assert compile_query("title:moe").match == '(title : "moe" OR title : "mixture of experts")'
+
+
+def test_synonyms_can_be_turned_off():
+    cq = compile_query("moe", synonyms=False)
+    assert cq.match == '"moe"' and cq.expansions == ()
+
+
+def test_ambiguous_abbreviation_expands_only_when_typed():
+    assert compile_query("pp").expansions == (("pp", "pipeline parallelism"),)
+    assert compile_query("pipeline parallelism").expansions == ()
+
+
+# --- loosen ------------------------------------------------------------------------
+
+def test_loosen_turns_the_top_level_and_into_or(db):
+    strict = compile_query("gpipe cardinality")
+    assert execute(db, strict) == []
+    assert set(execute(db, loosen(strict))) == {"gpipe", "by-moe"}
+
+
+def test_loosen_keeps_filters_and_exclusions(db):
+    loose = loosen(compile_query("pipeline experts -speech year:2019..2022"))
+    assert set(execute(db, loose)) == {"gpipe", "domain-experts"}
+
+
+def test_loosen_of_a_single_term_is_none():
+    assert loosen(compile_query("pipeline")) is None
+    assert loosen(compile_query("tag:cs.LG")) is None
+    assert loosen(compile_query("")) is None
+
+
+# --- empty, capped and hostile input -----------------------------------------------
+
+@pytest.mark.parametrize("text", ["", "   ", "*", "AND OR NOT", "()", '""', "★ ☆"])
+def test_blank_or_noise_query_is_empty(text):
+    cq = compile_query(text)
+    assert cq.is_empty and cq.match is None and cq.where is None
+
+
+def test_query_is_capped_before_parsing():
+    cq = compile_query("word " * 1000)
+    assert len(cq.text) <= MAX_QUERY_CHARS
+
+
+def test_control_characters_are_cleaned_from_the_text():
+    assert compile_query("gpipe\x00\x07 pipeline").text == "gpipe pipeline"
+
+
+HOSTILE = [
+    '"unbalanced', 'a "b c', '"""', "AND", "OR", "NOT", "NOT NOT a", "a AND", "OR b", "*", "**",
+    "title:", "title:*", "title:(", "C++", "FBK@IWSLT2021", "GPU/TPUs", "🤖🔥 emoji", "\x00",
+    "a\x00b", "\x1b[31mred", "'; DROP TABLE papers; --", "NEAR(a b)", 'NEAR("a" "b", 2)', "^foo",
+    "a:b:c", "foo:bar", "{title}: x", "title : x", "a + b", "a - b", "--", "- -", "-", "(-)",
+    "x" * 10_000, "(" * 300 + "a" + ")" * 300, "(a OR (b (c OR (d (e OR (f (g OR h)))))))",
+    "a OR " * 120, "[a TO b]", "year:[x TO y]", "year:9999999999", "id:", 'id:"a b"',
+    "tag:", "tag:*", 'tag:"x y"', "a^2 b~3", "\\", "\\\"", "`", "'", "''", "a'b", "ß ǅ ﬁ",
+    "\u200b\u200d", "\ufeffbom", "\U0001f600" * 300, "Ω" * 600, "AND(", "-(a OR b)",
+    "(title:foo OR tag:bar) -(baz OR year:2020)", "*:*", "?", "a?b", ":", ": :", "x:", "ANDNOT a",
+    "a ANDMAYBE b", "a ANDNOT", "NOT (a)", "NOT tag:x", "NOT year:2020", "-year:2020",
+    "\ud800 lone surrogate", "title:(NOT a)", "-(-a)", "NOT -a", "(a -b) OR (c -d)",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_input_compiles_to_valid_fts5(db, text):
+    execute(db, compile_query(text))  # raises if the MATCH or the SQL is invalid
+    loose = loosen(compile_query(text))
+    if loose is not None:
+        execute(db, loose)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=80) | st.text(alphabet='ab ()"*:-+^~?ANDORT\\', max_size=60))
+def test_any_text_compiles_to_valid_fts5(db, text):
+    cq = compile_query(text)
+    execute(db, cq)
+    if (loose := loosen(cq)) is not None:
+        execute(db, loose)
