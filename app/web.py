@@ -1,24 +1,398 @@
-"""HTML routes and htmx fragments."""
+"""HTML routes and htmx fragments: search, tags, paper permalinks, authors, feeds, site files.
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
+A search or tag page is one template; an htmx request (HX-Request, and not a
+history restore) gets its `results` block alone. Responses that can be either
+say `Vary: HX-Request`, so no cache hands a fragment to a full navigation.
+"""
 
-from app.db import reader
+import json
+from dataclasses import replace
+from typing import Annotated, Literal
+from urllib.parse import quote as url_quote
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from jinja2 import StrictUndefined
+from jinja2_fragments.fastapi import Jinja2Blocks
+from markupsafe import Markup
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import feeds, papers, search
+from app.related import related_papers
+from app.search import MAX_PER_PAGE, SearchParams, SearchResult
 from app.settings import TEMPLATES_DIR, get_settings
 
 router = APIRouter()
-templates = Jinja2Templates(directory=TEMPLATES_DIR)
+templates = Jinja2Blocks(directory=TEMPLATES_DIR)
+templates.env.undefined = StrictUndefined  # a missing name is a bug, not an empty string
+templates.env.globals["replace"] = replace
+templates.env.filters["capitalize_first"] = lambda text: text[:1].upper() + text[1:]
+VARY = {"Vary": "HX-Request"}
+FEED_SIZE = 50
+MAX_EXPORT = 1000
+MAX_QUERY_CHARS = 500
+MAX_PAGE = 10_000
+ATOM_TYPE = "application/atom+xml; charset=utf-8"
+BIBTEX_TYPE = "application/x-bibtex; charset=utf-8"
+
+Sort = Literal["relevance", "newest", "oldest", "title"]
+
+
+def view_params(
+    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS * 4)] = "",
+    tag: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
+    not_tag: Annotated[list[str], Query()] = [],  # noqa: B006
+    year: Annotated[list[int], Query(ge=1000, le=9999)] = [],  # noqa: B006
+    sort: Sort | None = None,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
+) -> SearchParams:
+    """The view a URL names (every state is a URL)."""
+    def unique(values):
+        return tuple(dict.fromkeys(v for v in values if v))
+    return SearchParams(q=q.strip()[:MAX_QUERY_CHARS], tags=unique(tag), not_tags=unique(not_tag),
+                        years=unique(year), sort=sort, page=page, per_page=per_page)
+
+
+ViewParams = Annotated[SearchParams, Depends(view_params)]
+
+
+def run_search(params: SearchParams) -> SearchResult:
+    try:
+        return search.run(params)
+    except NotImplementedError:  # until the engine lands
+        from app import interim_search
+        return interim_search.run(params)
+
+
+def base_url(request: Request) -> str:
+    return (get_settings().base_url or str(request.base_url)).rstrip("/")
+
+
+def wants_fragment(request: Request) -> bool:
+    return (request.headers.get("HX-Request") == "true"
+            and request.headers.get("HX-History-Restore-Request") != "true")
+
+
+class View:
+    """Where a search view lives: `/` or a tag page, which keeps its own tag out of the query string."""
+
+    def __init__(self, fixed_tag: str | None = None):
+        self.fixed_tag = fixed_tag
+
+    def url(self, params: SearchParams, path: str = "") -> str:
+        if self.fixed_tag and self.fixed_tag in params.tags:
+            base = f"/tags/{url_quote(self.fixed_tag, safe='')}"
+            qs = params.query_string(tags=tuple(t for t in params.tags if t != self.fixed_tag))
+        else:
+            base, qs = "/", params.query_string()
+        if path:
+            base = base.rstrip("/") + "/" + path
+        return base + ("?" + qs if qs else "")
+
+    def feed(self, params: SearchParams) -> str:
+        return _export_url("feed.atom", params)
+
+    def bibtex(self, params: SearchParams) -> str:
+        return _export_url("export.bib", params)
+
+
+def _export_url(name: str, params: SearchParams) -> str:
+    qs = params.query_string(page=1, per_page=20, sort=None)
+    return f"/{name}" + ("?" + qs if qs else "")
+
+
+def common(request: Request, **context) -> dict:
+    settings = get_settings()
+    return {"site_name": settings.site_name, "base_url": base_url(request), "path": request.url.path,
+            "canonical": None, **context}
+
+
+def render_view(request: Request, params: SearchParams, *, tag: papers.TagInfo | None = None) -> Response:
+    result = run_search(params)
+    view = View(tag.slug if tag else None)
+    if tag:
+        title = tag.name + (f": {params.q}" if params.q else "")
+    else:
+        title = f"{params.q} – search" if params.q else "All papers"
+    fragment = wants_fragment(request)
+    context = common(request, result=result, params=params, view=view, tag=tag, title=title, fragment=fragment,
+                     view_path=view.url(replace(params, q="", not_tags=(), years=(), sort=None, page=1,
+                                                per_page=20, tags=(tag.slug,) if tag else ())),
+                     canonical=base_url(request) + view.url(params),
+                     feed_url=view.feed(params), bib_url=view.bibtex(params))
+    if fragment:
+        return templates.TemplateResponse(request, "search.html", context, block_name="results", headers=VARY)
+    return templates.TemplateResponse(request, "search.html", context, headers=VARY)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request) -> HTMLResponse:
-    """The catalogue, newest first."""
-    papers = reader().execute(
-        "SELECT key, title, authors, published FROM papers ORDER BY published DESC, id DESC LIMIT 200").fetchall()
-    return templates.TemplateResponse(request, "home.html",
-                                      {"papers": papers, "site_name": get_settings().site_name})
+def home(request: Request, params: ViewParams) -> Response:
+    """The search page; with no query it browses the whole catalogue, newest first."""
+    return render_view(request, params)
+
+
+@router.get("/tags", response_class=HTMLResponse)
+def tag_list(request: Request) -> Response:
+    """All topics and categories with their counts and descriptions."""
+    tags = papers.tags_with_counts()
+    groups = {kind: [t for t in tags if t.kind == kind] for kind in papers.KIND_ORDER}
+    return templates.TemplateResponse(request, "tags.html", common(
+        request, title="Tags", groups=groups, canonical=base_url(request) + "/tags"))
+
+
+@router.get("/tags/{slug}", response_class=HTMLResponse)
+def tag_page(request: Request, slug: str, params: ViewParams) -> Response:
+    """One tag's papers, with its rule in words, filtered live like the search page."""
+    tag = papers.tag_by_slug(slug)
+    if tag is None:
+        raise HTTPException(404, f"There is no tag “{slug}”.")
+    if slug not in params.tags:
+        params = replace(params, tags=(slug, *params.tags), not_tags=tuple(t for t in params.not_tags if t != slug))
+    return render_view(request, params, tag=tag)
+
+
+@router.get("/authors/{slug}", response_class=HTMLResponse)
+def author_page(request: Request, slug: str) -> Response:
+    """An author's papers, newest first."""
+    found = papers.author_by_slug(slug)
+    if found is None:
+        raise HTTPException(404, f"There is no author “{slug}” in the catalogue.")
+    author, hits = found
+    return templates.TemplateResponse(request, "author.html", common(
+        request, title=author.name, author=author, hits=hits,
+        canonical=f"{base_url(request)}/authors/{url_quote(author.slug, safe='')}"))
+
+
+@router.get("/papers/{key:path}", response_class=HTMLResponse)
+def paper_page(request: Request, key: str) -> Response:
+    """The permalink of a paper (`.bib` for its BibTeX); aliases and slugged URLs redirect here."""
+    if key.endswith(".bib"):
+        paper = papers.paper_by_key(key.removesuffix(".bib"))
+        if paper is None:
+            return _redirect_or_404(key.removesuffix(".bib"), suffix=".bib")
+        url = f"{base_url(request)}/papers/{paper.hit.key}"
+        body = feeds.bibtex_entry(paper.hit, url=url, primary_class=(paper.categories or [None])[0])
+        return Response(body, media_type=BIBTEX_TYPE,
+                        headers={"Content-Disposition": f'inline; filename="{_filename(paper.hit.key)}.bib"'})
+    paper = papers.paper_by_key(key)
+    if paper is None:
+        return _redirect_or_404(key)
+    hit = paper.hit
+    canonical = f"{base_url(request)}/papers/{hit.key}"
+    explained = {t.slug: papers.explain_tag(hit.id, t.slug) for t in paper.tags if t.kind == "topic"}
+    matched = [term for terms in explained.values() for term in terms]
+    return templates.TemplateResponse(request, "paper.html", common(
+        request, title=hit.title, paper=paper, hit=hit, canonical=canonical, explained=explained,
+        abstract_html=papers.highlight_terms(hit.abstract, matched),
+        bibtex=feeds.bibtex_entry(hit, url=canonical, primary_class=(paper.categories or [None])[0]),
+        related=related_papers(paper), json_ld=json_ld(paper, canonical)))
+
+
+def _filename(key: str) -> str:
+    return key.replace("/", "_")
+
+
+def _redirect_or_404(key: str, suffix: str = "") -> Response:
+    """An alias, or a known key followed by a slug, answers 301 to the canonical URL."""
+    target = papers.canonical_key(key)
+    candidate = key
+    while target is None and "/" in candidate:
+        candidate = candidate.rsplit("/", 1)[0]
+        found = papers.paper_by_key(candidate)
+        target = found.hit.key if found else papers.canonical_key(candidate)
+    if target is None:
+        raise HTTPException(404, "No paper has this identifier.")
+    return RedirectResponse(f"/papers/{target}{suffix}", status_code=301)
+
+
+def json_ld(paper: papers.PaperPage, canonical: str) -> Markup:
+    """schema.org ScholarlyArticle, escaped so no text can close the <script> element."""
+    hit = paper.hit
+    data: dict = {"@context": "https://schema.org", "@type": "ScholarlyArticle", "@id": canonical,
+                  "url": canonical, "headline": hit.title[:110], "name": hit.title, "abstract": hit.abstract}
+    if paper.author_refs:
+        data["author"] = [{"@type": "Person", "name": a.name} for a in paper.author_refs]
+    if hit.published:
+        data["datePublished"] = hit.published.isoformat()
+    if hit.arxiv_id:
+        data["identifier"] = {"@type": "PropertyValue", "propertyID": "arXiv", "value": hit.arxiv_id}
+        data["sameAs"] = paper.abs_url
+    topics = [t.name for t in paper.tags]
+    if topics:
+        data["keywords"] = topics
+    text = json.dumps(data, ensure_ascii=False)
+    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"),
+                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return Markup(text)
+
+
+def describe_rule(rule: str) -> str:
+    """A topic's saved query read aloud: `"mixture of experts" OR moe` -> “mixture of experts” or moe."""
+    words = []
+    for token in _rule_tokens(rule):
+        upper = token.upper()
+        if upper in ("OR", "AND"):
+            words.append(upper.lower())
+        elif upper in ("NOT", "ANDNOT"):
+            words.append("but not")
+        elif token.startswith('"'):
+            words.append("“" + token.strip('"') + "”")
+        else:
+            words.append(token.replace("title:", "title has ").replace("abstract:", "abstract has "))
+    return " ".join(words)
+
+
+def _rule_tokens(rule: str) -> list[str]:
+    tokens, current, quoted = [], "", False
+    for ch in rule:
+        if ch == '"':
+            current += ch
+            quoted = not quoted
+            if not quoted:
+                tokens.append(current)
+                current = ""
+        elif ch.isspace() and not quoted:
+            if current:
+                tokens.append(current)
+            current = ""
+        else:
+            current += ch
+    if current:
+        tokens.append(current)
+    return tokens
+
+
+templates.env.globals["describe_rule"] = describe_rule
+
+
+# --- feeds and exports -------------------------------------------------------------
+
+def _collect(params: SearchParams, limit: int, sort: str | None) -> list:
+    """Up to `limit` hits of a view from its first page on, fetched a page of MAX_PER_PAGE at a time."""
+    first = run_search(SearchParams(q=params.q, tags=params.tags, not_tags=params.not_tags, years=params.years,
+                                    sort=sort, page=1, per_page=min(limit, MAX_PER_PAGE)))
+    hits = list(first.hits)
+    page = 1
+    while len(hits) < min(first.total, limit) and len(hits) == page * MAX_PER_PAGE:
+        page += 1
+        more = run_search(SearchParams(q=params.q, tags=params.tags, not_tags=params.not_tags,
+                                       years=params.years, sort=sort, page=page, per_page=MAX_PER_PAGE))
+        if not more.hits:
+            break
+        hits += more.hits
+    return hits[:limit]
+
+
+def _view_title(params: SearchParams) -> str:
+    parts = [f"“{params.q}”"] if params.q else []
+    parts += [f"tag {t}" for t in params.tags] + [f"not {t}" for t in params.not_tags]
+    parts += [str(y) for y in params.years]
+    return ", ".join(parts) or "all papers"
+
+
+@router.get("/feed.atom")
+def atom_feed(request: Request, params: ViewParams) -> Response:
+    """An Atom feed of any search or tag view, newest first."""
+    hits = _collect(params, FEED_SIZE, "newest")
+    site = get_settings().site_name
+    root = base_url(request)
+    html_view = View(params.tags[0] if len(params.tags) == 1 else None)
+    body = feeds.atom(hits, title=f"{site}: {_view_title(params)}", feed_url=root + _export_url("feed.atom", params),
+                      html_url=root + html_view.url(SearchParams(q=params.q, tags=params.tags,
+                                                                 not_tags=params.not_tags, years=params.years)),
+                      base_url=root, updated=papers.last_changes([h.id for h in hits]), generator=site)
+    return Response(body, media_type=ATOM_TYPE)
+
+
+@router.get("/export.bib")
+def bibtex_export(request: Request, params: ViewParams) -> Response:
+    """BibTeX of a search or tag view, in the view's order (up to MAX_EXPORT papers)."""
+    hits = _collect(params, MAX_EXPORT, params.sort)
+    return Response(feeds.bibtex(hits, base_url=base_url(request)), media_type=BIBTEX_TYPE,
+                    headers={"Content-Disposition": 'inline; filename="papers.bib"'})
+
+
+@router.get("/opensearch.xml")
+def opensearch(request: Request) -> Response:
+    """Lets browsers add the catalogue as a search engine."""
+    body = templates.get_template("opensearch.xml").render(site_name=get_settings().site_name,
+                                                           base_url=base_url(request))
+    return Response(body, media_type="application/opensearchdescription+xml")
+
+
+@router.get("/sitemap.xml")
+def sitemap(request: Request) -> Response:
+    """Every paper's permalink, for search engines."""
+    body = templates.get_template("sitemap.xml").render(base_url=base_url(request), rows=papers.sitemap_rows(),
+                                                        tags=papers.tags_with_counts())
+    return Response(body, media_type="application/xml")
+
+
+@router.get("/robots.txt", response_class=PlainTextResponse)
+def robots(request: Request) -> str:
+    """Crawl the permalinks and tag pages; leave the endless filter combinations and the API alone."""
+    return "\n".join([
+        "User-agent: *",
+        "Disallow: /api/",
+        "Disallow: /export.bib",
+        "Disallow: /feed.atom",
+        "Disallow: /*?",
+        "Allow: /",
+        f"Sitemap: {base_url(request)}/sitemap.xml",
+        "",
+    ])
+
+
+# --- error pages ---------------------------------------------------------------------
+
+ERROR_TITLES = {404: "Not found", 405: "Method not allowed", 422: "That request did not make sense",
+                500: "Something went wrong"}
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path == "/api" or request.url.path.startswith("/api/")
+
+
+def error_page(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
+    context = common(request, title=ERROR_TITLES.get(status, "Error"), status=status, message=message)
+    context["query"] = request.query_params.get("q", "") if status == 404 else ""
+    response = templates.TemplateResponse(request, "error.html", context, status_code=status, headers=headers)
+    if status >= 500:  # produced outside the app's middleware, so the security headers go on here
+        from app.main import SECURITY_HEADERS
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response
 
 
 def install_error_pages(app: FastAPI) -> None:
-    """Site-styled error pages (the web layer owns them)."""
+    """Site-styled error pages for HTML routes; /api keeps FastAPI's JSON errors."""
+
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request):
+            return await http_exception_handler(request, exc)
+        message = exc.detail if isinstance(exc.detail, str) and exc.status_code != 500 else ""
+        if exc.status_code == 404 and message == "Not Found":
+            message = "There is no page at this address."
+        return error_page(request, exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if _is_api(request):
+            return await request_validation_exception_handler(request, exc)
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error.get("loc", ())[1:]) or "request"
+            problems.append(f"{where}: {error.get('msg', 'invalid')}")
+        return error_page(request, 422, "; ".join(problems))
+
+    async def on_server_error(request: Request, exc: Exception) -> Response:
+        if _is_api(request):
+            return PlainTextResponse("Internal Server Error", status_code=500)
+        return error_page(request, 500, "")
+
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_server_error)
