@@ -109,7 +109,10 @@ def cite_key(hit: Hit) -> str:
 
 
 def bibtex_entry(hit: Hit, *, url: str, key: str | None = None, primary_class: str | None = None) -> str:
-    """One @misc entry (arXiv's own recommendation for preprints) with fields TeX-escaped."""
+    """One @misc entry (arXiv's own recommendation for preprints) with fields TeX-escaped.
+
+    No abstract: like arXiv's own export, the entry is for citing, and stays short.
+    """
     fields: list[tuple[str, str]] = [("title", "{" + tex_escape(hit.title) + "}")]
     if hit.authors:
         fields.append(("author", " and ".join(tex_escape(a) for a in hit.authors)))
@@ -122,7 +125,6 @@ def bibtex_entry(hit: Hit, *, url: str, key: str | None = None, primary_class: s
             fields.append(("primaryClass", tex_escape(primary_class)))
         fields.append(("doi", f"10.48550/arXiv.{hit.arxiv_id}"))
     fields.append(("url", url))
-    fields.append(("abstract", tex_escape(hit.abstract)))
     body = ",\n".join(f"  {name} = {{{value}}}" if name != "month" else f"  {name} = {value}"
                       for name, value in fields)
     return f"@misc{{{key or cite_key(hit)},\n{body}\n}}\n"

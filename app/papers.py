@@ -76,13 +76,20 @@ def _tag_refs(paper_ids: list[int]) -> dict[int, list[TagRef]]:
     return refs
 
 
+def excerpt(text: str, limit: int = 320) -> str:
+    """The start of a text, cut at a word boundary."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:.") + " …"
+
+
 def hits_for_rows(rows) -> list[Hit]:
     """Plain (unhighlighted) Hits for paper rows, in the given order."""
     tags = _tag_refs([row["id"] for row in rows])
     return [Hit(id=row["id"], key=row["key"], arxiv_id=row["arxiv_id"], title=row["title"],
                 abstract=row["abstract"], authors=[a for a in row["authors"].split(", ") if a],
                 published=_date(row["published"]), url=row["url"], tags=tags[row["id"]],
-                snippet=Markup(escape(row["abstract"])), title_html=Markup(escape(row["title"])))
+                snippet=Markup(escape(excerpt(row["abstract"]))), title_html=Markup(escape(row["title"])))
             for row in rows]
 
 

@@ -19,6 +19,7 @@ from app.search import Hit, SearchParams, TagRef
 
 MAX_TERMS = 8
 CANDIDATES = 30
+MIN_SHARED_TERMS = 2  # one shared word is a coincidence, not a relation
 TITLE_WEIGHT = 3
 TAG_WEIGHT = 2.0
 
@@ -115,7 +116,7 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
         their_stems = {stem(t) for t in fts_tokens(candidate.title + " " + candidate.abstract)}
         shared_terms = [word for s, word in terms.items() if s in their_stems]
         shared_tags = [t for t in candidate.tags if t.slug in my_topics]
-        if not shared_terms and not shared_tags:
+        if len(shared_terms) < MIN_SHARED_TERMS and not shared_tags:
             continue
         score = len(shared_terms) + TAG_WEIGHT * len(shared_tags) - position / (2 * CANDIDATES)
         scored[candidate.id] = (score, Related(candidate, shared_terms, shared_tags))

@@ -6,6 +6,7 @@ say `Vary: HX-Request`, so no cache hands a fragment to a full navigation.
 """
 
 import json
+import re
 from dataclasses import replace
 from typing import Annotated, Literal
 from urllib.parse import quote as url_quote
@@ -204,7 +205,7 @@ def _redirect_or_404(key: str, suffix: str = "") -> Response:
         found = papers.paper_by_key(candidate)
         target = found.hit.key if found else papers.canonical_key(candidate)
     if target is None:
-        raise HTTPException(404, "No paper has this identifier.")
+        raise HTTPException(404, f"No paper in the catalogue has the identifier “{key}”.")
     return RedirectResponse(f"/papers/{target}{suffix}", status_code=301)
 
 
@@ -230,40 +231,43 @@ def json_ld(paper: papers.PaperPage, canonical: str) -> Markup:
     return Markup(text)
 
 
+_RULE_TOKEN = re.compile(r'\(|\)|"[^"]*"?|[^\s()"]+')
+
+
 def describe_rule(rule: str) -> str:
     """A topic's saved query read aloud: `"mixture of experts" OR moe` -> “mixture of experts” or moe."""
-    words = []
-    for token in _rule_tokens(rule):
+    out: list[str] = []
+    previous_operand = False
+    for token in _RULE_TOKEN.findall(rule):
         upper = token.upper()
-        if upper in ("OR", "AND"):
-            words.append(upper.lower())
-        elif upper in ("NOT", "ANDNOT"):
-            words.append("but not")
-        elif token.startswith('"'):
-            words.append("“" + token.strip('"') + "”")
-        else:
-            words.append(token.replace("title:", "title has ").replace("abstract:", "abstract has "))
-    return " ".join(words)
-
-
-def _rule_tokens(rule: str) -> list[str]:
-    tokens, current, quoted = [], "", False
-    for ch in rule:
-        if ch == '"':
-            current += ch
-            quoted = not quoted
-            if not quoted:
-                tokens.append(current)
-                current = ""
-        elif ch.isspace() and not quoted:
-            if current:
-                tokens.append(current)
-            current = ""
-        else:
-            current += ch
-    if current:
-        tokens.append(current)
-    return tokens
+        if upper in ("OR", "AND", "NOT", "ANDNOT"):
+            out.append({"OR": "or", "AND": "and"}.get(upper, "but not"))
+            previous_operand = False
+            continue
+        if token == ")":
+            out.append(")")
+            continue
+        if previous_operand:
+            out.append("and")
+        if token == "(":
+            out.append("(")
+            previous_operand = False
+            continue
+        negated = token.startswith("-") and len(token) > 1
+        term = token[1:] if negated else token
+        field, _, value = term.partition(":") if ":" in term and not term.startswith('"') else ("", "", term)
+        value = value.strip('"')
+        value = value[:-1] + "…" if value.endswith("*") else value
+        text = f"“{value}”"
+        if field in ("title", "abstract"):
+            text += f" in the {field}"
+        elif field == "tag":
+            text = f"the tag {value}"
+        elif field:
+            text = f"{field} {value}"
+        out.append(("not " if negated else "") + text)
+        previous_operand = True
+    return " ".join(out).replace("( ", "(").replace(" )", ")")
 
 
 templates.env.globals["describe_rule"] = describe_rule
