@@ -483,6 +483,12 @@ def _finish(text: str, piece: _Piece, compiler: _Compiler) -> CompiledQuery:
     )
 
 
+def match_leaves(compiled: CompiledQuery) -> tuple[tuple[str, str], ...]:
+    """Each positive word or phrase of the query (synonyms included) with its own
+    FTS5 expression: what lets a caller say which parts of a query a paper matched."""
+    return compiled._leaves
+
+
 def loosen(compiled: CompiledQuery) -> CompiledQuery | None:
     """The ranked-OR fallback: any of the top-level words instead of all of them.
 
