@@ -3,6 +3,7 @@
     .venv/bin/python -m bench run --sizes 165k,300k,1m     # the full run (about an hour)
     .venv/bin/python -m bench run --quick                  # smoke: 400 papers, seconds
     .venv/bin/python -m bench report                       # README table + plot from latest.json
+    .venv/bin/python -m bench profile server --class broad # py-spy: where the server spends its time
 """
 
 import argparse
@@ -42,11 +43,23 @@ def build_parser() -> argparse.ArgumentParser:
                                             " quick: bench/work/quick.json)")
     r.add_argument("--no-readme", action="store_true", help="do not rewrite bench/README.md and the plot")
     sub.add_parser("report", help="rewrite the README table and plot from bench/results/latest.json")
+    p = sub.add_parser("profile", help="py-spy profile of the server under load, or of an ingest")
+    p.add_argument("target", choices=["server", "ingest"])
+    p.add_argument("--db", default="bench/work/runs/165k/app/papers.db")
+    p.add_argument("--file", help="data file to ingest (profile ingest)")
+    p.add_argument("--endpoint", choices=["page", "fragment", "api"], default="page")
+    p.add_argument("--class", dest="kind", choices=["specific", "broad"], default="broad")
+    p.add_argument("--concurrency", type=int, default=20)
+    p.add_argument("--seconds", type=float, default=15)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "profile":
+        from bench import profile
+
+        return profile.main(args)
     if args.command == "report":
         report.write_outputs(report.load(report.LATEST))
         return 0
