@@ -100,6 +100,12 @@ def sequential(base: str, paths: dict[str, str], *, headers: dict | None = None,
                 first = client.get(path)
                 entry["status"] = first.status_code
                 entry["bytes"] = len(first.content)
+                if first.headers.get("content-type", "").startswith("application/json"):
+                    body = first.json()
+                    if isinstance(body, dict):  # Datasette's count, or our API's total
+                        for key in ("filtered_table_rows_count", "total"):
+                            if isinstance(body.get(key), int):
+                                entry["matches"] = body[key]
                 if first.status_code != 200:
                     entry["error"] = f"HTTP {first.status_code}: {first.text[:200]}"
                     out[name] = entry
