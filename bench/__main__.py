@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--concurrency", help="load-test client counts (default 1,4,20; quick 4)")
     r.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
     r.add_argument("--whoosh-limit", type=int, help="papers Whoosh indexes at most (default 50000)")
+    r.add_argument("--app", default="HEAD", help="git revision of the app to measure (a snapshot under"
+                                                 " bench/work/app-trees), or 'worktree' for the files as they are")
     r.add_argument("--out", type=Path, help="results JSON (default bench/results/latest.json;"
                                             " quick: bench/work/quick.json)")
     r.add_argument("--no-readme", action="store_true", help="do not rewrite bench/README.md and the plot")
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown stage or peer: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
-    overrides.update(stages=tuple(_csv(args.stages)), peers=tuple(_csv(args.peers)), loadgen=args.loadgen,
+    overrides.update(app_rev=args.app, stages=tuple(_csv(args.stages)), peers=tuple(_csv(args.peers)), loadgen=args.loadgen,
                      command="python -m bench " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])))
     sizes = [parse_size(s) for s in _csv(args.sizes or ("400" if args.quick else "165k"))]
     if args.quick:

@@ -163,9 +163,10 @@ def run_measured(cmd: list[str], *, env: dict | None = None, timeout_s: float = 
     return result
 
 
-def run_json(cmd: list[str], *, what: str, env: dict | None = None, timeout_s: float = 3600) -> dict:
+def run_json(cmd: list[str], *, what: str, env: dict | None = None, timeout_s: float = 3600,
+             cwd: Path = PROJECT_ROOT) -> dict:
     """Run a bench entry point that prints one JSON document on stdout."""
-    measured = run_measured(cmd, env=env, timeout_s=timeout_s).check(what)
+    measured = run_measured(cmd, env=env, timeout_s=timeout_s, cwd=cwd).check(what)
     return json.loads(measured.stdout)
 
 
@@ -192,6 +193,37 @@ def machine() -> dict:
         "sqlite": sqlite_version,
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+class AppTree:
+    """Which copy of the app is measured: a snapshot of a commit (default HEAD), or the work tree.
+
+    A snapshot (`git archive` into bench/work/app-trees/) keeps a long run on one
+    version while other people edit the work tree, and names what was measured.
+    Every process that imports the app runs with the snapshot first on its path.
+    """
+
+    def __init__(self, rev: str = "HEAD"):
+        self.rev = rev
+        if rev == "worktree":
+            self.root, self.label = PROJECT_ROOT, git_commit()
+            return
+        sha = subprocess.run(["git", "rev-parse", "--short", rev], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        self.root, self.label = WORK_DIR / "app-trees" / sha, sha
+        if not self.root.exists():
+            tmp = self.root.with_name(sha + ".tmp")
+            subprocess.run(["rm", "-rf", str(tmp)], check=True)
+            tmp.mkdir(parents=True)
+            archive = subprocess.Popen(["git", "archive", sha, "app", "migrations", "templates", "static",
+                                        "alembic.ini"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE)
+            subprocess.run(["tar", "-x", "-C", str(tmp)], stdin=archive.stdout, check=True)
+            if archive.wait() != 0:
+                raise RuntimeError(f"git archive {sha} failed")
+            tmp.rename(self.root)
+
+    def env(self, **extra: str) -> dict:
+        return {"PYTHONPATH": f"{self.root}:{PROJECT_ROOT}", **extra}
 
 
 def git_commit() -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from bench.common import BENCH_DIR, MAIN_PYTHON, PEERS_VENV, WORK_DIR, free_port, latency_summary, log, rss_mb
+from bench.common import BENCH_DIR, MAIN_PYTHON, AppTree, PEERS_VENV, WORK_DIR, free_port, latency_summary, log, rss_mb
 
 LOOPBACK = "127.0.0.1"
 
@@ -25,8 +25,9 @@ LOOPBACK = "127.0.0.1"
 class Server:
     """A server process started by us on loopback; stopped (its own process group) on exit."""
 
-    def __init__(self, name: str, cmd: list[str], port: int, ready_path: str, env: dict | None = None):
-        self.name, self.cmd, self.port, self.ready_path = name, cmd, port, ready_path
+    def __init__(self, name: str, cmd: list[str], port: int, ready_path: str, env: dict | None = None,
+                 cwd: Path = BENCH_DIR.parent):
+        self.name, self.cmd, self.port, self.ready_path, self.cwd = name, cmd, port, ready_path, cwd
         self.env = {**os.environ, **(env or {})}
         self.base = f"http://{LOOPBACK}:{port}"
         self.proc: subprocess.Popen | None = None
@@ -36,7 +37,7 @@ class Server:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in __exit__
         self.proc = subprocess.Popen(self.cmd, stdout=self._log, stderr=subprocess.STDOUT, env=self.env,
-                                     cwd=BENCH_DIR.parent, start_new_session=True)
+                                     cwd=self.cwd, start_new_session=True)
         self.started = time.perf_counter()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -71,11 +72,12 @@ class Server:
         self._log.close()
 
 
-def app_server(db: Path) -> Server:
+def app_server(db: Path, tree: AppTree | None = None) -> Server:
+    tree = tree or AppTree("worktree")
     port = free_port()
-    cmd = [str(MAIN_PYTHON), "-m", "uvicorn", "app.main:app", "--host", LOOPBACK, "--port", str(port),
-           "--log-level", "warning", "--no-access-log"]
-    return Server("app", cmd, port, "/health", env={"DATABASE_URL": f"sqlite:///{db}"})
+    cmd = [str(MAIN_PYTHON), "-m", "uvicorn", "app.main:app", "--app-dir", str(tree.root), "--host", LOOPBACK,
+           "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    return Server("app", cmd, port, "/health", env=tree.env(DATABASE_URL=f"sqlite:///{db}"), cwd=tree.root)
 
 
 def datasette_server(db: Path) -> Server:

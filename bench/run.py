@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import report
-from bench.common import (CORPUS, MAIN_PYTHON, PEERS_PYTHON, PROJECT_ROOT, WORK_DIR, file_size, git_commit, log,
-                          machine, now_iso, run_json, run_measured, size_label, tree_size)
+from bench.common import (CORPUS, MAIN_PYTHON, PEERS_PYTHON, WORK_DIR, AppTree, file_size, log, machine, now_iso,
+                          run_json, run_measured, size_label, tree_size)
 from bench.data import count_lines, dataset
 from bench.http import app_server, load_test, loadgen_available, sequential
 from bench.queries import LOAD_CLASSES, MIX
@@ -46,6 +46,7 @@ class Config:
     out: Path = report.LATEST
     readme: bool = True
     command: str = ""
+    app_rev: str = "HEAD"   # a git revision to snapshot, or "worktree"
 
     @classmethod
     def quick_defaults(cls, **overrides) -> "Config":
@@ -68,10 +69,10 @@ def peers_available(cfg: Config) -> tuple[str, ...]:
 class Recorder:
     """Holds one size's results and persists them after every stage."""
 
-    def __init__(self, cfg: Config, label: str, results: dict):
-        self.cfg, self.label, self.results = cfg, label, results
+    def __init__(self, cfg: Config, label: str, results: dict, tree: AppTree):
+        self.cfg, self.label, self.results, self.tree = cfg, label, results, tree
         self.run = results.setdefault("runs", {})[label] = {
-            "date": now_iso(), "machine": machine(), "commit": git_commit(), "command": cfg.command,
+            "date": now_iso(), "machine": machine(), "commit": tree.label, "command": cfg.command,
             "config": {"reps": cfg.reps, "http_reps": cfg.http_reps, "budget_s": cfg.budget_s,
                        "duration_s": cfg.duration_s, "concurrencies": cfg.concurrencies,
                        "loadgen": loadgen_available() if cfg.loadgen == "auto" else cfg.loadgen,
@@ -113,9 +114,11 @@ def run(cfg: Config) -> dict:
     if corpus_size is None:
         log(f"SKIPPING the real corpus: {CORPUS} is absent; sizes are synthetic from the bundled seed papers")
     peers = peers_available(cfg) if "peers" in cfg.stages else ()
+    tree = AppTree(cfg.app_rev)
+    log(f"measuring the app at {tree.label} ({tree.root})")
     for index, n in enumerate(cfg.sizes):
         label = "165k" if corpus_size and corpus_size * 0.99 <= n <= corpus_size else size_label(n)
-        rec = Recorder(cfg, label, results)
+        rec = Recorder(cfg, label, results, tree)
         data = rec.stage("data", dataset, n, corpus_size=corpus_size)
         if data is None:
             continue
@@ -130,7 +133,8 @@ def run(cfg: Config) -> dict:
         if "search" in cfg.stages:
             rec.stage("search in process", lambda: rec.put("search_inproc", run_json(
                 [str(MAIN_PYTHON), "-m", "bench.inproc", "--reps", str(cfg.reps), "--budget", str(cfg.budget_s)],
-                what="in-process search", env={"DATABASE_URL": f"sqlite:///{app_db}"}, timeout_s=1800)))
+                what="in-process search", env=tree.env(DATABASE_URL=f"sqlite:///{app_db}"), cwd=tree.root,
+                timeout_s=1800)))
             rec.stage("floor queries", lambda: rec.put("floor_query", run_json(
                 [str(MAIN_PYTHON), "-m", "bench.floor", "query", str(floor_db), "--reps", str(cfg.reps),
                  "--budget", str(cfg.budget_s)], what="floor queries", timeout_s=1800)))
@@ -173,9 +177,9 @@ def ingest_stage(rec: Recorder, source: Path, app_db: Path, floor_db: Path, pape
     cfg = rec.cfg
     shutil.rmtree(app_db.parent, ignore_errors=True)
     app_db.parent.mkdir(parents=True)
-    env = {"DATABASE_URL": f"sqlite:///{app_db}", "DATA_DIR": str(app_db.parent)}
-    cmd = [str(PROJECT_ROOT / ".venv" / "bin" / "papers"), "ingest", str(source), "--quiet"]
-    first = run_measured(cmd, env=env, timeout_s=cfg.ingest_timeout_s)
+    env = rec.tree.env(DATABASE_URL=f"sqlite:///{app_db}", DATA_DIR=str(app_db.parent))
+    cmd = [str(MAIN_PYTHON), "-m", "app.cli", "ingest", str(source), "--quiet"]  # what `papers ingest` runs
+    first = run_measured(cmd, env=env, timeout_s=cfg.ingest_timeout_s, cwd=rec.tree.root)
     if first.returncode not in (0, 1):  # 1: some records skipped, the rest loaded
         first.check("papers ingest")
     app = {"command": f"papers ingest {source.name} --quiet", "papers": papers, "exit_status": first.returncode,
@@ -184,7 +188,7 @@ def ingest_stage(rec: Recorder, source: Path, app_db: Path, floor_db: Path, pape
            "db_bytes": file_size(app_db, Path(f"{app_db}-wal")),
            "summary": first.stderr.strip().splitlines()[-1:] or [""], "counts": _db_counts(app_db)}
     rec.put("ingest.app", app)
-    again = run_measured(cmd, env=env, timeout_s=cfg.ingest_timeout_s)
+    again = run_measured(cmd, env=env, timeout_s=cfg.ingest_timeout_s, cwd=rec.tree.root)
     rec.put("ingest.app_reingest", {"seconds": round(again.wall_s, 2), "papers_per_s": round(papers / again.wall_s),
                                     "exit_status": again.returncode, "cpu_s": round(again.cpu_s, 2),
                                     "summary": again.stderr.strip().splitlines()[-1:] or [""]})
@@ -198,7 +202,7 @@ def ingest_stage(rec: Recorder, source: Path, app_db: Path, floor_db: Path, pape
 
 def http_stage(rec: Recorder, app_db: Path) -> None:
     cfg = rec.cfg
-    with app_server(app_db) as server:
+    with app_server(app_db, rec.tree) as server:
         rec.put("http.startup_s", round(server.startup_s, 2))
         rec.put("http.idle", server.rss())
         if "http" in cfg.stages:
