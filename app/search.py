@@ -107,11 +107,197 @@ class SearchResult:
     expansions: list[tuple[str, str]] = field(default_factory=list)  # synonyms applied
     relaxed: bool = False                    # strict AND found little: ranked OR results shown
     elapsed_ms: float = 0.0
+    # Relevance order covers the first `ranked_within` results (the most recently added
+    # matches of a very broad query); the rest follow newest first. None: all ranked.
+    ranked_within: int | None = None
+    facets_more: dict[str, int] = field(default_factory=dict)  # facet values left out, per group
+    terms: list[str] = field(default_factory=list)             # words searched for (unstemmed)
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.params.per_page))
 
 
-def run(params: SearchParams) -> SearchResult:  # pragma: no cover - replaced by the engine
-    raise NotImplementedError
+# --- the engine ----------------------------------------------------------------------
+#
+# Design, measured on the 165k-paper arXiv corpus (see bench/README.md):
+#  * Sets, not SQL, for everything but ranking. The FTS5 match set is fetched once
+#    (group_concat + orjson), then filters, facet counts and date sorts are bitset
+#    operations on in-memory tag/year sets (app/bitsets.py, app/predicates.py).
+#  * BM25 with column weights is the costly part (~1.5 µs a row, plus one pass over
+#    each term's postings for its IDF): ranking all 128k matches of "model" takes
+#    ~140 ms. So at most RANK_LIMIT matches are ranked: all of them when the result
+#    set is smaller, else the most recently added ones (the top of the rowid range,
+#    which FTS5 can seek to). The rest follow newest first, and `ranked_within` says
+#    where relevance order ends. Totals and facet counts stay exact.
+#  * A strict AND that finds fewer than RELAX_BELOW papers is retried as a ranked OR
+#    of its top-level parts (`relaxed`), with the strict matches kept on top.
+
+from time import perf_counter  # noqa: E402
+
+import orjson  # noqa: E402
+import pysqlite3.dbapi2 as sqlite3  # noqa: E402
+
+from app import bitsets, facets, predicates, snippets, spelling  # noqa: E402
+from app.db import reader  # noqa: E402
+from app.query import CompiledQuery, compile_query, loosen  # noqa: E402
+from app.settings import get_settings  # noqa: E402
+
+WEIGHTS = (10.0, 1.0, 4.0)  # title, abstract, authors
+RANK_LIMIT = 2000
+RELAX_BELOW = 3
+_MATCH_IDS = "SELECT group_concat(rowid) FROM papers_fts WHERE papers_fts MATCH ?"
+_PAPER_COLUMNS = "id, key, arxiv_id, title, abstract, authors, published, url"
+
+
+def run(params: SearchParams) -> SearchResult:
+    """The page of results, facets and hints for one view. Never raises on user input."""
+    started = perf_counter()
+    params = _sane(params)
+    conn = reader()
+    cat = bitsets.catalogue(conn, get_settings().database_path)
+    compiled = compile_query(params.q)
+    engine = _Engine(conn, cat)
+    try:
+        sets, matches = engine.filter(compiled, compiled.match, params)
+        used, pinned, relaxed = compiled, 0, False
+        if compiled.match and sets.results.bit_count() < RELAX_BELOW:
+            loose = loosen(compiled)
+            if loose is not None and loose.match:
+                loose_sets, loose_matches = engine.filter(loose, loose.match, params)
+                if loose_sets.results.bit_count() > sets.results.bit_count():
+                    pinned, relaxed = sets.results, True
+                    used, sets, matches = loose, loose_sets, loose_matches
+    except sqlite3.OperationalError as exc:
+        if not _is_fts_error(exc):
+            raise
+        # compile_query promises valid FTS5; should one still be refused, that is no results.
+        return SearchResult(params=params, total=0, hits=[], terms=list(compiled.terms))
+    start, count = (params.page - 1) * params.per_page, params.per_page
+    sort = params.effective_sort
+    if sort not in SORTS or (sort == "relevance" and not used.match):
+        sort = "newest"
+    ranked_within = None
+    if sort == "relevance":
+        ids, ranked_within = engine.ranked(used.match, sets.results, matches, pinned, start, count)
+    else:
+        order = {"newest": cat.newest, "oldest": cat.oldest}.get(sort) or cat.title_order(conn)
+        ids = bitsets.in_order(order, sets.results, start, count, cat.size)
+    groups, more = facets.compute(cat, params, sets, compiled.tags, compiled.not_tags)
+    total = sets.results.bit_count()
+    return SearchResult(
+        params=params, total=total, hits=_hits(conn, ids, used.match), facets=groups,
+        suggestion=spelling.suggest(conn, cat, compiled),
+        expansions=list(compiled.expansions), relaxed=relaxed, ranked_within=ranked_within,
+        facets_more=more, terms=list(compiled.terms), elapsed_ms=(perf_counter() - started) * 1000)
+
+
+def _sane(params: SearchParams) -> SearchParams:
+    """Out-of-range values clamped: the API rejects them, other callers get the nearest view."""
+    sort = params.sort if params.sort in SORTS else None
+    page = max(1, int(params.page))
+    per_page = min(MAX_PER_PAGE, max(1, int(params.per_page)))
+    if (sort, page, per_page) == (params.sort, params.page, params.per_page):
+        return params
+    return replace(params, sort=sort, page=page, per_page=per_page)
+
+
+def _is_fts_error(exc: Exception) -> bool:
+    return "fts5" in str(exc).lower() or "malformed match" in str(exc).lower()
+
+
+class _Engine:
+    def __init__(self, conn, cat: bitsets.Catalogue):
+        self.conn, self.cat = conn, cat
+
+    def match_bits(self, expr: str) -> int:
+        return self.cat.matches.get_or(expr, lambda: self.cat.fetch(self.conn, _MATCH_IDS, (expr,)))
+
+    def filter(self, compiled: CompiledQuery, match: str | None,
+               params: SearchParams) -> tuple[facets.Sets, int]:
+        """The result set and its facet variants; and the bare full-text match set."""
+        cat = self.cat
+        matches = self.match_bits(match) & cat.universe if match else cat.universe
+        core = matches
+        if compiled.where:
+            core &= predicates.evaluate(cat, self.conn, compiled.where, compiled.params, self.match_bits)
+        for slug in params.tags:
+            tag = cat.tag(slug)
+            core &= tag.bits if tag else 0
+        in_years = cat.universe
+        if params.years:
+            in_years = 0
+            for year in params.years:
+                in_years |= cat.years.get(year, 0)
+        hidden = {slug: (tag.bits if (tag := cat.tag(slug)) else 0) for slug in params.not_tags}
+        all_hidden = 0
+        for bits in hidden.values():
+            all_hidden |= bits
+        results = core & in_years & ~all_hidden
+        without_exclusion = {}
+        for slug in hidden:
+            others = 0
+            for other, bits in hidden.items():
+                if other != slug:
+                    others |= bits
+            without_exclusion[slug] = core & in_years & ~others
+        return facets.Sets(results, core & ~all_hidden, without_exclusion), matches
+
+    def ranked(self, match: str, results: int, matches: int, pinned: int,
+               start: int, count: int) -> tuple[list[int], int | None]:
+        """A page in relevance order, and where that order ends if not all results are ranked."""
+        cat = self.cat
+        window = bitsets.top(results, RANK_LIMIT) | pinned
+        if not window:
+            return [], None
+        low = (window & -window).bit_length() - 1
+        sql = (f"SELECT rowid, bm25(papers_fts, {', '.join(map(str, WEIGHTS))}) FROM papers_fts"
+               " WHERE papers_fts MATCH ? AND rowid >= ?")
+        args: list = [match, low]
+        if (matches >> low) != (window >> low):  # filters apply: rank only the window's papers
+            sql += " AND +rowid IN (SELECT value FROM json_each(?))"
+            args.append(orjson.dumps(bitsets.members(window)).decode())
+        cursor = self.conn.cursor()
+        cursor.row_factory = None
+        scored = cursor.execute(sql, args).fetchall()
+        pin = set(bitsets.members(pinned)) if pinned else set()
+        rank = cat.date_rank
+        scored.sort(key=lambda r: (r[0] not in pin, r[1], rank[r[0]] if r[0] < len(rank) else 0))
+        ordered = [r[0] for r in scored]
+        ids = ordered[start:start + count]
+        if len(ids) < count:
+            ids += bitsets.in_order(cat.newest, results & ~window, max(0, start - len(ordered)),
+                                    count - len(ids), cat.size)
+        return ids, (None if window == results else len(ordered))
+
+
+def _hits(conn, ids: list[int], match: str | None) -> list[Hit]:
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = {r["id"]: r for r in conn.execute(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE id IN ({marks})", ids)}
+    tags: dict[int, list[TagRef]] = {i: [] for i in ids}
+    for r in conn.execute("SELECT pt.paper_id, t.slug, t.name, t.kind FROM paper_tags pt JOIN tags t"
+                          f" ON t.id = pt.tag_id WHERE pt.paper_id IN ({marks})"
+                          " ORDER BY t.kind = 'category', t.name", ids):
+        tags[r[0]].append(TagRef(r[1], r[2], r[3]))
+    authors: dict[int, list[str]] = {}
+    for r in conn.execute("SELECT pa.paper_id, a.name FROM paper_authors pa JOIN authors a"
+                          f" ON a.id = pa.author_id WHERE pa.paper_id IN ({marks})"
+                          " ORDER BY pa.paper_id, pa.position", ids):
+        authors.setdefault(r[0], []).append(r[1])
+    present = [rows[i] for i in ids if i in rows]
+    marked = snippets.highlight(conn, match, present)
+    return [Hit(id=r["id"], key=r["key"], arxiv_id=r["arxiv_id"], title=r["title"], abstract=r["abstract"],
+                authors=authors.get(r["id"]) or [a for a in (r["authors"] or "").split(", ") if a],
+                published=_date(r["published"]), url=r["url"], tags=tags[r["id"]],
+                title_html=marked[r["id"]][0], snippet=marked[r["id"]][1]) for r in present]
+
+
+def _date(value) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None

@@ -1,0 +1,167 @@
+"""Did you mean: a corrected query, built from the catalogue's own vocabulary.
+
+Two vocabularies, because the index stores Porter stems ("distillation" and the
+misspelt "distilation" are both "distil" in it):
+- the FTS5 vocabulary (`papers_fts_vocab`) gives each stem's document count, so a
+  word whose stem is unknown or rare is suspect;
+- surface words with their frequencies (every title, plus a sample of abstracts,
+  read once per catalogue) feed a whoosh `ListCorrector`, whose Levenshtein
+  automaton finds candidates within two edits; the most frequent nearby word wins.
+
+A word is corrected when its stem is rare and a candidate's stem is far more
+common ("paralelism", "transfomer"), or when its stem is common but the word
+itself is never written that way in the catalogue ("distilation").
+"""
+
+import math
+import re
+import threading
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+
+from whoosh.lang.porter import stem
+from whoosh.spelling import ListCorrector
+
+from app.query import quote
+
+MIN_LENGTH = 4            # shorter words are mostly abbreviations: leave them alone
+MIN_CANDIDATE_FREQ = 3    # a correction must itself be a word people write
+RARE_DOCS = 5            # a stem in fewer papers (or 1 in 2000) is suspect
+RARITY_RATIO = 10         # a candidate's stem must be this many times more common
+DISTANCE_PENALTY = 2.5    # in log-frequency units per edit
+ABSTRACT_SAMPLE = 3000    # abstracts read for surface words (all titles are read)
+SURFACE_CHECKS = 40       # papers looked at to see whether a word is written as typed
+CACHE_SIZE = 512
+
+_WORD = re.compile(r"[a-z]+")
+_MARKED = re.compile("\ue000([^\ue001]*)\ue001")
+
+
+class _Corrector(ListCorrector):
+    """A ListCorrector that prefers frequent words: score = log frequency - penalty x distance."""
+
+    def __init__(self, frequencies: Counter):
+        super().__init__(sorted(frequencies))
+        self.frequencies = frequencies
+
+    def _suggestions(self, text, maxdist, prefix):
+        for negative_distance, word in super()._suggestions(text, maxdist, prefix):
+            yield math.log1p(self.frequencies[word]) + DISTANCE_PENALTY * negative_distance, word
+
+
+@dataclass
+class _Vocabulary:
+    papers: int
+    frequencies: Counter
+    corrector: _Corrector
+
+
+_vocabularies: dict[str, _Vocabulary] = {}
+_lock = threading.Lock()
+_cache: OrderedDict = OrderedDict()
+
+
+def _vocabulary(conn, cat) -> _Vocabulary:
+    """Surface words of the catalogue; rebuilt when the catalogue grew or shrank by 5%."""
+    key = str(cat.signature[0])
+    papers = cat.total
+    current = _vocabularies.get(key)
+    if current is None or abs(current.papers - papers) > 0.05 * max(current.papers, 1):
+        with _lock:
+            current = _vocabularies.get(key)
+            if current is None or abs(current.papers - papers) > 0.05 * max(current.papers, 1):
+                current = _build(conn, papers)
+                _vocabularies.clear()
+                _vocabularies[key] = current
+                _cache.clear()
+    return current
+
+
+def _build(conn, papers: int) -> _Vocabulary:
+    frequencies: Counter = Counter()
+    titles = conn.execute("SELECT group_concat(title_norm, ' ') FROM papers").fetchone()[0] or ""
+    frequencies.update(w for w in titles.split() if w.isascii() and w.isalpha())
+    step = max(1, papers // ABSTRACT_SAMPLE)
+    abstracts = conn.execute("SELECT group_concat(abstract, ' ') FROM papers WHERE id % ? = 0",
+                             (step,)).fetchone()[0] or ""
+    frequencies.update(_WORD.findall(abstracts.lower()))
+    return _Vocabulary(papers, frequencies, _Corrector(frequencies))
+
+
+def _stem_docs(conn, stems: set[str]) -> dict[str, int]:
+    if not stems:
+        return {}
+    marks = ",".join("?" * len(stems))
+    return dict(conn.execute(f"SELECT term, doc FROM papers_fts_vocab WHERE term IN ({marks})",
+                             sorted(stems)).fetchall())
+
+
+def _written_as_typed(conn, word: str) -> bool:
+    """Whether some paper matching the word's stem spells it exactly so."""
+    rows = conn.execute(
+        "SELECT highlight(papers_fts, 0, '\ue000', '\ue001') || ' ' ||"
+        " highlight(papers_fts, 1, '\ue000', '\ue001') || ' ' ||"
+        " highlight(papers_fts, 2, '\ue000', '\ue001')"
+        " FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?", (quote([word]), SURFACE_CHECKS))
+    return any(m.lower() == word for (text,) in rows for m in _MARKED.findall(text or ""))
+
+
+def correct(conn, cat, word: str) -> str | None:
+    """A better spelling of one lower-case word, or None."""
+    key = (cat.signature, word)
+    if key in _cache:
+        _cache.move_to_end(key)
+        return _cache[key]
+    vocabulary = _vocabulary(conn, cat)
+    result = _correct(conn, vocabulary, word)
+    _cache[key] = result
+    if len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+    return result
+
+
+def _correct(conn, vocabulary: _Vocabulary, word: str) -> str | None:
+    own = stem(word)
+    own_docs = _stem_docs(conn, {own}).get(own, 0)
+    seen = vocabulary.frequencies.get(word, 0)
+    rare = own_docs < max(RARE_DOCS, vocabulary.papers // 2000)
+    if seen and not rare:
+        return None
+    candidates = [c for c in vocabulary.corrector.suggest(word, limit=5, maxdist=2, prefix=1)
+                  if vocabulary.frequencies[c] >= MIN_CANDIDATE_FREQ]
+    if not candidates:
+        return None
+    docs = _stem_docs(conn, {stem(c) for c in candidates})
+    for candidate in candidates:
+        theirs = stem(candidate)
+        if theirs == own:
+            if not seen and not _written_as_typed(conn, word):
+                return candidate
+        elif docs.get(theirs, 0) >= RARITY_RATIO * max(own_docs, 1):
+            return candidate
+    return None
+
+
+def suggest(conn, cat, compiled) -> str | None:
+    """The query with its misspelt words corrected, or None when nothing needs correcting."""
+    text = compiled.text
+    corrected = text
+    for term in compiled.terms:
+        for word in term.split():
+            if len(word) < MIN_LENGTH or not word.isascii() or not word.isalpha():
+                continue
+            if re.search(rf"(?i)\b{re.escape(word)}\*", text):  # a prefix search, not a word
+                continue
+            better = correct(conn, cat, word)
+            if better:
+                corrected = _replace_word(corrected, word, better)
+    return corrected if corrected != text else None
+
+
+def _replace_word(text: str, word: str, better: str) -> str:
+    def repl(m: re.Match) -> str:
+        found = m.group(0)
+        if found.isupper() and len(found) > 1:
+            return better.upper()
+        return better.capitalize() if found[0].isupper() else better
+    return re.sub(rf"(?i)(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", repl, text)
