@@ -130,9 +130,11 @@ class SearchResult:
 #    set is smaller, else the most recently added ones (the top of the rowid range,
 #    which FTS5 can seek to). The rest follow newest first, and `ranked_within` says
 #    where relevance order ends. Totals and facet counts stay exact.
-#  * A strict AND that finds fewer than RELAX_BELOW papers is retried as a ranked OR
-#    of its top-level parts (`relaxed`), with the strict matches kept on top.
+#  * A strict AND of plain words that finds fewer than RELAX_BELOW papers is retried
+#    as a ranked OR of its top-level parts (`relaxed`), with the strict matches kept
+#    on top. A query written with operators is loosened only when it finds nothing.
 
+import re  # noqa: E402
 from time import perf_counter  # noqa: E402
 
 import orjson  # noqa: E402
@@ -146,6 +148,7 @@ from app.settings import get_settings  # noqa: E402
 WEIGHTS = (10.0, 1.0, 4.0)  # title, abstract, authors
 RANK_LIMIT = 2000
 RELAX_BELOW = 3
+_OPERATORS = re.compile(r'["():*]|(?:^|\s)-\S|\b(?:AND|OR|NOT)\b')
 _MATCH_IDS = "SELECT group_concat(rowid) FROM papers_fts WHERE papers_fts MATCH ?"
 _PAPER_COLUMNS = "id, key, arxiv_id, title, abstract, authors, published, url"
 
@@ -161,7 +164,7 @@ def run(params: SearchParams) -> SearchResult:
     try:
         sets, matches = engine.filter(compiled, compiled.match, params)
         used, pinned, relaxed = compiled, 0, False
-        if compiled.match and sets.results.bit_count() < RELAX_BELOW:
+        if compiled.match and sets.results.bit_count() < (RELAX_BELOW if _plain(compiled.text) else 1):
             loose = loosen(compiled)
             if loose is not None and loose.match:
                 loose_sets, loose_matches = engine.filter(loose, loose.match, params)
@@ -200,6 +203,11 @@ def _sane(params: SearchParams) -> SearchParams:
     if (sort, page, per_page) == (params.sort, params.page, params.per_page):
         return params
     return replace(params, sort=sort, page=page, per_page=per_page)
+
+
+def _plain(text: str) -> bool:
+    """Just words: no operators, quotes, fields or groups, which say exactly what is wanted."""
+    return not _OPERATORS.search(text)
 
 
 def _is_fts_error(exc: Exception) -> bool:
@@ -290,11 +298,11 @@ def _hits(conn, ids: list[int], match: str | None) -> list[Hit]:
     marked = snippets.highlight(conn, match, present)
     return [Hit(id=r["id"], key=r["key"], arxiv_id=r["arxiv_id"], title=r["title"], abstract=r["abstract"],
                 authors=authors.get(r["id"]) or [a for a in (r["authors"] or "").split(", ") if a],
-                published=_date(r["published"]), url=r["url"], tags=tags[r["id"]],
+                published=as_date(r["published"]), url=r["url"], tags=tags[r["id"]],
                 title_html=marked[r["id"]][0], snippet=marked[r["id"]][1]) for r in present]
 
 
-def _date(value) -> date | None:
+def as_date(value) -> date | None:
     if value is None or isinstance(value, date):
         return value
     try:

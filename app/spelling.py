@@ -127,8 +127,10 @@ def _correct(conn, vocabulary: _Vocabulary, word: str) -> str | None:
     rare = own_docs < max(RARE_DOCS, vocabulary.papers // 2000)
     if seen and not rare:
         return None
+    # A small catalogue writes even common words only once or twice.
+    least = min(MIN_CANDIDATE_FREQ, 1 + vocabulary.papers // 1000)
     candidates = [c for c in vocabulary.corrector.suggest(word, limit=5, maxdist=2, prefix=1)
-                  if vocabulary.frequencies[c] >= MIN_CANDIDATE_FREQ]
+                  if vocabulary.frequencies[c] >= least]
     if not candidates:
         return None
     docs = _stem_docs(conn, {stem(c) for c in candidates})
@@ -137,7 +139,7 @@ def _correct(conn, vocabulary: _Vocabulary, word: str) -> str | None:
         if theirs == own:
             if not seen and not _written_as_typed(conn, word):
                 return candidate
-        elif docs.get(theirs, 0) >= RARITY_RATIO * max(own_docs, 1):
+        elif docs.get(theirs, 0) >= RARITY_RATIO * own_docs and docs.get(theirs, 0) > 0:
             return candidate
     return None
 

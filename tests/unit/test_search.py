@@ -1,0 +1,286 @@
+"""search.run end to end: every operator and field, synonyms, fallback, spelling, sorts, pages, snippets."""
+
+import time
+
+import pytest
+from markupsafe import escape
+from search_fixtures import PAPERS, catalogue, fixture_database, keys, search  # noqa: F401
+
+from app import search as engine
+from app.ingest.records import normalize_title
+from app.search import SearchParams, run
+
+pytestmark = pytest.mark.usefixtures("catalogue")
+
+MOE = {"2401.00001", "2401.00002", "2301.00003"}
+
+
+# --- words, phrases and operators ------------------------------------------------------
+
+def test_every_plain_word_must_match():
+    assert set(keys("sparse experts")) == {"2401.00001", "2401.00002", "2511.00030"}
+
+
+def test_words_are_stemmed():
+    assert set(keys("distilling")) == {"2001.00006", "2101.00005"}
+
+
+def test_a_phrase_keeps_its_word_order():
+    assert keys('"model language"') == []
+    assert len(keys("model language")) > 1
+    assert "2508.00027" in keys('"language models"')
+
+
+def test_or_finds_either_word():
+    assert set(keys("gpipe OR switch")) == {"1811.06965", "2511.00030"}
+
+
+@pytest.mark.parametrize("q", ["experts -choice", "experts NOT choice"])
+def test_a_word_can_be_excluded(q):
+    found = set(keys(q))
+    assert "2401.00002" not in found and {"2401.00001", "2511.00030"} <= found
+
+
+def test_prefix_matches_word_beginnings():
+    assert set(keys("distil*")) == {"2001.00006", "2101.00005"}
+
+
+def test_parentheses_group():
+    assert set(keys("(tensor OR gpipe) pipeline")) == {"2501.00019", "1811.06965"}
+
+
+# --- fields ----------------------------------------------------------------------------
+
+def test_title_field_ignores_abstracts():
+    assert len(keys("routing")) > 1
+    assert keys("title:routing") == ["2401.00002"]
+
+
+def test_abstract_field_ignores_titles():
+    assert keys("gpipe") == ["1811.06965"]
+    assert keys("abstract:gpipe") == []
+
+
+def test_author_field_searches_author_names():
+    assert set(keys("author:shazeer")) == {"2510.00029", "2511.00030"}
+    assert keys("author:nunez") == ["2404.00010"]  # diacritics folded: José Núñez
+
+
+@pytest.mark.parametrize("q", ["tag:cs.DC", "tag:CS.dc"])
+def test_tag_field_selects_a_category_whatever_its_case(q):
+    assert set(keys(q)) == {"2501.00019", "2601.00031"}
+
+
+def test_tag_field_combines_with_words():
+    assert keys("pipeline tag:cs.DC") == ["2501.00019"]
+    found = keys("pipeline -tag:cs.DC")
+    assert "1811.06965" in found and "2501.00019" not in found
+
+
+def test_year_and_year_ranges():
+    assert set(keys("year:2020..2022")) == {"2001.00006", "2101.00005", "2201.00004"}
+    assert all(h.published.year == 2024 for h in search("year:2024").hits)
+    assert {h.published.year for h in search("year:>2025").hits} == {2026}
+
+
+@pytest.mark.parametrize("q", ["id:2401.00001", "id:2401.00001v3", "id:arxiv:2401.00001"])
+def test_id_field_finds_one_paper(q):
+    assert keys(q) == ["2401.00001"]
+
+
+def test_id_field_takes_old_style_arxiv_ids():
+    assert keys("id:hep-th/9901001") == ["hep-th/9901001"]
+
+
+# --- any input is safe -----------------------------------------------------------------
+
+HOSTILE = ['"unbalanced quote', "AND", "OR", "NOT", "*", "title:", "tag:", "year:", "id:", "C++",
+           "FBK@IWSLT2021", "GPU/TPUs", "🦜🔥 emoji", "\x00\x01\x7f control", "'; DROP TABLE papers; --",
+           "papers_fts MATCH '*'", ")))(((", "NEAR(a b)", "title:(", '""', "a" * 10_000, "x " * 5_000,
+           "-", "--", "- -", "NOT NOT NOT", "year:99999999999999999999", "year:2020..", "tag:*",
+           "\ue000marker\ue001", "\ud800 lone surrogate", "(" * 200 + "a" + ")" * 200, "{title}: x",
+           "title:title:title:", "col:umn: x", "^", "a^2", "$$", "\\", "%", "_"]
+
+
+@pytest.mark.parametrize("q", HOSTILE)
+def test_hostile_input_never_raises(q):
+    result = run(SearchParams(q=q))
+    assert result.total >= 0 and len(result.hits) <= result.params.per_page
+
+
+@pytest.mark.parametrize("q", ["C++", "FBK@IWSLT2021", "GPU/TPUs"])
+def test_punctuated_words_still_find_their_paper(q):
+    assert "2403.00009" in keys(q)
+
+
+def test_sql_in_the_query_is_only_text():
+    run(SearchParams(q="'; DROP TABLE papers; --"))
+    assert search().total == PAPERS
+
+
+def test_a_very_long_query_is_capped_and_quick():
+    started = time.perf_counter()
+    run(SearchParams(q="transformer " * 2_000))
+    assert time.perf_counter() - started < 2
+
+
+def test_out_of_range_params_are_clamped_not_fatal():
+    result = run(SearchParams(q="experts", page=0, per_page=10_000, sort="sideways"))
+    assert result.params.page == 1 and result.params.per_page == engine.MAX_PER_PAGE
+    assert result.total == 5
+
+
+# --- synonyms, fallback, spelling ------------------------------------------------------
+
+@pytest.mark.parametrize("q", ["MoE", "mixture of experts", "mixture-of-experts", "mixtures of experts"])
+def test_moe_spellings_find_the_same_papers(q):
+    assert set(keys(q)) == MOE
+
+
+def test_expansions_are_reported():
+    assert ("moe", "mixture of experts") in search("MoE").expansions
+
+
+def test_abbreviation_expands_to_its_long_form():
+    result = search("KD")
+    assert [h.key for h in result.hits] == ["2101.00005"]
+    assert ("kd", "knowledge distillation") in result.expansions
+
+
+def test_llm_and_large_language_model_meet():
+    assert {"2406.00012", "2405.00011"} <= set(keys("LLM"))
+    assert {"2406.00012", "2405.00011"} <= set(keys("large language model"))
+
+
+def test_no_strict_match_falls_back_to_any_word():
+    strict = search("apples zebra")
+    assert strict.relaxed and "2602.00032" in [h.key for h in strict.hits]
+
+
+def test_fallback_keeps_strict_matches_on_top():
+    result = search("apples oranges classifiers dataset")
+    assert result.relaxed and result.total > 1
+    assert result.hits[0].key == "2602.00032"
+
+
+def test_enough_strict_matches_are_not_relaxed():
+    assert not search("experts").relaxed
+
+
+def test_a_query_with_operators_is_taken_at_its_word():
+    assert not search("(tensor OR gpipe) pipeline").relaxed
+    assert search('"apples and oranges" zebra').relaxed  # nothing at all: loosened even so
+
+
+@pytest.mark.parametrize("q, suggestion", [
+    ("distilation", "distillation"), ("paralelism", "parallelism"), ("mixtrue", "mixture"),
+    ("knowledge distilation", "knowledge distillation"), ("Distilation", "Distillation"),
+    ("pipeline paralelism tag:cs.DC", "pipeline parallelism tag:cs.DC")])
+def test_misspelt_words_get_a_suggestion(q, suggestion):
+    assert search(q).suggestion == suggestion
+
+
+@pytest.mark.parametrize("q", ["knowledge distillation", "pipeline parallelism", "mixture", "distil*",
+                               "author:shazeer", "MoE", ""])
+def test_well_spelt_queries_get_no_suggestion(q):
+    assert search(q).suggestion is None
+
+
+# --- ranking and sorts -----------------------------------------------------------------
+
+def test_a_title_match_outranks_an_abstract_match():
+    assert keys("routing")[0] == "2401.00002"
+
+
+def test_equal_scores_put_the_newer_paper_first():
+    assert keys("zeta") == ["2604.00034", "2603.00033"]
+
+
+def test_relevance_is_the_default_with_a_query_and_newest_without():
+    assert search("experts").params.effective_sort == "relevance"
+    assert keys() == keys(sort="newest")
+
+
+def test_newest_and_oldest_put_undated_papers_last():
+    for sort, ordered in (("newest", lambda d: sorted(d, reverse=True)), ("oldest", sorted)):
+        hits = search(sort=sort).hits
+        dates = [h.published for h in hits if h.published]
+        assert dates == ordered(dates)
+        assert hits[-1].published is None
+
+
+def test_title_sort_is_alphabetical():
+    titles = [normalize_title(h.title) for h in search("model", sort="title").hits]
+    assert titles == sorted(titles)
+
+
+def test_a_sort_applies_to_a_query():
+    hits = search("language", sort="oldest").hits
+    assert [h.published for h in hits] == sorted(h.published for h in hits)
+
+
+# --- pagination ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("q, sort", [("", None), ("model", None), ("model", "title"), ("language", "oldest")])
+def test_pages_cover_every_result_once(q, sort):
+    everything = keys(q, sort=sort)
+    paged = []
+    for page in range(1, len(everything) // 3 + 2):
+        paged += keys(q, sort=sort, page=page, per_page=3)
+    assert paged == everything
+
+
+def test_a_page_past_the_end_is_empty_but_keeps_the_total():
+    result = search(page=99, per_page=10)
+    assert result.hits == [] and result.total == PAPERS and result.pages == -(-PAPERS // 10)
+
+
+def test_broad_queries_rank_a_window_and_page_through_the_rest(monkeypatch):
+    everything = search("model")
+    monkeypatch.setattr(engine, "RANK_LIMIT", 3)
+    windowed = search("model")
+    assert windowed.ranked_within == 3 and windowed.total == everything.total
+    assert sorted(h.key for h in windowed.hits) == sorted(h.key for h in everything.hits)
+    paged = []
+    for page in range(1, everything.total + 1):
+        paged += keys("model", page=page, per_page=1)
+    assert paged == [h.key for h in windowed.hits]
+
+
+# --- what a hit carries ----------------------------------------------------------------
+
+def test_matches_are_marked_in_title_and_snippet():
+    hit = search("routing").hits[0]
+    assert "<mark>Routing</mark>" in hit.title_html
+    assert "<mark>routing</mark>" in hit.snippet
+
+
+def test_synonyms_are_marked_too():
+    hit = next(h for h in search("MoE").hits if h.key == "2301.00003")
+    assert "<mark>Mixture of Experts</mark>" in hit.title_html
+
+
+def test_markup_in_the_data_is_escaped():
+    hit = search("robustness parsers").hits[0]
+    assert hit.key == "2505.00023"
+    for html in (hit.title_html, hit.snippet):
+        assert "<script" not in html and "<img" not in html and "<b>" not in html
+    assert "&lt;script&gt;" in hit.title_html and "<mark>Robustness</mark>" in hit.title_html
+
+
+def test_marker_characters_in_the_data_cannot_forge_marks():
+    hit = search("private markers").hits[0]
+    assert hit.key == "2506.00024"
+    assert hit.title_html == escape(hit.title) and "<mark>" not in hit.snippet
+
+
+def test_a_hit_has_its_record():
+    hit = search("id:2510.00029").hits[0]
+    assert hit.authors == ["Ashish Vaswani", "Noam Shazeer"]
+    assert str(hit.published) == "2025-10-10" and hit.url == "https://arxiv.org/abs/2510.00029"
+    assert {"cs.CL", "cs.LG"} <= {t.slug for t in hit.tags if t.kind == "category"}
+
+
+def test_without_a_query_the_snippet_is_the_start_of_the_abstract():
+    hit = search("id:2401.00001").hits[0]
+    assert hit.snippet.startswith("We route each token") and "<mark>" not in hit.snippet
