@@ -88,7 +88,7 @@ def retag(conn, paper_ids: Sequence[int] | None = None) -> int:
 
     Returns the number of (paper, topic) links written. The caller owns the
     transaction. A batch is restricted with a rowid range, which FTS5 uses to
-    skip most of each posting list, plus a temp table of the exact ids.
+    skip most of each posting list, then filtered by a temp table of the exact ids.
     """
     rules = conn.execute("SELECT id, rule FROM tags WHERE kind = 'topic' ORDER BY id").fetchall()
     if paper_ids is None:
@@ -103,7 +103,9 @@ def retag(conn, paper_ids: Sequence[int] | None = None) -> int:
         conn.executemany("INSERT INTO temp.retag_ids(id) VALUES (?)", ((i,) for i in ids))
         conn.execute("DELETE FROM paper_tags WHERE paper_id IN (SELECT id FROM temp.retag_ids) "
                      f"AND tag_id IN ({_TOPIC_TAG_IDS})")
-        scope = " AND {id} BETWEEN ? AND ? AND {id} IN (SELECT id FROM temp.retag_ids)"
+        # The unary + keeps the planner from turning IN into one FTS5 lookup per id
+        # (each re-reading whole posting lists: minutes for a batch) instead of a range scan.
+        scope = " AND {id} BETWEEN ? AND ? AND +{id} IN (SELECT id FROM temp.retag_ids)"
         scope_params = (ids[0], ids[-1])
     written = 0
     for tag_id, rule in rules:
