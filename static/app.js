@@ -117,6 +117,12 @@
     }
   });
 
+  // An empty query is the same view as no query: keep `q=` out of pushed URLs.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var params = event.detail.parameters;
+    if (event.detail.verb === "get" && params && params.q === "") delete params.q;
+  });
+
   // Back/forward restore a snapshot of the page: the search box shows the restored query.
   document.addEventListener("htmx:historyRestore", function () {
     var input = document.getElementById("q");

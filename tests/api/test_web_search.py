@@ -128,7 +128,7 @@ def test_live_search_is_wired_with_htmx(client):
     elements = Elements(client.get("/").text)
     form = elements.find("form", id="search-form")[0]
     assert form["hx-get"] == "/"
-    assert "input changed delay:300ms" in form["hx-trigger"] and "search" in form["hx-trigger"]
+    assert "input changed delay:300ms" in form["hx-trigger"] and "submit" in form["hx-trigger"]
     view = [a for t, a in elements.tags if a.get("hx-target") == "#results"][0]
     assert view["hx-push-url"] == "true"
     assert view["hx-sync"].endswith(":replace")

@@ -53,6 +53,23 @@ def test_typing_a_query_updates_results_without_a_page_load(page: Page):
     expect(page).to_have_title(re.compile("experts"))
 
 
+def test_enter_searches_at_once_without_a_page_load(page: Page):
+    page.goto("/")
+    mark_document(page)
+    page.locator("#q").fill("experts")
+    page.locator("#q").press("Enter")
+    expect(page).to_have_url(re.compile(r"\?q=experts$"))
+    expect(page.locator("#result-count")).to_contain_text("for “experts”")
+    assert still_same_document(page)
+
+
+def test_clearing_the_box_browses_everything_again(page: Page):
+    page.goto("/?q=experts")
+    page.locator("#q").fill("")
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(page.locator("#result-count")).to_have_text(re.compile(r"^\s*93 papers\s*$"))
+
+
 def test_clicking_a_tag_narrows_the_list_and_changes_the_url(page: Page):
     page.goto("/?q=experts")
     before = result_count(page)
