@@ -1,0 +1,99 @@
+"""Facets count the whole filtered result set, know their state, and toggle to the right view."""
+
+from collections import Counter
+
+import pytest
+from search_fixtures import catalogue, fixture_database, search  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("catalogue")
+
+VIEWS = [dict(q=""), dict(q="experts"), dict(q="model"), dict(q="tag:cs.LG"), dict(q="language -model"),
+         dict(q="", tags=("cs.LG",)), dict(q="model", tags=("cs.CL", "cs.LG")), dict(q="", not_tags=("cs.CL",)),
+         dict(q="", years=(2024, 2025)), dict(q="apples zebra")]
+
+
+def brute_force(view: dict) -> tuple[Counter, Counter]:
+    """Tag and year counts by reading every hit of the view."""
+    result = search(**view, per_page=100)
+    assert result.total <= 100
+    tags = Counter(t.slug for h in result.hits for t in h.tags)
+    years = Counter(str(h.published.year) for h in result.hits if h.published)
+    return tags, years
+
+
+def facet_counts(result, kinds) -> Counter:
+    return Counter({v.value: v.count for kind in kinds for v in result.facets[kind]
+                    if not v.excluded and v.count})
+
+
+@pytest.mark.parametrize("view", VIEWS, ids=[repr(v) for v in VIEWS])
+def test_tag_counts_equal_a_brute_force_count(view):
+    result = search(**view, per_page=5)  # facets cover every result, not the page shown
+    tags, _years = brute_force(view)
+    assert facet_counts(result, ("topic", "category")) == tags
+
+
+@pytest.mark.parametrize("view", [v for v in VIEWS if not v.get("years")])
+def test_year_counts_equal_a_brute_force_count(view):
+    _tags, years = brute_force(view)
+    assert facet_counts(search(**view), ("year",)) == years
+
+
+def test_years_are_alternatives_counted_without_the_year_filter():
+    result = search(years=(2024,))
+    values = {v.value: v for v in result.facets["year"]}
+    assert values["2024"].selected and values["2024"].count == result.total
+    _tags, all_years = brute_force({})
+    assert values["2025"].count == all_years["2025"] and not values["2025"].selected
+    assert values["2025"].toggle.years == (2024, 2025)
+
+
+def test_a_selected_tag_counts_every_result_and_toggles_off():
+    result = search("model", tags=("cs.CL",))
+    value = next(v for v in result.facets["category"] if v.value == "cs.CL")
+    assert value.selected and value.count == result.total
+    assert value.toggle.tags == () and value.toggle.page == 1
+
+
+def test_an_unselected_tag_toggles_on_and_can_be_excluded():
+    result = search("model")
+    value = next(v for v in result.facets["category"] if v.value == "cs.LG")
+    assert not value.selected and value.toggle.tags == ("cs.LG",)
+    assert value.exclude.not_tags == ("cs.LG",)
+
+
+def test_selected_tags_narrow_all_at_once():
+    hits = search(tags=("cs.CL", "cs.LG")).hits
+    assert hits and all({"cs.CL", "cs.LG"} <= {t.slug for t in h.tags} for h in hits)
+
+
+def test_an_excluded_tag_hides_its_papers_and_counts_them():
+    result = search(not_tags=("cs.CL",))
+    assert all("cs.CL" not in {t.slug for t in h.tags} for h in result.hits)
+    value = next(v for v in result.facets["category"] if v.value == "cs.CL")
+    everything, _years = brute_force({})
+    assert value.excluded and value.count == everything["cs.CL"]
+    assert value.toggle.not_tags == ()  # toggling an exclusion lifts it
+
+
+def test_an_unknown_tag_selects_nothing_and_an_unknown_exclusion_hides_nothing():
+    assert search(tags=("no-such-tag",)).total == 0
+    assert search(not_tags=("no-such-tag",)).total == search().total
+
+
+def test_a_tag_in_the_query_shows_as_selected():
+    result = search("tag:cs.DC")
+    assert next(v for v in result.facets["category"] if v.value == "cs.DC").selected
+
+
+def test_topics_and_categories_are_separate_groups():
+    result = search()
+    assert result.facets["category"] and all(v.kind == "category" for v in result.facets["category"])
+    assert all(v.kind == "topic" for v in result.facets["topic"])
+    assert [int(v.value) for v in result.facets["year"]] == sorted((int(v.value) for v in result.facets["year"]),
+                                                                  reverse=True)
+
+
+def test_values_are_ordered_by_count():
+    counts = [v.count for v in search().facets["category"]]
+    assert counts == sorted(counts, reverse=True)
