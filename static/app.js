@@ -103,6 +103,9 @@
     arrangeFilters(document);
     setupCopyButtons(document);
     syncSearchBox();
+    var announce = document.getElementById("announce");
+    var swapped = document.getElementById("results");
+    if (announce && swapped) announce.textContent = swapped.dataset.summary || "";
     var trigger = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
     var results = document.getElementById("results");
     // After a click inside the results (page, sort, facet), bring their top into view and focus.

@@ -51,6 +51,7 @@ def test_typing_a_query_updates_results_without_a_page_load(page: Page):
     assert 0 < result_count(page) < everything
     assert still_same_document(page)
     expect(page).to_have_title(re.compile("experts"))
+    expect(page.locator("#announce")).to_have_text(re.compile(r"^\d+ papers?$"))  # read out by screen readers
 
 
 def test_enter_searches_at_once_without_a_page_load(page: Page):
