@@ -257,7 +257,8 @@ class _Compiler:
             piece = child if isinstance(child, _Piece) else self.node(child, negated)
             if piece is not None:
                 for name in ("parts", "excluded", "preds", "tags", "not_tags"):
-                    getattr(result, name).extend(getattr(piece, name))
+                    merged = getattr(result, name)  # "tag:x tag:x" is one condition
+                    merged.extend(x for x in getattr(piece, name) if x not in merged)
         return result if (result.parts or result.excluded or result.preds) else None
 
     def or_(self, children, negated) -> _Piece | None:
@@ -423,6 +424,7 @@ _YEAR = re.compile(r"(?P<single>\d{4})|(?P<start>\d{4})?\s*(?:\.\.|-|–)\s*(?P<
 
 def _year_bounds(start: int | None, end: int | None) -> _Piece | None:
     if start is not None and end is not None:
+        start, end = min(start, end), max(start, end)  # year:2023..2020 means the same years
         return _Piece(preds=[("p.year BETWEEN ? AND ?", (start, end))])
     if start is not None:
         return _Piece(preds=[("p.year >= ?", (start,))])

@@ -215,6 +215,15 @@ def test_year_range_in_whoosh_syntax(db):
     assert find(db, "year:{2019 TO 2021]") == {"distilling", "kd"}
 
 
+def test_year_range_with_a_hyphen_or_reversed(db):
+    assert find(db, "year:2019-2020") == find(db, "year:2020..2019") == {"gpipe", "distilling"}
+
+
+def test_repeated_condition_is_compiled_once():
+    cq = compile_query("tag:cs.LG pipeline tag:cs.LG pipeline")
+    assert cq.match == '"pipeline"' and cq.params == ("cs.LG",)
+
+
 def test_year_comparison(db):
     assert find(db, "year:>2024") == {"by-moe"}
 
