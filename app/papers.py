@@ -148,9 +148,13 @@ def tag_by_slug(slug: str) -> TagInfo | None:
     return TagInfo(row["slug"], row["name"], row["kind"], row["description"], row["rule"], row["n"]) if row else None
 
 
-def sitemap_rows():
-    """(key, last change) of every paper, for sitemap.xml."""
-    return reader().execute("SELECT key, updated_at FROM papers ORDER BY id")
+def sitemap_rows(offset: int, limit: int):
+    """(key, last change) of papers in id order, for sitemap.xml."""
+    return reader().execute("SELECT key, updated_at FROM papers ORDER BY id LIMIT ? OFFSET ?", (limit, offset))
+
+
+def paper_count() -> int:
+    return reader().execute("SELECT count(*) FROM papers").fetchone()[0]
 
 
 def explain_tag(paper_id: int, slug: str) -> list[str]:

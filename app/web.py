@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Annotated, Literal
 from urllib.parse import quote as url_quote
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -33,6 +33,7 @@ templates.env.filters["capitalize_first"] = lambda text: text[:1].upper() + text
 VARY = {"Vary": "HX-Request"}
 FEED_SIZE = 50
 MAX_EXPORT = 1000
+SITEMAP_SIZE = 50_000  # the sitemap protocol's limit of URLs per file
 MAX_QUERY_CHARS = 500
 MAX_PAGE = 10_000
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
@@ -189,7 +190,22 @@ def paper_page(request: Request, key: str) -> Response:
         request, title=hit.title, paper=paper, hit=hit, canonical=canonical, explained=explained,
         abstract_html=papers.highlight_terms(hit.abstract, matched),
         bibtex=feeds.bibtex_entry(hit, url=canonical, primary_class=(paper.categories or [None])[0]),
-        related=related_papers(paper), json_ld=json_ld(paper, canonical)))
+        json_ld=json_ld(paper, canonical)))
+
+
+@router.get("/related/{key:path}", response_class=HTMLResponse)
+def related_page(request: Request, key: str) -> Response:
+    """Papers related to one paper, with the reason; the paper page loads it after showing itself."""
+    paper = papers.paper_by_key(key)
+    if paper is None:
+        target = papers.canonical_key(key)
+        if target is None:
+            raise HTTPException(404, f"No paper in the catalogue has the identifier “{key}”.")
+        return RedirectResponse(f"/related/{target}", status_code=301)
+    context = common(request, title=f"Related to {paper.hit.title}", hit=paper.hit,
+                     related=related_papers(paper), standalone=not wants_fragment(request))
+    name = "_related.html" if wants_fragment(request) else "related.html"
+    return templates.TemplateResponse(request, name, context, headers=VARY)
 
 
 def _filename(key: str) -> str:
@@ -330,9 +346,34 @@ def opensearch(request: Request) -> Response:
 
 @router.get("/sitemap.xml")
 def sitemap(request: Request) -> Response:
-    """Every paper's permalink, for search engines."""
-    body = templates.get_template("sitemap.xml").render(base_url=base_url(request), rows=papers.sitemap_rows(),
-                                                        tags=papers.tags_with_counts())
+    """Every paper's permalink and every tag page; a sitemap index once that exceeds one sitemap's limit."""
+    root = base_url(request)
+    tags = [t for t in papers.tags_with_counts() if t.count]
+    total = papers.paper_count()
+    if total + len(tags) + 2 <= SITEMAP_SIZE:
+        body = templates.get_template("sitemap.xml").render(
+            base_url=root, rows=papers.sitemap_rows(0, total), tags=tags, pages=True)
+    else:
+        parts = -(-total // SITEMAP_SIZE)
+        body = templates.get_template("sitemap-index.xml").render(base_url=root, parts=range(1, parts + 1))
+    return Response(body, media_type="application/xml")
+
+
+@router.get("/sitemaps/pages.xml")
+def sitemap_pages(request: Request) -> Response:
+    """The home page and tag pages (part of the sitemap index)."""
+    body = templates.get_template("sitemap.xml").render(
+        base_url=base_url(request), rows=[], tags=[t for t in papers.tags_with_counts() if t.count], pages=True)
+    return Response(body, media_type="application/xml")
+
+
+@router.get("/sitemaps/papers-{part}.xml")
+def sitemap_part(request: Request, part: Annotated[int, Path(ge=1)]) -> Response:
+    """One part of the paper permalinks (part of the sitemap index)."""
+    rows = papers.sitemap_rows((part - 1) * SITEMAP_SIZE, SITEMAP_SIZE).fetchall()
+    if not rows:
+        raise HTTPException(404, "There is no such sitemap part.")
+    body = templates.get_template("sitemap.xml").render(base_url=base_url(request), rows=rows, tags=[], pages=False)
     return Response(body, media_type="application/xml")
 
 

@@ -203,12 +203,30 @@ def test_abstract_highlights_the_terms_that_tagged_it(site):
 
 
 def test_related_papers_show_the_reason(site):
-    body = site.get("/papers/2401.04088").text
-    related = body[body.index('id="related-h"'):]
+    related = site.get("/related/2401.04088", headers={"HX-Request": "true"}).text
+    assert related.strip().startswith('<section id="related"')
     assert "/papers/2101.03961" in related
-    assert "/papers/2405.00002" not in related
+    assert "/papers/2405.00002" not in related and "/papers/2401.04088" not in related
     reason = re.search(r'<span class="reason">([^<]+)</span>', related).group(1)
     assert "Mixture of experts" in reason or "shares" in reason.lower()
+
+
+def test_paper_page_loads_related_papers_after_itself(site):
+    body = site.get("/papers/2401.04088").text
+    section = body[body.index('<section id="related"'):]
+    assert 'hx-get="/related/2401.04088"' in section and 'hx-trigger="load"' in section
+    assert 'href="/related/2401.04088"' in section  # the same list without JavaScript
+
+
+def test_related_page_without_javascript_is_a_full_page(site):
+    response = site.get("/related/2401.04088")
+    assert response.text.lstrip().lower().startswith("<!doctype html>")
+    assert "/papers/2101.03961" in response.text
+    assert "HX-Request" in response.headers["vary"]
+
+
+def test_related_of_an_unknown_paper_is_a_404(site):
+    assert site.get("/related/0000.00000").status_code == 404
 
 
 def test_alias_answers_301_to_the_canonical_url(site, catalogue):
@@ -322,3 +340,20 @@ def test_base_url_setting_overrides_the_request_origin(site, monkeypatch):
     head = Head(site.get("/papers/2401.04088").text)
     assert [link["href"] for link in head.links if link.get("rel") == "canonical"] == [
         "https://papers.example.org/papers/2401.04088"]
+
+
+def test_large_catalogue_gets_a_sitemap_index_covering_every_paper(client, monkeypatch):
+    from app import web
+
+    monkeypatch.setattr(web, "SITEMAP_SIZE", 40)
+    index = ET.fromstring(client.get("/sitemap.xml").content)
+    assert index.tag == f"{SITEMAP_NS}sitemapindex"
+    parts = [loc.text.removeprefix("http://testserver") for loc in index.iter(f"{SITEMAP_NS}loc")]
+    assert parts == ["/sitemaps/pages.xml", "/sitemaps/papers-1.xml", "/sitemaps/papers-2.xml",
+                     "/sitemaps/papers-3.xml"]
+    papers = []
+    for part in parts:
+        urlset = ET.fromstring(client.get(part).content)
+        papers += [loc.text for loc in urlset.iter(f"{SITEMAP_NS}loc") if "/papers/" in loc.text]
+    assert len(papers) == len(set(papers)) == 93
+    assert client.get("/sitemaps/papers-4.xml").status_code == 404

@@ -217,7 +217,7 @@ def test_open_a_paper_copy_its_link_and_follow_a_related_paper(context_factory, 
     page.get_by_role("button", name="Copy link").click()
     expect(page.locator(".copy-status")).to_have_text("Link copied")
     assert page.evaluate("navigator.clipboard.readText()") == canonical
-    related = page.locator(".related a").first
+    related = page.locator(".related ol a").first  # loaded by htmx once the page is shown
     related_title = related.inner_text()
     related.click()
     expect(page.locator("h1")).to_have_text(related_title)
