@@ -113,10 +113,16 @@ def paper_by_key(key: str) -> PaperPage | None:
     return PaperPage(hit=hit, author_refs=authors, tags=tags, categories=row["categories"].split())
 
 
+_VERSION = re.compile(r"v\d+$")
+
+
 def canonical_key(alias: str) -> str | None:
-    """The current key of a paper once known by `alias`, or None."""
-    row = reader().execute("SELECT p.key FROM aliases a JOIN papers p ON p.id = a.paper_id WHERE a.key = ?",
-                           (alias,)).fetchone()
+    """The current key of a paper once known by `alias`, or cited with an arXiv version (2401.04088v2)."""
+    conn = reader()
+    row = conn.execute("SELECT p.key FROM aliases a JOIN papers p ON p.id = a.paper_id WHERE a.key = ?",
+                       (alias,)).fetchone()
+    if row is None and _VERSION.search(alias):
+        row = conn.execute("SELECT key FROM papers WHERE arxiv_id = ?", (_VERSION.sub("", alias),)).fetchone()
     return row["key"] if row else None
 
 

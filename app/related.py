@@ -14,7 +14,7 @@ from whoosh.lang.porter import stem
 from app import search
 from app.db import reader
 from app.papers import PAPER_COLUMNS, PaperPage, hits_for_rows
-from app.query import fts_tokens, quote
+from app.query import fts_tokens
 from app.search import Hit, SearchParams, TagRef
 
 MAX_TERMS = 8
@@ -82,15 +82,7 @@ def distinctive_terms(title: str, abstract: str) -> dict[str, str]:
 
 def _term_hits(words: list[str], exclude_id: int) -> list[Hit]:
     params = SearchParams(q=" OR ".join(words), sort="relevance", per_page=CANDIDATES + 1)
-    try:
-        return [h for h in search.run(params).hits if h.id != exclude_id][:CANDIDATES]
-    except NotImplementedError:  # the engine is not in place: rank the OR query directly
-        match = " OR ".join(quote([w]) for w in words)
-        rows = reader().execute(
-            f"SELECT {PAPER_COLUMNS} FROM papers_fts f JOIN papers p ON p.id = f.rowid"
-            " WHERE papers_fts MATCH ? AND p.id != ? ORDER BY bm25(papers_fts, 10.0, 1.0, 1.0) LIMIT ?",
-            (match, exclude_id, CANDIDATES)).fetchall()
-        return hits_for_rows(rows)
+    return [h for h in search.run(params).hits if h.id != exclude_id][:CANDIDATES]
 
 
 def _tag_neighbours(paper_id: int, limit: int) -> list[Hit]:

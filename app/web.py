@@ -62,11 +62,7 @@ ViewParams = Annotated[SearchParams, Depends(view_params)]
 
 
 def run_search(params: SearchParams) -> SearchResult:
-    try:
-        return search.run(params)
-    except NotImplementedError:  # until the engine lands
-        from app import interim_search
-        return interim_search.run(params)
+    return search.run(params)
 
 
 def base_url(request: Request) -> str:

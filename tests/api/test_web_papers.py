@@ -357,3 +357,8 @@ def test_large_catalogue_gets_a_sitemap_index_covering_every_paper(client, monke
         papers += [loc.text for loc in urlset.iter(f"{SITEMAP_NS}loc") if "/papers/" in loc.text]
     assert len(papers) == len(set(papers)) == 93
     assert client.get("/sitemaps/papers-4.xml").status_code == 404
+
+
+def test_arxiv_id_with_a_version_redirects_to_the_paper(site):
+    response = site.get("/papers/2401.04088v2", follow_redirects=False)
+    assert response.status_code == 301 and response.headers["location"] == "/papers/2401.04088"
