@@ -6,12 +6,15 @@ private use area; the text around them is escaped first, then the markers become
 escaped and unhighlighted rather than risk a stray tag.
 """
 
+import re
+
 from markupsafe import Markup, escape
 
 OPEN, CLOSE = "\ue000", "\ue001"
 ELLIPSIS = "…"
 SNIPPET_TOKENS = 40
 PLAIN_EXCERPT_CHARS = 300
+_PAIRED = re.compile(f"[^{OPEN}{CLOSE}]*(?:{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}[^{OPEN}{CLOSE}]*)*")
 
 _SQL = (f"SELECT highlight(papers_fts, 0, '{OPEN}', '{CLOSE}'),"
         f" snippet(papers_fts, 1, '{OPEN}', '{CLOSE}', '{ELLIPSIS}', {SNIPPET_TOKENS})"
@@ -38,17 +41,8 @@ def _safe(text: str) -> bool:
 
 
 def _balanced(text: str) -> bool:
-    depth = 0
-    for ch in text:
-        if ch == OPEN:
-            depth += 1
-            if depth > 1:
-                return False
-        elif ch == CLOSE:
-            depth -= 1
-            if depth < 0:
-                return False
-    return depth == 0
+    """Markers come in open/close pairs, never nested."""
+    return _PAIRED.fullmatch(text) is not None
 
 
 def highlight(conn, match: str | None, papers: list) -> dict[int, tuple[Markup, Markup]]:
