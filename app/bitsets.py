@@ -102,20 +102,29 @@ class TagSet:
     count: int
 
 
-class _Lru(OrderedDict):
+class _Lru:
+    """A small LRU map, safe to share between request threads (values computed outside the lock)."""
+
     def __init__(self, size: int):
-        super().__init__()
         self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
 
     def get_or(self, key, compute):
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
         value = compute()
-        self[key] = value
-        if len(self) > self.size:
-            self.popitem(last=False)
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
         return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
 
 @dataclass
@@ -133,7 +142,6 @@ class Catalogue:
     _title_order: array | None = None
     matches: _Lru = field(default_factory=lambda: _Lru(MATCH_CACHE_SIZE))
     predicates: _Lru = field(default_factory=lambda: _Lru(PREDICATE_CACHE_SIZE))
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def total(self) -> int:

@@ -58,7 +58,8 @@ class _Vocabulary:
 
 _vocabularies: dict[str, _Vocabulary] = {}
 _lock = threading.Lock()
-_cache: OrderedDict = OrderedDict()
+_cache: OrderedDict = OrderedDict()   # (catalogue signature, word) -> correction or None
+_cache_lock = threading.Lock()
 
 
 def _vocabulary(conn, cat) -> _Vocabulary:
@@ -73,7 +74,6 @@ def _vocabulary(conn, cat) -> _Vocabulary:
                 current = _build(conn, papers)
                 _vocabularies.clear()
                 _vocabularies[key] = current
-                _cache.clear()
     return current
 
 
@@ -109,14 +109,16 @@ def _written_as_typed(conn, word: str) -> bool:
 def correct(conn, cat, word: str) -> str | None:
     """A better spelling of one lower-case word, or None."""
     key = (cat.signature, word)
-    if key in _cache:
-        _cache.move_to_end(key)
-        return _cache[key]
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
     vocabulary = _vocabulary(conn, cat)
     result = _correct(conn, vocabulary, word)
-    _cache[key] = result
-    if len(_cache) > CACHE_SIZE:
-        _cache.popitem(last=False)
+    with _cache_lock:
+        _cache[key] = result
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
     return result
 
 
