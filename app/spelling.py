@@ -8,9 +8,12 @@ misspelt "distilation" are both "distil" in it):
   read once per catalogue) feed a whoosh `ListCorrector`, whose Levenshtein
   automaton finds candidates within two edits; the most frequent nearby word wins.
 
-A word is corrected when its stem is rare and a candidate's stem is far more
-common ("paralelism", "transfomer"), or when its stem is common but the word
-itself is never written that way in the catalogue ("distilation").
+A word written often enough in titles and sampled abstracts is taken as meant.
+Another is replaced by a nearby word whose stem is far more common ("paralelism",
+"transfomer"), or, when both share a stem, by the usual spelling if no paper writes
+it as typed ("distilation"). A stem found in several papers is a word of the field:
+only a one-edit neighbour fifty times as common replaces it, and short words get
+one edit only ("gpipe" is not "guide"). Results are cached per word.
 """
 
 import math
@@ -25,16 +28,17 @@ from whoosh.spelling import ListCorrector
 from app.query import quote
 
 MIN_LENGTH = 4            # shorter words are mostly abbreviations: leave them alone
-MIN_CANDIDATE_FREQ = 3    # a correction must itself be a word people write
-RARE_DOCS = 5            # a stem in fewer papers (or 1 in 2000) is suspect
-RARITY_RATIO = 10         # a candidate's stem must be this many times more common
+MIN_CANDIDATE_FREQ = 3    # a correction must itself be a word people write (fewer in small catalogues)
+ESTABLISHED_DOCS = 5      # a stem in this many papers is a word of the field, not a typo
+RARITY_RATIO = 10         # how much more common a correction's stem must be than a rare word's
+STRONG_RATIO = 50         # ... than an established word's
+LONG_WORD = 6             # two edits are considered from this length on
 DISTANCE_PENALTY = 2.5    # in log-frequency units per edit
 ABSTRACT_SAMPLE = 3000    # abstracts read for surface words (all titles are read)
-SURFACE_CHECKS = 40       # papers looked at to see whether a word is written as typed
+SURFACE_CHECKS = 200      # papers looked at to see whether a word is written as typed
 CACHE_SIZE = 512
 
 _WORD = re.compile(r"[a-z]+")
-_MARKED = re.compile("\ue000([^\ue001]*)\ue001")
 
 
 class _Corrector(ListCorrector):
@@ -52,8 +56,10 @@ class _Corrector(ListCorrector):
 @dataclass
 class _Vocabulary:
     papers: int
-    frequencies: Counter
-    corrector: _Corrector
+    frequencies: Counter    # surface word -> occurrences in titles and sampled abstracts
+    least: int              # occurrences that make a word "written"; corrections need as many
+    corrector: _Corrector   # over those words only: the rarer ones are no corrections, and skipping
+                            # them makes the automaton walk three times shorter
 
 
 _vocabularies: dict[str, _Vocabulary] = {}
@@ -85,7 +91,9 @@ def _build(conn, papers: int) -> _Vocabulary:
     abstracts = conn.execute("SELECT group_concat(abstract, ' ') FROM papers WHERE id % ? = 0",
                              (step,)).fetchone()[0] or ""
     frequencies.update(_WORD.findall(abstracts.lower()))
-    return _Vocabulary(papers, frequencies, _Corrector(frequencies))
+    least = min(MIN_CANDIDATE_FREQ, 1 + papers // 1000)  # a small catalogue writes words once or twice
+    common = Counter({w: n for w, n in frequencies.items() if n >= least})
+    return _Vocabulary(papers, frequencies, least, _Corrector(common))
 
 
 def _stem_docs(conn, stems: set[str]) -> dict[str, int]:
@@ -97,13 +105,12 @@ def _stem_docs(conn, stems: set[str]) -> dict[str, int]:
 
 
 def _written_as_typed(conn, word: str) -> bool:
-    """Whether some paper matching the word's stem spells it exactly so."""
-    rows = conn.execute(
-        "SELECT highlight(papers_fts, 0, '\ue000', '\ue001') || ' ' ||"
-        " highlight(papers_fts, 1, '\ue000', '\ue001') || ' ' ||"
-        " highlight(papers_fts, 2, '\ue000', '\ue001')"
-        " FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?", (quote([word]), SURFACE_CHECKS))
-    return any(m.lower() == word for (text,) in rows for m in _MARKED.findall(text or ""))
+    """Whether one of the first papers matching the word's stem spells it exactly so."""
+    row = conn.execute(
+        "SELECT 1 FROM papers WHERE id IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?)"
+        " AND (instr(lower(title), ?) OR instr(lower(abstract), ?) OR instr(lower(authors), ?)) LIMIT 1",
+        (quote([word]), SURFACE_CHECKS, word, word, word)).fetchone()
+    return row is not None
 
 
 def correct(conn, cat, word: str) -> str | None:
@@ -123,27 +130,34 @@ def correct(conn, cat, word: str) -> str | None:
 
 
 def _correct(conn, vocabulary: _Vocabulary, word: str) -> str | None:
+    if vocabulary.frequencies.get(word, 0) >= vocabulary.least:
+        return None  # people write it: taken as meant
     own = stem(word)
     own_docs = _stem_docs(conn, {own}).get(own, 0)
-    seen = vocabulary.frequencies.get(word, 0)
-    rare = own_docs < max(RARE_DOCS, vocabulary.papers // 2000)
-    if seen and not rare:
-        return None
-    # A small catalogue writes even common words only once or twice.
-    least = min(MIN_CANDIDATE_FREQ, 1 + vocabulary.papers // 1000)
-    candidates = [c for c in vocabulary.corrector.suggest(word, limit=5, maxdist=2, prefix=1)
-                  if vocabulary.frequencies[c] >= least]
-    if not candidates:
-        return None
-    docs = _stem_docs(conn, {stem(c) for c in candidates})
-    for candidate in candidates:
-        theirs = stem(candidate)
-        if theirs == own:
-            if not seen and not _written_as_typed(conn, word):
+    # A stem found in several papers is a real word of the field ("deepspeed"): only a
+    # one-edit neighbour far more common may replace it. A short word gets one edit too:
+    # two edits turn "gpipe" into "guide".
+    established = own_docs >= ESTABLISHED_DOCS
+    ratio = STRONG_RATIO if established else RARITY_RATIO
+    for distance in (1, 2) if not established and len(word) >= LONG_WORD else (1,):
+        candidates = set(vocabulary.corrector.suggest(word, limit=5, maxdist=distance, prefix=1))
+        if distance == 1:  # Levenshtein counts a swap ("langauge") as two edits; people make it as one
+            candidates |= {s for s in _swaps(word) if vocabulary.corrector.frequencies.get(s)}
+        candidates.discard(word)
+        candidates = sorted(candidates, key=lambda c: -vocabulary.frequencies[c])
+        docs = _stem_docs(conn, {stem(c) for c in candidates})
+        for candidate in candidates:
+            theirs = stem(candidate)
+            if theirs == own:  # "distilation": the index cannot tell, the spelling can
+                if not _written_as_typed(conn, word):
+                    return candidate
+            elif docs.get(theirs, 0) > 0 and docs.get(theirs, 0) >= ratio * own_docs:
                 return candidate
-        elif docs.get(theirs, 0) >= RARITY_RATIO * own_docs and docs.get(theirs, 0) > 0:
-            return candidate
     return None
+
+
+def _swaps(word: str) -> set[str]:
+    return {word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(len(word) - 1)}
 
 
 def suggest(conn, cat, compiled) -> str | None:

@@ -175,12 +175,13 @@ def test_a_query_with_operators_is_taken_at_its_word():
 @pytest.mark.parametrize("q, suggestion", [
     ("distilation", "distillation"), ("paralelism", "parallelism"), ("mixtrue", "mixture"),
     ("knowledge distilation", "knowledge distillation"), ("Distilation", "Distillation"),
-    ("pipeline paralelism tag:cs.DC", "pipeline parallelism tag:cs.DC")])
+    ("pipeline paralelism tag:cs.DC", "pipeline parallelism tag:cs.DC"),
+    ("langauge modle", "language model")])  # swapped letters count as one edit
 def test_misspelt_words_get_a_suggestion(q, suggestion):
     assert search(q).suggestion == suggestion
 
 
-@pytest.mark.parametrize("q", ["knowledge distillation", "pipeline parallelism", "mixture", "distil*",
+@pytest.mark.parametrize("q", ["knowledge distillation", "pipeline parallelism", "mixture", "distil*", "gpipe",
                                "author:shazeer", "MoE", ""])
 def test_well_spelt_queries_get_no_suggestion(q):
     assert search(q).suggestion is None
