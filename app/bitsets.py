@@ -139,7 +139,7 @@ class Catalogue:
     newest: array                      # ids, newest first (undated last, by id)
     oldest: array                      # ids, oldest first (undated last, by id)
     date_rank: array                   # id -> position in `newest`
-    _title_order: array | None = None
+    by_title: array                    # ids by normalized title
     matches: _Lru = field(default_factory=lambda: _Lru(MATCH_CACHE_SIZE))
     predicates: _Lru = field(default_factory=lambda: _Lru(PREDICATE_CACHE_SIZE))
 
@@ -153,14 +153,6 @@ class Catalogue:
             folded = self.tags_folded.get(slug.lower())
             found = self.tags.get(folded) if folded else None
         return found
-
-    def title_order(self, conn) -> array:
-        """Ids by title (case-folded), built on first use: only the title sort needs it."""
-        if self._title_order is None:
-            row = conn.execute("SELECT group_concat(id) FROM (SELECT id FROM papers"
-                               " ORDER BY title_norm, title COLLATE NOCASE, id)").fetchone()
-            self._title_order = array("l", parse_ids(row[0]))
-        return self._title_order
 
     def fetch(self, conn, sql: str, params: tuple) -> int:
         """The bitset of the ids a `SELECT group_concat(...)` returns."""
@@ -213,6 +205,8 @@ def _build(conn, signature: tuple) -> Catalogue:
         for year, ids in conn.execute(
                 "SELECT year, group_concat(id) FROM papers WHERE year IS NOT NULL GROUP BY year"):
             years[int(year)] = from_ids(parse_ids(ids), size)
+        by_title = parse_ids(conn.execute(  # the covering index on title_norm makes this cheap
+            "SELECT group_concat(id) FROM (SELECT id FROM papers ORDER BY title_norm, id)").fetchone()[0])
         tag_ids = {row[0]: parse_ids(row[1]) for row in conn.execute(
             "SELECT tag_id, group_concat(paper_id) FROM paper_tags GROUP BY tag_id")}
         tags: dict[str, TagSet] = {}
@@ -230,4 +224,5 @@ def _build(conn, signature: tuple) -> Catalogue:
     return Catalogue(
         signature=signature, size=size, universe=from_ids(all_ids, size), tags=tags,
         tags_folded={slug.lower(): slug for slug in tags}, years=years,
-        newest=array("l", all_ids), oldest=array("l", oldest), date_rank=date_rank)
+        newest=array("l", all_ids), oldest=array("l", oldest), date_rank=date_rank,
+        by_title=array("l", by_title))

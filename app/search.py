@@ -185,7 +185,7 @@ def run(params: SearchParams) -> SearchResult:
     if sort == "relevance":
         ids, ranked_within = engine.ranked(used.match, sets.results, matches, pinned, start, count)
     else:
-        order = {"newest": cat.newest, "oldest": cat.oldest}.get(sort) or cat.title_order(conn)
+        order = {"newest": cat.newest, "oldest": cat.oldest, "title": cat.by_title}[sort]
         ids = bitsets.in_order(order, sets.results, start, count, cat.size)
     groups, more = facets.compute(cat, params, sets, compiled.tags, compiled.not_tags)
     total = sets.results.bit_count()
@@ -197,13 +197,10 @@ def run(params: SearchParams) -> SearchResult:
 
 
 def warm() -> None:
-    """Build what the first searches would otherwise wait for: the in-memory catalogue,
-    the title order and the spelling vocabulary (about a second on 165k papers).
-    Worth calling once at server start, in the background."""
+    """Build what the first search would otherwise wait for: the in-memory catalogue and
+    the spelling vocabulary (about a second on 165k papers). Worth calling at server start."""
     conn = reader()
-    cat = bitsets.catalogue(conn, get_settings().database_path)
-    cat.title_order(conn)
-    spelling.correct(conn, cat, "warm")
+    spelling.correct(conn, bitsets.catalogue(conn, get_settings().database_path), "warm")
 
 
 def _sane(params: SearchParams) -> SearchParams:
