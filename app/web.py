@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from jinja2 import StrictUndefined
 from jinja2_fragments.fastapi import Jinja2Blocks
 from markupsafe import Markup
+from pydantic import Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import feeds, papers, search
@@ -46,7 +47,7 @@ def view_params(
     q: Annotated[str, Query(max_length=MAX_QUERY_CHARS * 4)] = "",
     tag: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     not_tag: Annotated[list[str], Query()] = [],  # noqa: B006
-    year: Annotated[list[int], Query(ge=1000, le=9999)] = [],  # noqa: B006
+    year: Annotated[list[Annotated[int, Field(ge=1, le=9999)]], Query()] = [],  # noqa: B006
     sort: Sort | None = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,

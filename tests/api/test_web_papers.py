@@ -256,6 +256,16 @@ def test_unknown_paper_is_a_helpful_404(site):
     assert 'type="search"' in response.text and "text/html" in response.headers["content-type"]
 
 
+def test_year_facet_filters_the_view(site):
+    body = site.get("/?year=2024").text
+    assert "/papers/2401.04088" in body and "/papers/2101.03961" not in body
+    assert '<li class="facet is-selected" data-facet="2024">' in body
+
+
+def test_year_out_of_range_is_a_422_page(site):
+    assert site.get("/?year=0").status_code == 422
+
+
 # --- BibTeX ---------------------------------------------------------------------------------
 
 def test_paper_bibtex_parses_with_the_expected_fields(site):
