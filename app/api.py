@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from app import bitsets, search
+from app import bitsets, hits, search
 from app.db import reader
 from app.search import Hit, SearchParams
 from app.settings import get_settings
@@ -136,7 +136,7 @@ def get_paper(key: str):
     authors = authors or [a for a in (row["authors"] or "").split(", ") if a]
     source = row["url"] or (f"https://arxiv.org/abs/{row['arxiv_id']}" if row["arxiv_id"] else None)
     return PaperDetailOut(id=row["key"], title=row["title"], abstract=row["abstract"], authors=authors,
-                          published=search.as_date(row["published"]), url=_permalink(row["key"]), tags=tags,
+                          published=hits.as_date(row["published"]), url=_permalink(row["key"]), tags=tags,
                           arxiv_id=row["arxiv_id"], source_url=source,
                           categories=(row["categories"] or "").split())
 

@@ -126,7 +126,7 @@ class SearchResult:
 #    operations on in-memory tag/year sets (app/bitsets.py, app/predicates.py).
 #  * BM25 with column weights is the costly part (~1.5 µs a row, plus one pass over
 #    each term's postings for its IDF): ranking all 128k matches of "model" takes
-#    ~140 ms. So at most RANK_LIMIT matches are ranked: all of them when the result
+#    ~140 ms. So at most RANK_LIMIT (1000) matches are ranked: all of them when the result
 #    set is smaller, else the most recently added ones (the top of the rowid range,
 #    which FTS5 can seek to). The rest follow newest first, and `ranked_within` says
 #    where relevance order ends. Totals and facet counts stay exact.
@@ -140,7 +140,7 @@ from time import perf_counter  # noqa: E402
 import orjson  # noqa: E402
 import pysqlite3.dbapi2 as sqlite3  # noqa: E402
 
-from app import bitsets, facets, predicates, snippets, spelling  # noqa: E402
+from app import bitsets, facets, hits, predicates, spelling  # noqa: E402
 from app.db import reader  # noqa: E402
 from app.query import CompiledQuery, compile_query, fts_tokens, loosen  # noqa: E402
 from app.settings import get_settings  # noqa: E402
@@ -150,7 +150,6 @@ RANK_LIMIT = 1000
 RELAX_BELOW = 3
 _OPERATORS = re.compile(r'["():*]|(?:^|\s)-\S|\b(?:AND|OR|NOT)\b')
 _MATCH_IDS = "SELECT group_concat(rowid) FROM papers_fts WHERE papers_fts MATCH ?"
-_PAPER_COLUMNS = "id, key, arxiv_id, title, abstract, authors, published, url"
 
 
 def run(params: SearchParams) -> SearchResult:
@@ -190,7 +189,7 @@ def run(params: SearchParams) -> SearchResult:
     groups, more = facets.compute(cat, params, sets, compiled.tags, compiled.not_tags)
     total = sets.results.bit_count()
     return SearchResult(
-        params=params, total=total, hits=_hits(conn, ids, used.match), facets=groups,
+        params=params, total=total, hits=hits.page(conn, ids, used.match), facets=groups,
         suggestion=spelling.suggest(conn, cat, compiled),
         expansions=list(used.expansions), relaxed=relaxed, ranked_within=ranked_within,
         facets_more=more, terms=list(compiled.terms), elapsed_ms=(perf_counter() - started) * 1000)
@@ -304,35 +303,3 @@ class _Engine:
             ids += bitsets.in_order(cat.newest, results & ~window, max(0, start - len(ordered)),
                                     count - len(ids), cat.size)
         return ids, (None if window == results else len(ordered))
-
-
-def _hits(conn, ids: list[int], match: str | None) -> list[Hit]:
-    if not ids:
-        return []
-    marks = ",".join("?" * len(ids))
-    rows = {r["id"]: r for r in conn.execute(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE id IN ({marks})", ids)}
-    tags: dict[int, list[TagRef]] = {i: [] for i in ids}
-    for r in conn.execute("SELECT pt.paper_id, t.slug, t.name, t.kind FROM paper_tags pt JOIN tags t"
-                          f" ON t.id = pt.tag_id WHERE pt.paper_id IN ({marks})"
-                          " ORDER BY t.kind = 'category', t.name", ids):
-        tags[r[0]].append(TagRef(r[1], r[2], r[3]))
-    authors: dict[int, list[str]] = {}
-    for r in conn.execute("SELECT pa.paper_id, a.name FROM paper_authors pa JOIN authors a"
-                          f" ON a.id = pa.author_id WHERE pa.paper_id IN ({marks})"
-                          " ORDER BY pa.paper_id, pa.position", ids):
-        authors.setdefault(r[0], []).append(r[1])
-    present = [rows[i] for i in ids if i in rows]
-    marked = snippets.highlight(conn, match, present)
-    return [Hit(id=r["id"], key=r["key"], arxiv_id=r["arxiv_id"], title=r["title"], abstract=r["abstract"],
-                authors=authors.get(r["id"]) or [a for a in (r["authors"] or "").split(", ") if a],
-                published=as_date(r["published"]), url=r["url"], tags=tags[r["id"]],
-                title_html=marked[r["id"]][0], snippet=marked[r["id"]][1]) for r in present]
-
-
-def as_date(value) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
