@@ -26,7 +26,15 @@ from app.related import related_papers
 from app.search import MAX_PER_PAGE, SearchParams, SearchResult
 from app.settings import TEMPLATES_DIR, get_settings
 
-router = APIRouter()
+# HTML pages stay out of the OpenAPI schema (that documents /api); HEAD is answered like GET
+# because link checkers and unfurlers use it on shared permalinks.
+router = APIRouter(include_in_schema=False)
+
+
+def page(path: str, **kwargs):
+    return router.api_route(path, methods=["GET", "HEAD"], **kwargs)
+
+
 templates = Jinja2Blocks(directory=TEMPLATES_DIR)
 templates.env.undefined = StrictUndefined  # a missing name is a bug, not an empty string
 templates.env.globals["replace"] = replace
@@ -127,13 +135,13 @@ def render_view(request: Request, params: SearchParams, *, tag: papers.TagInfo |
     return templates.TemplateResponse(request, "search.html", context, headers=VARY)
 
 
-@router.get("/", response_class=HTMLResponse)
+@page("/", response_class=HTMLResponse)
 def home(request: Request, params: ViewParams) -> Response:
     """The search page; with no query it browses the whole catalogue, newest first."""
     return render_view(request, params)
 
 
-@router.get("/tags", response_class=HTMLResponse)
+@page("/tags", response_class=HTMLResponse)
 def tag_list(request: Request) -> Response:
     """All topics and categories with their counts and descriptions."""
     tags = papers.tags_with_counts()
@@ -142,7 +150,7 @@ def tag_list(request: Request) -> Response:
         request, title="Tags", groups=groups, canonical=base_url(request) + "/tags"))
 
 
-@router.get("/tags/{slug}", response_class=HTMLResponse)
+@page("/tags/{slug}", response_class=HTMLResponse)
 def tag_page(request: Request, slug: str, params: ViewParams) -> Response:
     """One tag's papers, with its rule in words, filtered live like the search page."""
     tag = papers.tag_by_slug(slug)
@@ -153,7 +161,7 @@ def tag_page(request: Request, slug: str, params: ViewParams) -> Response:
     return render_view(request, params, tag=tag)
 
 
-@router.get("/authors/{slug}", response_class=HTMLResponse)
+@page("/authors/{slug}", response_class=HTMLResponse)
 def author_page(request: Request, slug: str) -> Response:
     """An author's papers, newest first."""
     found = papers.author_by_slug(slug)
@@ -165,7 +173,7 @@ def author_page(request: Request, slug: str) -> Response:
         canonical=f"{base_url(request)}/authors/{url_quote(author.slug, safe='')}"))
 
 
-@router.get("/papers/{key:path}", response_class=HTMLResponse)
+@page("/papers/{key:path}", response_class=HTMLResponse)
 def paper_page(request: Request, key: str) -> Response:
     """The permalink of a paper (`.bib` for its BibTeX); aliases and slugged URLs redirect here."""
     if key.endswith(".bib"):
@@ -190,7 +198,7 @@ def paper_page(request: Request, key: str) -> Response:
         json_ld=json_ld(paper, canonical)))
 
 
-@router.get("/related/{key:path}", response_class=HTMLResponse)
+@page("/related/{key:path}", response_class=HTMLResponse)
 def related_page(request: Request, key: str) -> Response:
     """Papers related to one paper, with the reason; the paper page loads it after showing itself."""
     paper = papers.paper_by_key(key)
@@ -311,7 +319,7 @@ def _view_title(params: SearchParams) -> str:
     return ", ".join(parts) or "all papers"
 
 
-@router.get("/feed.atom")
+@page("/feed.atom")
 def atom_feed(request: Request, params: ViewParams) -> Response:
     """An Atom feed of any search or tag view, newest first."""
     hits = _collect(params, FEED_SIZE, "newest")
@@ -325,7 +333,7 @@ def atom_feed(request: Request, params: ViewParams) -> Response:
     return Response(body, media_type=ATOM_TYPE)
 
 
-@router.get("/export.bib")
+@page("/export.bib")
 def bibtex_export(request: Request, params: ViewParams) -> Response:
     """BibTeX of a search or tag view, in the view's order (up to MAX_EXPORT papers)."""
     hits = _collect(params, MAX_EXPORT, params.sort)
@@ -333,7 +341,7 @@ def bibtex_export(request: Request, params: ViewParams) -> Response:
                     headers={"Content-Disposition": 'inline; filename="papers.bib"'})
 
 
-@router.get("/opensearch.xml")
+@page("/opensearch.xml")
 def opensearch(request: Request) -> Response:
     """Lets browsers add the catalogue as a search engine."""
     body = templates.get_template("opensearch.xml").render(site_name=get_settings().site_name,
@@ -341,7 +349,7 @@ def opensearch(request: Request) -> Response:
     return Response(body, media_type="application/opensearchdescription+xml")
 
 
-@router.get("/sitemap.xml")
+@page("/sitemap.xml")
 def sitemap(request: Request) -> Response:
     """Every paper's permalink and every tag page; a sitemap index once that exceeds one sitemap's limit."""
     root = base_url(request)
@@ -356,7 +364,7 @@ def sitemap(request: Request) -> Response:
     return Response(body, media_type="application/xml")
 
 
-@router.get("/sitemaps/pages.xml")
+@page("/sitemaps/pages.xml")
 def sitemap_pages(request: Request) -> Response:
     """The home page and tag pages (part of the sitemap index)."""
     body = templates.get_template("sitemap.xml").render(
@@ -364,7 +372,7 @@ def sitemap_pages(request: Request) -> Response:
     return Response(body, media_type="application/xml")
 
 
-@router.get("/sitemaps/papers-{part}.xml")
+@page("/sitemaps/papers-{part}.xml")
 def sitemap_part(request: Request, part: Annotated[int, Path(ge=1)]) -> Response:
     """One part of the paper permalinks (part of the sitemap index)."""
     rows = papers.sitemap_rows((part - 1) * SITEMAP_SIZE, SITEMAP_SIZE).fetchall()
@@ -374,7 +382,7 @@ def sitemap_part(request: Request, part: Annotated[int, Path(ge=1)]) -> Response
     return Response(body, media_type="application/xml")
 
 
-@router.get("/robots.txt", response_class=PlainTextResponse)
+@page("/robots.txt", response_class=PlainTextResponse)
 def robots(request: Request) -> str:
     """Crawl the permalinks and tag pages; leave the endless filter combinations and the API alone."""
     return "\n".join([

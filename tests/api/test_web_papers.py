@@ -372,3 +372,9 @@ def test_large_catalogue_gets_a_sitemap_index_covering_every_paper(client, monke
 def test_arxiv_id_with_a_version_redirects_to_the_paper(site):
     response = site.get("/papers/2401.04088v2", follow_redirects=False)
     assert response.status_code == 301 and response.headers["location"] == "/papers/2401.04088"
+
+
+@pytest.mark.parametrize("path", ["/papers/2401.04088", "/", "/tags", "/sitemap.xml", "/papers/2401.04088.bib"])
+def test_head_is_answered_like_get(site, path):
+    response = site.head(path)
+    assert response.status_code == 200 and response.content == b""
