@@ -3,6 +3,7 @@
 Searching itself is `search.run`; these are plain keyed reads shared by web.py and feeds.py.
 """
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -209,3 +210,64 @@ def last_changes(paper_ids: list[int]) -> dict[int, datetime]:
         except ValueError:
             continue
     return out
+
+
+def json_ld(paper: PaperPage, canonical: str) -> Markup:
+    """schema.org ScholarlyArticle, escaped so no text can close the <script> element."""
+    hit = paper.hit
+    data: dict = {"@context": "https://schema.org", "@type": "ScholarlyArticle", "@id": canonical,
+                  "url": canonical, "headline": hit.title[:110], "name": hit.title, "abstract": hit.abstract}
+    if paper.author_refs:
+        data["author"] = [{"@type": "Person", "name": a.name} for a in paper.author_refs]
+    if hit.published:
+        data["datePublished"] = hit.published.isoformat()
+    if hit.arxiv_id:
+        data["identifier"] = {"@type": "PropertyValue", "propertyID": "arXiv", "value": hit.arxiv_id}
+        data["sameAs"] = paper.abs_url
+    topics = [t.name for t in paper.tags]
+    if topics:
+        data["keywords"] = topics
+    text = json.dumps(data, ensure_ascii=False)
+    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"),
+                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return Markup(text)
+
+
+_RULE_TOKEN = re.compile(r'\(|\)|"[^"]*"?|[^\s()"]+')
+
+
+def describe_rule(rule: str) -> str:
+    """A topic's saved query read aloud: `"mixture of experts" OR moe` -> “mixture of experts” or moe."""
+    out: list[str] = []
+    previous_operand = False
+    for token in _RULE_TOKEN.findall(rule):
+        upper = token.upper()
+        if upper in ("OR", "AND", "NOT", "ANDNOT"):
+            out.append({"OR": "or", "AND": "and"}.get(upper, "but not"))
+            previous_operand = False
+            continue
+        if token == ")":
+            out.append(")")
+            continue
+        if previous_operand:
+            out.append("and")
+        if token == "(":
+            out.append("(")
+            previous_operand = False
+            continue
+        negated = token.startswith("-") and len(token) > 1
+        term = token[1:] if negated else token
+        field, _, value = term.partition(":") if ":" in term and not term.startswith('"') else ("", "", term)
+        value = value.strip('"')
+        value = value[:-1] + "…" if value.endswith("*") else value
+        text = f"“{value}”"
+        if field in ("title", "abstract"):
+            text += f" in the {field}"
+        elif field == "tag":
+            text = f"the tag {value}"
+        elif field:
+            text = f"{field} {value}"
+        out.append(("not " if negated else "") + text)
+        previous_operand = True
+    return " ".join(out).replace("( ", "(").replace(" )", ")")
