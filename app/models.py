@@ -46,7 +46,8 @@ class Author(SQLModel, table=True):
 
 class PaperAuthor(SQLModel, table=True):
     __tablename__ = "paper_authors"
-    __table_args__ = (Index("ix_paper_authors_author", "author_id", "paper_id"),)
+    __table_args__ = (Index("ix_paper_authors_author", "author_id", "paper_id"),
+                      {"sqlite_with_rowid": False})
 
     paper_id: int = Field(sa_column=Column(Integer, ForeignKey("papers.id", ondelete="CASCADE"),
                                            primary_key=True))
@@ -67,7 +68,8 @@ class Tag(SQLModel, table=True):
 
 class PaperTag(SQLModel, table=True):
     __tablename__ = "paper_tags"
-    __table_args__ = (Index("ix_paper_tags_paper", "paper_id", "tag_id"),)
+    __table_args__ = (Index("ix_paper_tags_paper", "paper_id", "tag_id"),
+                      {"sqlite_with_rowid": False})
 
     tag_id: int = Field(sa_column=Column(Integer, ForeignKey("tags.id", ondelete="CASCADE"),
                                          primary_key=True))

@@ -18,6 +18,7 @@ from app.db import transaction
 from app.ingest.load import Loader, Stats
 from app.ingest.parsers import InputError, Parsed, detect_format, open_input, parse
 from app.ingest.records import RecordError
+from app.ingest.worker import ParallelParse, worth_parallel
 
 EXIT_OK, EXIT_SKIPPED, EXIT_UNREADABLE = 0, 1, 2
 MAX_ERRORS_SHOWN = 100  # per file; the summary still counts them all
@@ -42,10 +43,13 @@ def ingest(conn, paths: Sequence[str], *, fmt: str = "auto", source: str | None 
         tagging.sync_topics(conn)
     for path in paths:
         try:
-            stats = _ingest_one(conn, path, fmt, source or default_source(path), quiet, out)
-        except InputError as exc:
-            print(f"error: {exc}", file=out)
+            stats, failure = _ingest_one(conn, path, fmt, source or default_source(path), quiet, out)
+        except InputError as exc:  # could not even start reading
+            stats, failure = None, str(exc)
+        if failure:
+            print(f"error: {failure}", file=out)
             status = EXIT_UNREADABLE
+        if stats is None:
             continue
         total.add(stats)
         if stats.skipped and status == EXIT_OK:
@@ -53,8 +57,11 @@ def ingest(conn, paths: Sequence[str], *, fmt: str = "auto", source: str | None 
     return total, status
 
 
-def _ingest_one(conn, path: str, fmt: str, source: str, quiet: bool, out: TextIO) -> Stats:
-    source_input = open_input(path)
+def _ingest_one(conn, path: str, fmt: str, source: str, quiet: bool, out: TextIO) -> tuple[Stats, str | None]:
+    """Load one input; returns its counts and, if reading broke off, why."""
+    source_input = open_input(path)  # opened here too, so a bad path fails fast and clearly
+    parallel = ParallelParse(path, fmt) if worth_parallel(path) else None
+    position = (lambda: parallel.position) if parallel else source_input.position
     shown = 0
 
     def report(line: int, error: RecordError) -> None:
@@ -73,23 +80,27 @@ def _ingest_one(conn, path: str, fmt: str, source: str, quiet: bool, out: TextIO
 
     def progress(_records: int) -> None:
         if bar is not None:
-            bar.update(source_input.position() - bar.n)
+            bar.update(position() - bar.n)
             rate = bar.format_dict["rate"]
             papers_rate = loader.stats.read / bar.format_dict["elapsed"] if bar.format_dict["elapsed"] else 0
             bar.set_postfix_str(f"{loader.stats.read:,} papers, {papers_rate:,.0f} papers/s", refresh=rate is None)
 
+    failure: list[str] = []
     try:
-        chosen = detect_format(path, source_input.stream) if fmt == "auto" else fmt
-        failure: list[str] = []
-        loader.load(_guarded(parse(source_input.stream, chosen), path, failure), progress=progress)
+        if parallel is not None:
+            records = parallel
+        else:
+            chosen = detect_format(path, source_input.stream) if fmt == "auto" else fmt
+            records = parse(source_input.stream, chosen)
+        loader.load(_guarded(records, path, failure), progress=progress)
     finally:
         if bar is not None:
             bar.close()
+        if parallel is not None:
+            parallel.close()
         source_input.close()
     print(f"{path}: {loader.stats.summary()}", file=out)
-    if failure:
-        raise InputError(failure[0])
-    return loader.stats
+    return loader.stats, (failure[0] if failure else None)
 
 
 def _guarded(parsed: Iterator[Parsed], path: str, failure: list[str]) -> Iterator[Parsed]:
@@ -100,6 +111,6 @@ def _guarded(parsed: Iterator[Parsed], path: str, failure: list[str]) -> Iterato
     try:
         yield from parsed
     except InputError as exc:
-        failure.append(f"{path}: {exc}")
+        failure.append(str(exc) if str(exc).startswith(path) else f"{path}: {exc}")
     except (OSError, EOFError, zlib.error) as exc:
         failure.append(f"{path}: cannot read further ({exc}); the records before were loaded")

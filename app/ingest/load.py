@@ -77,6 +77,12 @@ class Loader:
         self.stats = Stats()
         self._category_ids: dict[str, int] = {}
         self._changed_ids: set[int] = set()  # papers written in the current batch
+        self._by_arxiv: dict = {}            # arXiv id -> stored row, for the current batch
+        self._has_idless = True
+        self._author_ids: dict[str, int] = {}  # author slug -> id, grows over the run
+        self._inserted_ids: set[int] = set()   # new in this batch: nothing old to delete
+        # Random inserts into the author and tag indexes thrash SQLite's small default cache.
+        conn.execute("PRAGMA cache_size = -262144")
 
     def load(self, parsed: Iterable[tuple[int, PaperIn | RecordError]],
              batch_size: int = BATCH_SIZE, progress: Callable[[int], None] | None = None) -> Stats:
@@ -106,6 +112,7 @@ class Loader:
         now = _now()
         author_changes: dict[int, tuple[str, ...]] = {}
         category_changes: dict[int, tuple[str, ...]] = {}
+        self._prefetch(records)
         for _line, rec in records:
             row = self._find_existing(rec)
             values = self._merged_values(rec, row)
@@ -119,6 +126,8 @@ class Loader:
                 paper_id = row["id"]
                 self._update(row, values, now)
                 self.stats.updated += 1
+            if values["arxiv_id"]:  # later records of this batch must see this one
+                self._by_arxiv[values["arxiv_id"]] = {**values, "id": paper_id}
             if rec.authors is not None:
                 author_changes[paper_id] = rec.authors
             if rec.categories is not None:
@@ -130,7 +139,8 @@ class Loader:
         self._write_categories(category_changes)
         if self._changed_ids:
             tagging.retag(self.conn, sorted(self._changed_ids))
-            self._changed_ids.clear()
+        self._changed_ids.clear()
+        self._inserted_ids.clear()
 
     def _drop_fts_triggers(self) -> list[str]:
         triggers = self.conn.execute(
@@ -150,12 +160,25 @@ class Loader:
                 f" SELECT id, title, abstract, authors FROM papers WHERE id IN ({','.join('?' * len(chunk))})",
                 chunk)
 
+    def _prefetch(self, records: list[tuple[int, PaperIn]]) -> None:
+        """Look up the batch's arXiv ids in a few queries rather than one per record."""
+        self._by_arxiv = {}
+        ids = [rec.arxiv_id for _line, rec in records if rec.arxiv_id]
+        for start in range(0, len(ids), SQL_CHUNK):
+            chunk = ids[start:start + SQL_CHUNK]
+            for row in self.conn.execute(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE arxiv_id IN"
+                                         f" ({','.join('?' * len(chunk))})", chunk):
+                self._by_arxiv[row["arxiv_id"]] = row
+        # Only a paper without an id can be merged by title into an arXiv record.
+        self._has_idless = self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM papers WHERE arxiv_id IS NULL)").fetchone()[0]
+
     def _find_existing(self, rec: PaperIn):
         """The paper this record describes: same arXiv id, same key or alias, or same title."""
         q = self.conn.execute
         if rec.arxiv_id:
-            row = q(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE arxiv_id = ?", (rec.arxiv_id,)).fetchone()
-            if row is None:
+            row = self._by_arxiv.get(rec.arxiv_id)
+            if row is None and self._has_idless:
                 # A paper first known without an id (e.g. from a listing page) gains one.
                 row = q(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE title_norm = ? AND arxiv_id IS NULL "
                         "ORDER BY id LIMIT 1", (rec.title_norm,)).fetchone()
@@ -198,6 +221,7 @@ class Loader:
             " :now, :now, :source, :url, :title_norm, :content_hash)",
             {**values, "now": now, "source": self.source})
         self._changed_ids.add(cur.lastrowid)
+        self._inserted_ids.add(cur.lastrowid)
         return cur.lastrowid
 
     def _update(self, row, values: dict, now: str) -> None:
@@ -221,25 +245,29 @@ class Loader:
     def _write_authors(self, changes: dict[int, tuple[str, ...]]) -> None:
         if not changes:
             return
-        names = {author_slug(n): n for authors in changes.values() for n in authors}
-        self.conn.executemany("INSERT OR IGNORE INTO authors (name, slug) VALUES (?, ?)",
-                              [(name, slug) for slug, name in names.items()])
-        ids: dict[str, int] = {}
-        slugs = list(names)
-        for start in range(0, len(slugs), SQL_CHUNK):
-            chunk = slugs[start:start + SQL_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            ids.update(self.conn.execute(f"SELECT slug, id FROM authors WHERE slug IN ({marks})", chunk))
-        self.conn.executemany("DELETE FROM paper_authors WHERE paper_id = ?", [(p,) for p in changes])
+        self.conn.executemany("DELETE FROM paper_authors WHERE paper_id = ?",
+                              [(p,) for p in changes if p not in self._inserted_ids])
         rows = []
         for paper_id, authors in changes.items():
             seen: set[int] = set()
             for name in authors:
-                author_id = ids[author_slug(name)]
+                author_id = self._author_id(name)
                 if author_id not in seen:  # the same name twice in one list is one author
                     seen.add(author_id)
                     rows.append((paper_id, len(seen) - 1, author_id))
         self.conn.executemany("INSERT INTO paper_authors (paper_id, position, author_id) VALUES (?, ?, ?)", rows)
+
+    def _author_id(self, name: str) -> int:
+        slug = author_slug(name)
+        author_id = self._author_ids.get(slug)
+        if author_id is None:
+            # Most names in a batch are new: insert first, look up only on conflict.
+            row = self.conn.execute("INSERT INTO authors (name, slug) VALUES (?, ?)"
+                                    " ON CONFLICT (slug) DO NOTHING RETURNING id", (name, slug)).fetchone()
+            if row is None:
+                row = self.conn.execute("SELECT id FROM authors WHERE slug = ?", (slug,)).fetchone()
+            author_id = self._author_ids[slug] = row[0]
+        return author_id
 
     def _write_categories(self, changes: dict[int, tuple[str, ...]]) -> None:
         if not changes:
@@ -252,6 +280,6 @@ class Loader:
                 "SELECT id FROM tags WHERE slug = ?", (code,)).fetchone()[0]
         self.conn.executemany(
             "DELETE FROM paper_tags WHERE paper_id = ? AND tag_id IN (SELECT id FROM tags WHERE kind = 'category')",
-            [(p,) for p in changes])
+            [(p,) for p in changes if p not in self._inserted_ids])
         self.conn.executemany("INSERT OR IGNORE INTO paper_tags (tag_id, paper_id) VALUES (?, ?)",
                               [(self._category_ids[c], p) for p, cats in changes.items() for c in cats])

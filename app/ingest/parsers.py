@@ -51,6 +51,12 @@ class Input:
         if self._raw is not sys.stdin.buffer:
             self._raw.close()
 
+    def __enter__(self) -> "Input":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def open_input(path: str) -> Input:
     """Open a path, or '-' for stdin; gzip is recognised by its magic bytes, not its name."""

@@ -76,6 +76,7 @@ def upgrade() -> None:
                   primary_key=True),
         sa.Column("position", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("author_id", sa.Integer(), sa.ForeignKey("authors.id"), nullable=False),
+        sqlite_with_rowid=False,  # link tables: the primary key is the row, one B-tree less
     )
     op.create_index("ix_paper_authors_author", "paper_authors", ["author_id", "paper_id"])
 
@@ -94,6 +95,7 @@ def upgrade() -> None:
                   primary_key=True),
         sa.Column("paper_id", sa.Integer(), sa.ForeignKey("papers.id", ondelete="CASCADE"),
                   primary_key=True),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_paper_tags_paper", "paper_tags", ["paper_id", "tag_id"])
 

@@ -1,0 +1,89 @@
+"""Parse in a second process while the main one writes to SQLite.
+
+SQLite has one writer, and FTS indexing keeps it busy; parsing and validating
+JSON is the other half of the work, so on a multi-core machine it runs beside
+the writer instead of before it. Records cross over in pickled batches.
+"""
+
+import multiprocessing as mp
+import os
+import queue
+from collections.abc import Iterator
+
+from app.ingest.parsers import InputError, Parsed, detect_format, open_input, parse
+
+BATCH = 1_000
+QUEUE_DEPTH = 8  # batches in flight: bounds memory if the writer is slower
+MIN_BYTES = 4 * 1024 * 1024  # below this, a second process costs more than it saves
+
+_END = "end"
+_ERROR = "error"
+
+
+def _produce(path: str, fmt: str, out: mp.Queue, parent: int) -> None:
+    def send(message) -> None:
+        while True:
+            try:
+                out.put(message, timeout=1)
+                return
+            except queue.Full:
+                if os.getppid() != parent:  # the writer died (killed): stop, don't linger
+                    raise SystemExit(1) from None
+
+    try:
+        source = open_input(path)
+        chosen = detect_format(path, source.stream) if fmt == "auto" else fmt
+        batch: list[Parsed] = []
+        for item in parse(source.stream, chosen):
+            batch.append(item)
+            if len(batch) >= BATCH:
+                send(("batch", batch, source.position()))
+                batch = []
+        send(("batch", batch, source.position()))
+        send((_END, None, source.position()))
+    except InputError as exc:
+        send((_ERROR, str(exc), 0))
+    except (OSError, EOFError, ValueError) as exc:  # corrupt compression, I/O errors
+        send((_ERROR, f"cannot read further ({exc}); the records before were loaded", 0))
+
+
+class ParallelParse:
+    """Iterate parsed records produced by a worker process; `position` follows the file."""
+
+    def __init__(self, path: str, fmt: str):
+        ctx = mp.get_context("spawn")  # no fork: the writer's SQLite handles stay private
+        self._queue: mp.Queue = ctx.Queue(QUEUE_DEPTH)
+        self._process = ctx.Process(target=_produce, args=(path, fmt, self._queue, os.getpid()),
+                                    daemon=True)
+        self._process.start()
+        self.position = 0
+
+    def __iter__(self) -> Iterator[Parsed]:
+        try:
+            while True:
+                try:
+                    kind, payload, self.position = self._queue.get(timeout=1)
+                except queue.Empty:
+                    if not self._process.is_alive():
+                        raise InputError("the parser process stopped unexpectedly") from None
+                    continue
+                if kind == _END:
+                    return
+                if kind == _ERROR:
+                    raise InputError(payload)
+                yield from payload
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join(timeout=5)
+        self._queue.close()
+
+
+def worth_parallel(path: str) -> bool:
+    try:
+        return path != "-" and os.cpu_count() > 1 and os.path.getsize(path) >= MIN_BYTES
+    except OSError:
+        return False

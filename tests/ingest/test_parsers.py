@@ -1,0 +1,126 @@
+"""Parsers: each format and its variants, line numbers of bad records, format detection."""
+
+import gzip
+import io
+import json
+
+import pytest
+
+from app.ingest.parsers import InputError, detect_format, open_input, parse
+from app.ingest.records import PaperIn, RecordError
+from app.settings import SEED_FILE
+
+
+def parsed(data: bytes, fmt: str):
+    return list(parse(io.BufferedReader(io.BytesIO(data)), fmt))
+
+
+def good(items):
+    return [item for _line, item in items if isinstance(item, PaperIn)]
+
+
+def errors(items):
+    return [(line, str(item)) for line, item in items if isinstance(item, RecordError)]
+
+
+def test_seed_page_yields_its_93_papers_without_chrome():
+    with open_input(str(SEED_FILE)) as source:
+        items = list(parse(source.stream, "seed"))
+    assert len(good(items)) == 93 and not errors(items)
+    assert good(items)[0].title.startswith("SongGen")
+
+
+def test_seed_pairs_report_their_title_line():
+    text = b"new\n\nSubscribe\n\nA Title\n\n" + b"An abstract that is long enough to be an abstract. " * 3 + b"\n"
+    items = parsed(text, "seed")
+    assert items[0][0] == 5 and items[0][1].title == "A Title"
+
+
+def test_seed_orphan_title_after_papers_is_reported():
+    abstract = b"An abstract that is long enough to be an abstract. " * 3
+    text = b"T1\n\n" + abstract + b"\n\nOrphan title\n\nT2\n\n" + abstract + b"\n"
+    items = parsed(text, "seed")
+    assert [p.title for p in good(items)] == ["T1", "T2"]
+    assert errors(items) == [(5, "title without an abstract: 'Orphan title'")]
+
+
+def test_jsonl_bad_lines_are_reported_with_line_numbers_and_good_ones_kept():
+    lines = [
+        json.dumps({"title": "Good one", "abstract": "Fine."}).encode(),
+        b"{not json",
+        json.dumps({"title": "No abstract"}).encode(),
+        b"",
+        b'{"title": "Bad \xff utf8", "abstract": "x"}',
+        json.dumps({"title": "Good two", "abstract": "Fine too."}).encode(),
+    ]
+    items = parsed(b"\n".join(lines) + b"\n", "jsonl")
+    assert [p.title for p in good(items)] == ["Good one", "Good two"]
+    found = errors(items)
+    assert [line for line, _ in found] == [2, 3, 5]
+    assert "invalid JSON" in found[0][1]
+    assert "missing abstract" in found[1][1]
+    assert "invalid UTF-8" in found[2][1]
+
+
+def test_jsonl_over_long_line_is_skipped_not_buffered(monkeypatch):
+    import app.ingest.parsers as parsers
+
+    monkeypatch.setattr(parsers, "MAX_LINE_BYTES", 100)
+    ok = json.dumps({"title": "Fits", "abstract": "Short."}).encode()
+    items = parsed(b'{"title": "' + b"x" * 500 + b'"}\n' + ok + b"\n", "jsonl")
+    assert [p.title for p in good(items)] == ["Fits"]
+    assert errors(items)[0][0] == 1 and "line longer" in errors(items)[0][1]
+
+
+def test_json_array_items_keep_their_line_numbers():
+    data = b'[\n  {"title": "One", "abstract": "A."},\n  {"title": "Two"},\n  {"title": "Three", "abstract": "C."}\n]'
+    items = parsed(data, "json")
+    assert [p.title for p in good(items)] == ["One", "Three"]
+    assert errors(items) == [(3, "missing abstract")]
+
+
+def test_json_object_with_papers_array():
+    data = json.dumps({"papers": [{"title": "One", "abstract": "A."}]}, indent=1).encode()
+    assert [p.title for p in good(parsed(data, "json"))] == ["One"]
+
+
+def test_json_document_that_is_not_a_list_is_an_input_error():
+    with pytest.raises(InputError, match="array"):
+        parsed(b'{"title": "One"}', "json")
+
+
+def test_json_truncated_array_keeps_what_came_before():
+    items = parsed(b'[{"title": "One", "abstract": "A."}, {"title": "Tw', "json")
+    assert [p.title for p in good(items)] == ["One"]
+    assert "unreadable" in errors(items)[0][1]
+
+
+def test_gzip_is_recognised_by_content(tmp_path):
+    path = tmp_path / "papers.data"
+    path.write_bytes(gzip.compress(json.dumps({"title": "Zipped", "abstract": "A."}).encode() + b"\n"))
+    with open_input(str(path)) as source:
+        assert detect_format(str(path), source.stream) == "jsonl"
+        assert good(parse(source.stream, "jsonl"))[0].title == "Zipped"
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("x.jsonl", b"", "jsonl"),
+    ("x.json.gz", b"", "json"),
+    ("x.txt", b"", "seed"),
+    ("x", b'  [{"title": 1}]', "json"),
+    ("x", b'{"title": "a", "abstract": "b"}\n{"title": "c"}', "jsonl"),
+    ("x", b'{\n "papers": []\n}', "json"),
+    ("x", b"Some page\n\nTitle\n", "seed"),
+])
+def test_format_detection(name, content, expected):
+    assert detect_format(name, io.BufferedReader(io.BytesIO(content))) == expected
+
+
+def test_missing_file_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        open_input(str(tmp_path / "absent.jsonl"))
+
+
+def test_directory_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="directory"):
+        open_input(str(tmp_path))

@@ -1,0 +1,129 @@
+"""Record validation: accepted field variants, identity, and the reasons for rejection."""
+
+from datetime import date
+
+import pytest
+
+from app.ingest.records import (
+    RecordError,
+    normalize_title,
+    parse_arxiv_id,
+    parse_date,
+    record_from_mapping,
+    title_key,
+)
+
+BASE = {"title": "A Paper", "abstract": "An abstract long enough to be one."}
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("2310.06825", "2310.06825"),
+    ("2310.06825v2", "2310.06825"),
+    ("arXiv:2310.06825v1", "2310.06825"),
+    ("1501.0001", "1501.0001"),
+    ("hep-th/9901001", "hep-th/9901001"),
+    ("hep-th/9901001v3", "hep-th/9901001"),
+    ("math.GT/0309136", "math.GT/0309136"),
+    ("https://arxiv.org/abs/2310.06825v2", "2310.06825"),
+    ("https://arxiv.org/pdf/2310.06825.pdf", "2310.06825"),
+    ("http://arxiv.org/abs/hep-th/9901001", "hep-th/9901001"),
+    ("10.1145/3292500", None),
+    ("paper-42", None),
+    ("", None),
+])
+def test_arxiv_ids_are_recognised_with_or_without_version(raw, expected):
+    assert parse_arxiv_id(raw) == expected
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("2024-03-05", date(2024, 3, 5)),
+    ("2024-03-05T10:11:12Z", date(2024, 3, 5)),
+    ("2024-03-05 10:11:12", date(2024, 3, 5)),
+    ("2024-03", date(2024, 3, 1)),
+    ("2024", date(2024, 1, 1)),
+    ("Mon, 2 Apr 2007 19:18:42 GMT", date(2007, 4, 2)),
+    (None, None),
+])
+def test_dates_are_accepted_in_common_forms(raw, expected):
+    assert parse_date(raw) == expected
+
+
+def test_an_unreadable_date_is_a_clear_error():
+    with pytest.raises(RecordError, match="unrecognised date"):
+        parse_date("sometime in spring")
+
+
+def test_summary_stands_for_abstract():
+    assert record_from_mapping({"title": "T", "summary": "The summary."}).abstract == "The summary."
+
+
+def test_authors_as_list_or_string():
+    listed = record_from_mapping({**BASE, "authors": ["Ada Lovelace", "Alan Turing"]})
+    joined = record_from_mapping({**BASE, "authors": "Ada Lovelace, Alan Turing and Grace Hopper"})
+    assert listed.authors == ("Ada Lovelace", "Alan Turing")
+    assert joined.authors == ("Ada Lovelace", "Alan Turing", "Grace Hopper")
+
+
+def test_author_objects_with_names_are_accepted():
+    record = record_from_mapping({**BASE, "authors": [{"name": "Ada Lovelace"}, {"given": "Alan", "family": "Turing"}]})
+    assert record.authors == ("Ada Lovelace", "Alan Turing")
+
+
+def test_categories_as_list_or_space_separated_string():
+    assert record_from_mapping({**BASE, "categories": "cs.LG stat.ML"}).categories == ("cs.LG", "stat.ML")
+    assert record_from_mapping({**BASE, "categories": ["cs.CL"]}).categories == ("cs.CL",)
+
+
+@pytest.mark.parametrize("field", ["published", "date", "update_date"])
+def test_date_field_variants(field):
+    assert record_from_mapping({**BASE, field: "2023-10-10"}).published == date(2023, 10, 10)
+
+
+def test_link_stands_for_url_and_may_carry_the_id():
+    record = record_from_mapping({**BASE, "link": "https://arxiv.org/abs/2310.06825v2"})
+    assert record.arxiv_id == "2310.06825"
+    assert record.url == "https://arxiv.org/abs/2310.06825v2"
+
+
+def test_an_arxiv_id_gives_the_abs_page_as_url():
+    assert record_from_mapping({**BASE, "id": "2310.06825"}).url == "https://arxiv.org/abs/2310.06825"
+
+
+def test_whitespace_and_invisible_controls_are_cleaned():
+    record = record_from_mapping({"title": " A\u200b  Paper\n", "abstract": "Line one\nline\ttwo\x00."})
+    assert record.title == "A Paper"
+    assert record.abstract == "Line one line two."
+
+
+@pytest.mark.parametrize("obj, reason", [
+    ({"abstract": "x"}, "missing title"),
+    ({"title": "T"}, "missing abstract"),
+    ({"title": "   ", "abstract": "x"}, "missing title"),
+    ({"title": 42, "abstract": "x"}, "title is not a string"),
+    ({"title": "T" * 1_001, "abstract": "x"}, "title too long"),
+    ({"title": "T", "abstract": "a" * 20_001}, "abstract too long"),
+    ({"title": "T", "abstract": "a" * 1_000_000}, "abstract too long"),
+    ({**BASE, "authors": 7}, "authors must be"),
+    ({**BASE, "categories": "cs.LG <script>"}, "invalid category"),
+    ({**BASE, "url": "javascript:alert(1)"}, "not an http"),
+    ([1, 2], "expected a JSON object"),
+])
+def test_bad_records_are_rejected_with_a_reason(obj, reason):
+    with pytest.raises(RecordError, match=reason):
+        record_from_mapping(obj)
+
+
+def test_title_normalization_ignores_case_accents_and_punctuation():
+    assert normalize_title("Attention Is All You Need!") == normalize_title("attention is all you need")
+    assert normalize_title("Café  au-lait") == "cafe au lait"
+
+
+def test_title_key_is_stable_and_url_safe():
+    key = title_key("Attention Is All You Need")
+    assert key == title_key("attention is all you need.")
+    assert key.isalnum() and len(key) == 12
+
+
+def test_key_is_the_arxiv_id_when_known():
+    assert record_from_mapping({**BASE, "id": "2310.06825v3"}).key == "2310.06825"
+    assert record_from_mapping(BASE).key == title_key("A Paper")
