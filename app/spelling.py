@@ -130,8 +130,8 @@ def correct(conn, cat, word: str) -> str | None:
 
 
 def _correct(conn, vocabulary: _Vocabulary, word: str) -> str | None:
-    if vocabulary.frequencies.get(word, 0) >= vocabulary.least:
-        return None  # people write it: taken as meant
+    if vocabulary.frequencies.get(word, 0) >= vocabulary.least or not vocabulary.corrector.wordlist:
+        return None  # people write it: taken as meant (or there is nothing to suggest)
     own = stem(word)
     own_docs = _stem_docs(conn, {own}).get(own, 0)
     # A stem found in several papers is a real word of the field ("deepspeed"): only a

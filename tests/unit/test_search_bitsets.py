@@ -52,3 +52,9 @@ def test_the_catalogue_follows_new_papers(database, tmp_path):
 
 def test_fixture_file_is_json_lines():
     assert all(json.loads(line)["title"] for line in FIXTURE.read_text(encoding="utf-8").splitlines())
+
+
+def test_an_empty_catalogue_answers_empty(database):
+    for q in ("", "model", "tag:cs.LG", "distilation", "-model"):
+        result = run(SearchParams(q=q))
+        assert result.total == 0 and result.hits == [] and result.suggestion is None
