@@ -34,6 +34,14 @@ def still_same_document(page: Page) -> bool:
     return page.evaluate("window.__sameDocument === true")
 
 
+def facet(page: Page, slug: str, action: str = "toggle"):
+    """A facet's toggle or exclude link, unfolding the "more" list it may sit in."""
+    link = page.locator(f'.facet[data-facet="{slug}"] a.facet-{action}')
+    if not link.is_visible():
+        page.locator(".facet-fold", has=link).locator("summary").click()
+    return link
+
+
 def settle(page: Page) -> None:
     """Wait until htmx has no request in flight."""
     page.wait_for_function("!document.querySelector('.htmx-request')")
@@ -75,7 +83,7 @@ def test_clicking_a_tag_narrows_the_list_and_changes_the_url(page: Page):
     page.goto("/?q=experts")
     before = result_count(page)
     mark_document(page)
-    page.locator(f'.facet[data-facet="{TAG}"] a.facet-toggle').click()
+    facet(page, TAG).click()
     expect(page).to_have_url(re.compile(rf"tag={TAG}"))
     settle(page)
     after = result_count(page)
@@ -100,7 +108,7 @@ def test_excluding_a_tag_removes_its_papers(page: Page):
     page.goto("/")
     before = result_count(page)
     mark_document(page)
-    page.locator(f'.facet[data-facet="{TAG}"] a.facet-exclude').click()
+    facet(page, TAG, "exclude").click()
     expect(page).to_have_url(re.compile(rf"not_tag={TAG}"))
     settle(page)
     assert result_count(page) == before - len(tagged_keys)
@@ -112,7 +120,7 @@ def test_excluding_a_tag_removes_its_papers(page: Page):
 def test_back_shows_the_previous_results(page: Page):
     page.goto("/?q=experts")
     first = result_keys(page)
-    page.locator(f'.facet[data-facet="{TAG}"] a.facet-toggle').click()
+    facet(page, TAG).click()
     expect(page).to_have_url(re.compile(rf"tag={TAG}"))
     settle(page)
     assert result_keys(page) != first
@@ -144,7 +152,7 @@ def test_reloading_a_pushed_url_gives_the_same_page(page: Page):
     page.goto("/")
     page.locator("#q").fill("experts")
     expect(page).to_have_url(re.compile(r"q=experts"))
-    page.locator(f'.facet[data-facet="{TAG}"] a.facet-toggle').click()
+    facet(page, TAG).click()
     expect(page).to_have_url(re.compile(rf"tag={TAG}"))
     settle(page)
     shown = result_keys(page)
@@ -241,7 +249,7 @@ def test_without_javascript_the_same_results_are_reached(context_factory, live_s
     page.goto("/")
     page.locator("#q").fill("experts")
     expect(page).to_have_url(re.compile(r"q=experts"))
-    page.locator(f'.facet[data-facet="{TAG}"] a.facet-toggle').click()
+    facet(page, TAG).click()
     expect(page).to_have_url(re.compile(rf"tag={TAG}"))
     settle(page)
     with_js = result_keys(page)
@@ -251,7 +259,7 @@ def test_without_javascript_the_same_results_are_reached(context_factory, live_s
     plain.locator("#q").fill("experts")
     plain.locator("#q").press("Enter")
     plain.wait_for_url(re.compile(r"q=experts"))
-    plain.locator(f'.facet[data-facet="{TAG}"] a.facet-toggle').click()
+    facet(plain, TAG).click()
     plain.wait_for_url(re.compile(rf"tag={TAG}"))
     assert query_of(plain) == query_of(page)
     assert result_keys(plain) == with_js
