@@ -29,6 +29,7 @@ import orjson
 _TO_FLAGS = bytes.maketrans(b"01", b"\x00\x01")
 MATCH_CACHE_SIZE = 64       # match expression -> bitset, per catalogue (about 20 KB each at 165k papers)
 PREDICATE_CACHE_SIZE = 64
+RANKING_CACHE_SIZE = 32     # (match, window) -> ids in relevance order, at most RANK_LIMIT of them
 
 
 # --- bitset primitives ---------------------------------------------------------------
@@ -142,6 +143,7 @@ class Catalogue:
     by_title: array                    # ids by normalized title
     matches: _Lru = field(default_factory=lambda: _Lru(MATCH_CACHE_SIZE))
     predicates: _Lru = field(default_factory=lambda: _Lru(PREDICATE_CACHE_SIZE))
+    rankings: _Lru = field(default_factory=lambda: _Lru(RANKING_CACHE_SIZE))
 
     @property
     def total(self) -> int:

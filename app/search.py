@@ -284,6 +284,18 @@ class _Engine:
         window = bitsets.top(results, RANK_LIMIT) | pinned
         if not window:
             return [], None
+        # Keyed by the sets themselves (hashing a 165k-bit int takes microseconds):
+        # the next page of the same view reuses the ranking.
+        ordered = cat.rankings.get_or((match, WEIGHTS, window, pinned),
+                                      lambda: self._rank(match, window, matches, pinned))
+        ids = ordered[start:start + count]
+        if len(ids) < count:
+            ids += bitsets.in_order(cat.newest, results & ~window, max(0, start - len(ordered)),
+                                    count - len(ids), cat.size)
+        return ids, (None if window == results else len(ordered))
+
+    def _rank(self, match: str, window: int, matches: int, pinned: int) -> list[int]:
+        """The window's papers by BM25 (strict matches of a loosened query first), ties newest first."""
         low = (window & -window).bit_length() - 1
         sql = (f"SELECT rowid, bm25(papers_fts, {', '.join(map(str, WEIGHTS))}) FROM papers_fts"
                " WHERE papers_fts MATCH ? AND rowid >= ?")
@@ -295,11 +307,6 @@ class _Engine:
         cursor.row_factory = None
         scored = cursor.execute(sql, args).fetchall()
         pin = set(bitsets.members(pinned)) if pinned else set()
-        rank = cat.date_rank
+        rank = self.cat.date_rank
         scored.sort(key=lambda r: (r[0] not in pin, r[1], rank[r[0]] if r[0] < len(rank) else 0))
-        ordered = [r[0] for r in scored]
-        ids = ordered[start:start + count]
-        if len(ids) < count:
-            ids += bitsets.in_order(cat.newest, results & ~window, max(0, start - len(ordered)),
-                                    count - len(ids), cat.size)
-        return ids, (None if window == results else len(ordered))
+        return [r[0] for r in scored]
