@@ -32,36 +32,32 @@ def compute(cat: Catalogue, params: SearchParams, sets: Sets, query_tags: tuple[
     """
     results = sets.results
     selected = {s.lower() for s in (*params.tags, *query_tags)}
-    excluded_slugs = {s.lower() for s in (*params.not_tags, *query_not_tags)}
-    groups: dict[str, list[FacetValue]] = {g: [] for g in GROUPS}
+    excluded = {s.lower() for s in (*params.not_tags, *query_not_tags)}
+    counted: dict[str, list[tuple]] = {"topic": [], "category": []}
     for tag in cat.tags.values():
         folded = tag.slug.lower()
-        if folded in excluded_slugs:
-            count = (sets.without_exclusion.get(tag.slug, 0) & tag.bits).bit_count()
-        else:
-            count = (results & tag.bits).bit_count()
-        if not count and folded not in selected and folded not in excluded_slugs:
-            continue
-        groups.setdefault(tag.kind, []).append(FacetValue(
-            value=tag.slug, label=tag.name, kind=tag.kind, count=count,
-            selected=folded in selected, excluded=folded in excluded_slugs,
-            toggle=(params.toggle_exclusion(tag.slug) if folded in excluded_slugs
-                    else params.toggle_tag(tag.slug)),
-            exclude=params.toggle_exclusion(tag.slug)))
-    for year, bits in cat.years.items():
-        chosen = year in params.years
-        count = (sets.without_years & bits).bit_count()
-        if not count and not chosen:
-            continue
-        groups["year"].append(FacetValue(value=str(year), label=str(year), kind="year", count=count,
-                                         selected=chosen, toggle=params.toggle_year(year)))
+        state = (folded in selected, folded in excluded)
+        base = sets.without_exclusion.get(tag.slug, 0) if state[1] else results
+        count = (base & tag.bits).bit_count()
+        if count or any(state):
+            counted.setdefault(tag.kind, []).append((tag, count, state))
+    groups: dict[str, list[FacetValue]] = {}
     more: dict[str, int] = {}
-    for kind, values in groups.items():
-        if kind == "year":
-            values.sort(key=lambda v: -int(v.value))
-        else:
-            values.sort(key=lambda v: (not v.selected, v.excluded, -v.count, v.label.lower()))
-        keep = [v for i, v in enumerate(values) if i < FACET_LIMIT or v.selected or v.excluded]
-        more[kind] = len(values) - len(keep)
-        values[:] = keep
+    for kind, entries in counted.items():
+        # Values are built only for what is shown: a value carries two views (URLs).
+        entries.sort(key=lambda e: (not e[2][0], e[2][1], -e[1], e[0].name.lower()))
+        keep = [e for i, e in enumerate(entries) if i < FACET_LIMIT or any(e[2])]
+        more[kind] = len(entries) - len(keep)
+        groups[kind] = [FacetValue(
+            value=tag.slug, label=tag.name, kind=tag.kind, count=count, selected=is_selected,
+            excluded=is_excluded,
+            toggle=params.toggle_exclusion(tag.slug) if is_excluded else params.toggle_tag(tag.slug),
+            exclude=params.toggle_exclusion(tag.slug)) for tag, count, (is_selected, is_excluded) in keep]
+    years = []
+    for year in sorted(cat.years, reverse=True):
+        count = (sets.without_years & cat.years[year]).bit_count()
+        if count or year in params.years:
+            years.append(FacetValue(value=str(year), label=str(year), kind="year", count=count,
+                                    selected=year in params.years, toggle=params.toggle_year(year)))
+    groups["year"], more["year"] = years, 0
     return groups, more
