@@ -59,7 +59,9 @@ class Server:
         return self.proc.pid
 
     def rss(self) -> dict:
-        return {"rss_mb": rss_mb(self.pid), "peak_rss_mb": rss_mb(self.pid, "VmHWM")}
+        # RssFile is the database file mapped in (shared page cache); RssAnon is the process's own heap.
+        return {"rss_mb": rss_mb(self.pid), "peak_rss_mb": rss_mb(self.pid, "VmHWM"),
+                "anon_mb": rss_mb(self.pid, "RssAnon"), "file_mb": rss_mb(self.pid, "RssFile")}
 
     def __exit__(self, *exc) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -120,7 +122,7 @@ def sequential(base: str, paths: dict[str, str], *, headers: dict | None = None,
                     if response.status_code != 200:
                         entry["error"] = f"HTTP {response.status_code} on repeat"
                         break
-                    if time.perf_counter() > deadline and len(samples) >= 3:
+                    if time.perf_counter() > deadline and len(samples) >= enough(samples, budget_s):
                         break
             except httpx.HTTPError as exc:
                 entry["error"] = f"{type(exc).__name__}: {exc}"[:300]

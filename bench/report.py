@@ -126,6 +126,11 @@ def load_table(results: dict, label: str) -> str:
             rows.append(f"| {cell['endpoint']} | {cell['class']} | {cell.get('concurrency')} | error: "
                         f"{cell['error'][:80]} | | | | |")
             continue
+        if not cell.get("requests"):
+            rows.append(f"| {cell['endpoint']} | {cell['class']} | {cell['concurrency']} | 0 (none completed in "
+                        f"{cell.get('seconds')} s) | | | {cell.get('errors')} | "
+                        f"{_fmt(cell.get('server_rss_max_mb'), ' MB', 0)} |")
+            continue
         rows.append(f"| {cell['endpoint']} | {cell['class']} | {cell['concurrency']} | {_fmt(cell.get('req_per_s'))}"
                     f" | {_fmt(cell.get('p50_ms'), ' ms')} | {_fmt(cell.get('p99_ms'), ' ms')}"
                     f" | {cell.get('errors')} | {_fmt(cell.get('server_rss_max_mb'), ' MB', 0)} |")

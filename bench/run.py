@@ -5,6 +5,7 @@ stopped half-way keeps what it measured; a stage that fails is recorded with its
 error and the run goes on with the next one.
 """
 
+import os
 import shutil
 import sys
 import time
@@ -83,6 +84,7 @@ class Recorder:
     def stage(self, name: str, fn, *args, **kwargs):
         log(f"[{self.label}] {name} ...")
         start = time.perf_counter()
+        load_before = os.getloadavg()[0]
         try:
             value = fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - one failed stage must not lose the others
@@ -92,6 +94,9 @@ class Recorder:
             value = None
         else:
             log(f"[{self.label}] {name} done in {time.perf_counter() - start:.1f} s")
+        # Other work on the machine shows here: figures taken under a load above the
+        # core count are slowed by the scheduler, not by the code measured.
+        self.run.setdefault("load_average", {})[name] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         self.save()
         return value
 

@@ -39,11 +39,14 @@ def measure(db: Path, *, reps: int, budget_s: float, concurrencies: list[int], d
     with datasette_server(db) as server:
         out: dict = {"startup_s": round(server.startup_s, 2), "idle": server.rss()}
         out["sequential"] = sequential(server.base, paths, reps=reps, budget_s=budget_s)
-        out["load"] = []
-        for kind, queries in LOAD_CLASSES.items():
-            for concurrency in concurrencies:
+        out["after_sequential"] = server.rss()
+    out["load"] = []
+    for kind, queries in LOAD_CLASSES.items():
+        for concurrency in concurrencies:
+            # A fresh server per cell: requests still running when a cell's time is up
+            # (seconds each on broad queries) must not eat into the next cell.
+            with datasette_server(db) as server:
                 result = load_test(server, [q.datasette_path(db.stem) for q in queries], concurrency=concurrency,
                                    duration_s=duration_s, loadgen=loadgen, timeout_s=60)
-                out["load"].append({"endpoint": "datasette", "class": kind, **result})
-        out["after_load"] = server.rss()
+            out["load"].append({"endpoint": "datasette", "class": kind, **result})
     return out
