@@ -16,9 +16,9 @@ SNIPPET_TOKENS = 40
 PLAIN_EXCERPT_CHARS = 300
 _PAIRED = re.compile(f"[^{OPEN}{CLOSE}]*(?:{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}[^{OPEN}{CLOSE}]*)*")
 
-_SQL = (f"SELECT highlight(papers_fts, 0, '{OPEN}', '{CLOSE}'),"
+_SQL = (f"SELECT rowid, highlight(papers_fts, 0, '{OPEN}', '{CLOSE}'),"
         f" snippet(papers_fts, 1, '{OPEN}', '{CLOSE}', '{ELLIPSIS}', {SNIPPET_TOKENS})"
-        " FROM papers_fts WHERE papers_fts MATCH ? AND rowid = ?")
+        " FROM papers_fts WHERE papers_fts MATCH ? AND rowid IN ({marks})")
 
 
 def marked(text: str) -> Markup:
@@ -48,20 +48,15 @@ def _balanced(text: str) -> bool:
 def highlight(conn, match: str | None, papers: list) -> dict[int, tuple[Markup, Markup]]:
     """paper id -> (title_html, snippet_html) for rows with `id`, `title`, `abstract`.
 
-    One FTS5 look-up per paper (`rowid = ?` keeps it to that paper's postings).
+    One statement for the page: FTS5 looks each rowid up in the postings.
     """
-    out: dict[int, tuple[Markup, Markup]] = {}
-    for paper in papers:
-        title, abstract = paper["title"], paper["abstract"]
-        plain = (Markup(escape(title)), Markup(escape(excerpt(abstract))))
-        if not match or not (_safe(title) and _safe(abstract)):
-            out[paper["id"]] = plain
-            continue
-        row = conn.execute(_SQL, (match, paper["id"])).fetchone()
-        if row is None or row[0] is None:
-            out[paper["id"]] = plain
-            continue
-        title_html = marked(row[0]) if _balanced(row[0]) else plain[0]
-        snippet = row[1] if row[1] and _balanced(row[1]) else None
-        out[paper["id"]] = (title_html, marked(snippet) if snippet else plain[1])
+    out = {p["id"]: (Markup(escape(p["title"])), Markup(escape(excerpt(p["abstract"])))) for p in papers}
+    wanted = [p["id"] for p in papers if _safe(p["title"]) and _safe(p["abstract"])]
+    if not match or not wanted:
+        return out
+    marks = ",".join("?" * len(wanted))
+    for paper_id, title, snippet in conn.execute(_SQL.format(marks=marks), (match, *wanted)):
+        plain_title, plain_snippet = out[paper_id]
+        out[paper_id] = (marked(title) if title and _balanced(title) else plain_title,
+                         marked(snippet) if snippet and _balanced(snippet) else plain_snippet)
     return out
