@@ -70,7 +70,9 @@ def live_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no chromium at {CHROMIUM}")
+        # `make test` installs it; in CI a missing browser is a failure, not a pass.
+        message = f"no chromium at {CHROMIUM}: `make test` installs Debian's chromium"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
