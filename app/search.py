@@ -263,18 +263,19 @@ class _Engine:
             in_years = 0
             for year in params.years:
                 in_years |= cat.years.get(year, 0)
-        hidden = {slug: (tag.bits if (tag := cat.tag(slug)) else 0) for slug in params.not_tags}
-        all_hidden = 0
-        for bits in hidden.values():
-            all_hidden |= bits
+        hidden = {tag.slug: tag.bits for slug in params.not_tags if (tag := cat.tag(slug))}
+        masks = list(hidden.values())
+        # OR of the exclusions before and after each one: every "all but this one" in O(n).
+        before, after = [0], [0]
+        for bits in masks:
+            before.append(before[-1] | bits)
+        for bits in reversed(masks):
+            after.append(after[-1] | bits)
+        after.reverse()
+        all_hidden = before[-1]
         results = core & in_years & ~all_hidden
-        without_exclusion = {}
-        for slug in hidden:
-            others = 0
-            for other, bits in hidden.items():
-                if other != slug:
-                    others |= bits
-            without_exclusion[slug] = core & in_years & ~others
+        without_exclusion = {slug: core & in_years & ~(before[i] | after[i + 1])
+                             for i, slug in enumerate(hidden)}
         return facets.Sets(results, core & ~all_hidden, without_exclusion), matches
 
     def ranked(self, match: str, results: int, matches: int, pinned: int,

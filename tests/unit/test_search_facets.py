@@ -97,3 +97,11 @@ def test_topics_and_categories_are_separate_groups():
 def test_values_are_ordered_by_count():
     counts = [v.count for v in search().facets["category"]]
     assert counts == sorted(counts, reverse=True)
+
+
+def test_many_exclusions_stay_cheap():
+    slugs = tuple(f"no-such-tag-{i}" for i in range(2000)) + ("cs.CL", "cs.LG")
+    result = search(not_tags=slugs)
+    assert result.total == len([h for h in search().hits if not {"cs.CL", "cs.LG"} & {t.slug for t in h.tags}])
+    values = {v.value: v for v in result.facets["category"]}
+    assert values["cs.CL"].excluded and values["cs.LG"].excluded
