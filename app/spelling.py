@@ -28,6 +28,7 @@ from whoosh.spelling import ListCorrector
 from app.query import quote
 
 MIN_LENGTH = 4            # shorter words are mostly abbreviations: leave them alone
+MAX_WORDS = 8             # words of one query checked (a pasted paragraph is not a typo)
 MIN_CANDIDATE_FREQ = 3    # a correction must itself be a word people write (fewer in small catalogues)
 ESTABLISHED_DOCS = 5      # a stem in this many papers is a word of the field, not a typo
 RARITY_RATIO = 10         # how much more common a correction's stem must be than a rare word's
@@ -163,16 +164,14 @@ def _swaps(word: str) -> set[str]:
 def suggest(conn, cat, compiled) -> str | None:
     """The query with its misspelt words corrected, or None when nothing needs correcting."""
     text = compiled.text
+    words = [w for term in compiled.terms for w in term.split()
+             if len(w) >= MIN_LENGTH and w.isascii() and w.isalpha()
+             and not re.search(rf"(?i)\b{re.escape(w)}\*", text)]  # a prefix search is no word
     corrected = text
-    for term in compiled.terms:
-        for word in term.split():
-            if len(word) < MIN_LENGTH or not word.isascii() or not word.isalpha():
-                continue
-            if re.search(rf"(?i)\b{re.escape(word)}\*", text):  # a prefix search, not a word
-                continue
-            better = correct(conn, cat, word)
-            if better:
-                corrected = _replace_word(corrected, word, better)
+    for word in list(dict.fromkeys(words))[:MAX_WORDS]:
+        better = correct(conn, cat, word)
+        if better:
+            corrected = _replace_word(corrected, word, better)
     return corrected if corrected != text else None
 
 

@@ -285,3 +285,9 @@ def test_a_hit_has_its_record():
 def test_without_a_query_the_snippet_is_the_start_of_the_abstract():
     hit = search("id:2401.00001").hits[0]
     assert hit.snippet.startswith("We route each token") and "<mark>" not in hit.snippet
+
+
+def test_a_long_query_of_unknown_words_is_answered_quickly():
+    started = time.perf_counter()
+    run(SearchParams(q=" ".join(f"qzxv{chr(97 + i % 26)}{chr(97 + i // 26)}word" for i in range(60))))
+    assert time.perf_counter() - started < 2
