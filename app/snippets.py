@@ -18,7 +18,7 @@ _PAIRED = re.compile(f"[^{OPEN}{CLOSE}]*(?:{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}[^{OPEN
 
 _SQL = (f"SELECT rowid, highlight(papers_fts, 0, '{OPEN}', '{CLOSE}'),"
         f" snippet(papers_fts, 1, '{OPEN}', '{CLOSE}', '{ELLIPSIS}', {SNIPPET_TOKENS})"
-        " FROM papers_fts WHERE papers_fts MATCH ? AND rowid IN ({marks})")
+        " FROM papers_fts WHERE papers_fts MATCH ? AND rowid BETWEEN ? AND ? AND +rowid IN ({marks})")
 
 
 def marked(text: str) -> Markup:
@@ -48,14 +48,17 @@ def _balanced(text: str) -> bool:
 def highlight(conn, match: str | None, papers: list) -> dict[int, tuple[Markup, Markup]]:
     """paper id -> (title_html, snippet_html) for rows with `id`, `title`, `abstract`.
 
-    One statement for the page: FTS5 looks each rowid up in the postings.
+    One statement for the page. FTS5 walks the matches between the page's lowest and
+    highest rowid and computes snippets for the page's papers only (`+rowid` keeps
+    the IN list a filter: as a constraint it costs FTS5 one look-up per paper, 2-4x slower).
     """
     out = {p["id"]: (Markup(escape(p["title"])), Markup(escape(excerpt(p["abstract"])))) for p in papers}
     wanted = [p["id"] for p in papers if _safe(p["title"]) and _safe(p["abstract"])]
     if not match or not wanted:
         return out
     marks = ",".join("?" * len(wanted))
-    for paper_id, title, snippet in conn.execute(_SQL.format(marks=marks), (match, *wanted)):
+    rows = conn.execute(_SQL.format(marks=marks), (match, min(wanted), max(wanted), *wanted))
+    for paper_id, title, snippet in rows:
         plain_title, plain_snippet = out[paper_id]
         out[paper_id] = (marked(title) if title and _balanced(title) else plain_title,
                          marked(snippet) if snippet and _balanced(snippet) else plain_snippet)
