@@ -35,13 +35,15 @@ RANKING_CACHE_SIZE = 32     # (match, window) -> ids in relevance order, at most
 # --- bitset primitives ---------------------------------------------------------------
 
 def from_ids(ids, size: int) -> int:
-    """The bitset of `ids` (non-negative ints)."""
+    """The bitset of `ids` (non-negative ints); `size` bounds them, or is grown to."""
     if not ids:
         return 0
-    size = max(size, max(ids) + 1)
     flags = bytearray(b"0") * size
-    for i in ids:
-        flags[i] = 49  # "1"
+    try:
+        for i in ids:
+            flags[i] = 49  # "1"
+    except IndexError:  # an id past `size` (a paper added since the catalogue was built)
+        return from_ids(ids, max(ids) + 1)
     flags.reverse()
     return int(flags, 2)
 

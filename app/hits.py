@@ -11,8 +11,8 @@ from app.search import Hit, TagRef
 _PAPER_COLUMNS = "id, key, arxiv_id, title, abstract, authors, published, url"
 
 
-def page(conn, ids: list[int], match: str | None) -> list[Hit]:
-    """The Hits for paper ids, in that order; `match` decides what is highlighted."""
+def page(conn, ids: list[int], match: str | None, matches: int | None = None) -> list[Hit]:
+    """The Hits for paper ids, in that order; `match` (whose bitset is `matches`) is highlighted."""
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
@@ -28,7 +28,7 @@ def page(conn, ids: list[int], match: str | None) -> list[Hit]:
                           " ORDER BY pa.paper_id, pa.position", ids):
         authors.setdefault(r[0], []).append(r[1])
     present = [rows[i] for i in ids if i in rows]
-    marked = snippets.highlight(conn, match, present)
+    marked = snippets.highlight(conn, match, present, matches)
     return [Hit(id=r["id"], key=r["key"], arxiv_id=r["arxiv_id"], title=r["title"], abstract=r["abstract"],
                 authors=authors.get(r["id"]) or [a for a in (r["authors"] or "").split(", ") if a],
                 published=as_date(r["published"]), url=r["url"], tags=tags[r["id"]],

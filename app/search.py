@@ -189,7 +189,7 @@ def run(params: SearchParams) -> SearchResult:
     groups, more = facets.compute(cat, params, sets, compiled.tags, compiled.not_tags)
     total = sets.results.bit_count()
     return SearchResult(
-        params=params, total=total, hits=hits.page(conn, ids, used.match), facets=groups,
+        params=params, total=total, hits=hits.page(conn, ids, used.match, matches), facets=groups,
         suggestion=spelling.suggest(conn, cat, compiled),
         expansions=list(used.expansions), relaxed=relaxed, ranked_within=ranked_within,
         facets_more=more, terms=list(compiled.terms), elapsed_ms=(perf_counter() - started) * 1000)
