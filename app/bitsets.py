@@ -58,8 +58,9 @@ def members(bits: int) -> list[int]:
     """The ids in a bitset, ascending."""
     if not bits:
         return []
-    raw = bin(bits)[:1:-1].encode("ascii").translate(_TO_FLAGS)
-    return list(compress(range(len(raw)), raw))
+    low = (bits & -bits).bit_length() - 1  # a window of recent ids: skip the empty low part
+    raw = bin(bits >> low)[:1:-1].encode("ascii").translate(_TO_FLAGS)
+    return list(compress(range(low, low + len(raw)), raw))
 
 
 def top(bits: int, count: int) -> int:
