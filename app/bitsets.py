@@ -222,12 +222,12 @@ def _build(conn, signature: tuple) -> Catalogue:
     finally:
         conn.execute("COMMIT")
     all_ids = newest + undated
-    date_rank = array("l", bytes(array("l").itemsize * size))
+    date_rank = array("i", bytes(array("i").itemsize * size))
     for position, paper_id in enumerate(all_ids):
         date_rank[paper_id] = position
     oldest = newest[::-1] + undated[::-1]
     return Catalogue(
         signature=signature, size=size, universe=from_ids(all_ids, size), tags=tags,
         tags_folded={slug.lower(): slug for slug in tags}, years=years,
-        newest=array("l", all_ids), oldest=array("l", oldest), date_rank=date_rank,
-        by_title=array("l", by_title))
+        newest=array("i", all_ids), oldest=array("i", oldest), date_rank=date_rank,
+        by_title=array("i", by_title))
