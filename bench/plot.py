@@ -32,7 +32,7 @@ def main() -> None:
     runs = [results["runs"][label] for label in labels]
     papers = [_get(run, "data", "papers") or parse_size(label) for run, label in zip(runs, labels)]
 
-    fig, (lat, ing) = plt.subplots(1, 2, figsize=(13, 5.2))
+    fig, (lat, ing) = plt.subplots(1, 2, figsize=(14, 7.5))
     series = {
         "ours, HTTP page": ("http", "sequential", "page", "{q}"),
         "ours, search.run": ("search_inproc", "queries", "{q}"),
@@ -60,7 +60,7 @@ def main() -> None:
     lat.axhline(200, color="grey", lw=0.8, ls="-.")
     lat.set(xscale="log", yscale="log", xlabel="papers", ylabel="latency (ms, one client)",
             title="Query latency (p50 unless marked; 50/200 ms: p99 targets)")
-    lat.legend(fontsize=7, loc="upper left")
+    lat.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     lat.grid(True, which="both", alpha=0.3)
 
     ingest_series = {
@@ -75,7 +75,7 @@ def main() -> None:
         if points:
             ing.plot(*zip(*points), marker="o", label=name)
     ing.set(xscale="log", yscale="log", xlabel="papers", ylabel="seconds", title="Ingest time (wall clock)")
-    ing.legend(fontsize=8)
+    ing.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     ing.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
