@@ -7,6 +7,8 @@ the system library: it ranks faster and lets readers scale across threads.
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from time import monotonic
 from typing import Annotated
 
 import pysqlite3.dbapi2 as sqlite3
@@ -17,6 +19,26 @@ from sqlmodel import Session
 from app.settings import get_settings
 
 BUSY_TIMEOUT_MS = 10_000
+PROGRESS_STEPS = 50_000  # SQLite VM steps between deadline checks (a few milliseconds)
+
+# When the current request must stop using the database (monotonic seconds); None: no limit.
+_deadline: ContextVar[float | None] = ContextVar("database_deadline", default=None)
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Statements run by read connections inside this block are interrupted once `seconds` have passed
+    (they raise OperationalError "interrupted"). Context variables follow requests into worker threads."""
+    token = _deadline.set(monotonic() + seconds if seconds > 0 else None)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _past_deadline() -> int:
+    deadline = _deadline.get()
+    return 1 if deadline is not None and monotonic() > deadline else 0
 
 
 def configure(conn: sqlite3.Connection) -> None:
@@ -35,6 +57,7 @@ def connect(path=None, *, readonly: bool = False) -> sqlite3.Connection:
                                check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA query_only = ON")
+        conn.set_progress_handler(_past_deadline, PROGRESS_STEPS)
     else:
         path_parent = getattr(path, "parent", None)
         if path_parent is not None:
@@ -67,6 +90,8 @@ def reader() -> sqlite3.Connection:
     if conn is None or getattr(_local, "path", None) != path:
         conn = connect(path, readonly=True)
         _local.conn, _local.path = conn, path
+    elif conn.in_transaction:  # a request stopped mid-read must not pin this thread to an old snapshot
+        conn.rollback()
     return conn
 
 
