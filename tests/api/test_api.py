@@ -73,7 +73,7 @@ def test_bad_parameters_answer_422_naming_the_parameter(api, params, field):
     assert any(field in error["loc"] and error["msg"] for error in detail)
 
 
-@pytest.mark.parametrize("q", ['"', "AND", "*", "title:", "C++", "'; DROP TABLE papers; --", "x" * 10_000,
+@pytest.mark.parametrize("q", ['"', "AND", "*", "title:", "C++", "'; DROP TABLE papers; --", "x" * 7_000,
                                "\x00", "🦜", "(" * 100, "tag:", "year:abc", "id:"])
 def test_hostile_queries_never_fail(api, q):
     response = api.get("/api/papers", params={"q": q})
