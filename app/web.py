@@ -309,7 +309,7 @@ def sitemap_pages(request: Request) -> Response:
 
 
 @page("/sitemaps/papers-{part}.xml")
-def sitemap_part(request: Request, part: Annotated[int, Path(ge=1)]) -> Response:
+def sitemap_part(request: Request, part: Annotated[int, Path(ge=1, le=1_000_000)]) -> Response:
     """One part of the paper permalinks (part of the sitemap index)."""
     rows = papers.sitemap_rows((part - 1) * SITEMAP_SIZE, SITEMAP_SIZE).fetchall()
     if not rows:
