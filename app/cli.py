@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from app import migrate
 from app.db import connect, transaction
+from app.ingest.load import BATCH_SIZE
 from app.settings import SEED_FILE, get_settings
 
 
@@ -19,7 +20,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from app.ingest import ingest
 
     conn = _prepared_connection()
-    stats, status = ingest(conn, args.paths, fmt=args.format, source=args.source, quiet=args.quiet)
+    stats, status = ingest(conn, args.paths, fmt=args.format, source=args.source, quiet=args.quiet,
+                           batch_size=args.batch_size)
     if len(args.paths) > 1:
         print(f"total: {stats.summary()}", file=sys.stderr)
     return status
@@ -92,6 +94,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="papers", description="A searchable catalogue of research papers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--format", choices=["auto", "seed", "jsonl", "json"], default="auto")
     ingest.add_argument("--source", help="source name stored with new papers (default: the file name)")
     ingest.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    ingest.add_argument("--batch-size", type=_positive, default=BATCH_SIZE, metavar="N",
+                        help=f"records per transaction (default {BATCH_SIZE:,})")
     ingest.set_defaults(func=cmd_ingest)
 
     retag = sub.add_parser("retag", help="recompute topic tags from app/topics.toml")

@@ -6,7 +6,6 @@ input completes the work: unchanged records are recognised by a content hash.
 """
 
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,9 +14,9 @@ from itertools import islice
 from app import tagging
 from app.db import transaction
 from app.ingest.categories import category_name
-from app.ingest.records import PaperIn, RecordError, fold_accents
+from app.ingest.records import PaperIn, RecordError
 
-BATCH_SIZE = 2_000
+BATCH_SIZE = 10_000  # per transaction: larger batches amortise tagging and commits
 SQL_CHUNK = 5_000  # stays below SQLite's bound-parameter limit
 
 ErrorReporter = Callable[[int, RecordError], None]
@@ -41,14 +40,6 @@ class Stats:
 
 
 _PAPER_COLUMNS = "id, key, arxiv_id, title, abstract, authors, categories, published, url, content_hash"
-
-
-_NON_WORD = re.compile(r"[\W_]+")
-
-
-def author_slug(name: str) -> str:
-    slug = _NON_WORD.sub("-", fold_accents(name.casefold())).strip("-")
-    return slug or "a" + hashlib.sha1(name.encode()).hexdigest()[:10]
 
 
 def content_hash(values: dict) -> str:
@@ -110,7 +101,7 @@ class Loader:
         # transaction, so no committed state has the table and its index out of step.
         triggers = self._drop_fts_triggers()
         now = _now()
-        author_changes: dict[int, tuple[str, ...]] = {}
+        author_changes: dict[int, PaperIn] = {}
         category_changes: dict[int, tuple[str, ...]] = {}
         self._prefetch(records)
         for _line, rec in records:
@@ -129,7 +120,7 @@ class Loader:
             if values["arxiv_id"]:  # later records of this batch must see this one
                 self._by_arxiv[values["arxiv_id"]] = {**values, "id": paper_id}
             if rec.authors is not None:
-                author_changes[paper_id] = rec.authors
+                author_changes[paper_id] = rec
             if rec.categories is not None:
                 category_changes[paper_id] = rec.categories
         self._index_changed()
@@ -242,32 +233,37 @@ class Loader:
                 " VALUES ('delete', ?, ?, ?, ?)", (paper_id, row["title"], row["abstract"], row["authors"]))
         self._changed_ids.add(paper_id)
 
-    def _write_authors(self, changes: dict[int, tuple[str, ...]]) -> None:
+    def _write_authors(self, changes: dict[int, PaperIn]) -> None:
         if not changes:
             return
+        self._resolve_authors({slug: name for rec in changes.values()
+                               for slug, name in zip(rec.author_slugs, rec.authors)})
         self.conn.executemany("DELETE FROM paper_authors WHERE paper_id = ?",
                               [(p,) for p in changes if p not in self._inserted_ids])
         rows = []
-        for paper_id, authors in changes.items():
+        for paper_id, rec in changes.items():
             seen: set[int] = set()
-            for name in authors:
-                author_id = self._author_id(name)
+            for slug in rec.author_slugs:
+                author_id = self._author_ids[slug]
                 if author_id not in seen:  # the same name twice in one list is one author
                     seen.add(author_id)
                     rows.append((paper_id, len(seen) - 1, author_id))
         self.conn.executemany("INSERT INTO paper_authors (paper_id, position, author_id) VALUES (?, ?, ?)", rows)
 
-    def _author_id(self, name: str) -> int:
-        slug = author_slug(name)
-        author_id = self._author_ids.get(slug)
-        if author_id is None:
-            # Most names in a batch are new: insert first, look up only on conflict.
-            row = self.conn.execute("INSERT INTO authors (name, slug) VALUES (?, ?)"
-                                    " ON CONFLICT (slug) DO NOTHING RETURNING id", (name, slug)).fetchone()
-            if row is None:
-                row = self.conn.execute("SELECT id FROM authors WHERE slug = ?", (slug,)).fetchone()
-            author_id = self._author_ids[slug] = row[0]
-        return author_id
+    def _resolve_authors(self, names: dict[str, str]) -> None:
+        """Make sure every slug has an author row and its id is in the run's cache."""
+        missing = [slug for slug in names if slug not in self._author_ids]
+        for start in range(0, len(missing), SQL_CHUNK):
+            chunk = missing[start:start + SQL_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found = dict(self.conn.execute(f"SELECT slug, id FROM authors WHERE slug IN ({marks})", chunk))
+            self._author_ids.update(found)
+            new = [(names[slug], slug) for slug in chunk if slug not in found]
+            self.conn.executemany("INSERT INTO authors (name, slug) VALUES (?, ?)", new)
+            if new:
+                marks = ",".join("?" * len(new))
+                self._author_ids.update(self.conn.execute(
+                    f"SELECT slug, id FROM authors WHERE slug IN ({marks})", [slug for _name, slug in new]))
 
     def _write_categories(self, changes: dict[int, tuple[str, ...]]) -> None:
         if not changes:

@@ -26,6 +26,7 @@ ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf|html)/([^?#\s]+?)(?:\.pdf)?(?:[?#
 CATEGORY = re.compile(r"^[a-z][a-z-]*(?:\.[A-Za-z-]+)?$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _WEB_URL = re.compile(r"https?://", re.I)
+_NON_WORD = re.compile(r"[\W_]+")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&)\s*")
 
@@ -44,10 +45,14 @@ class PaperIn:
     categories: tuple[str, ...] | None = None
     url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    # Derived once, where the record is parsed (a worker process), not in the writer.
+    title_norm: str = field(default="", compare=False)
+    author_slugs: tuple[str, ...] | None = field(default=None, compare=False)
 
-    @property
-    def title_norm(self) -> str:
-        return normalize_title(self.title)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "title_norm", normalize_title(self.title))
+        if self.authors is not None:
+            object.__setattr__(self, "author_slugs", tuple(author_slug(n) for n in self.authors))
 
     @property
     def key(self) -> str:
@@ -66,6 +71,12 @@ def clean_text(value: str) -> str:
 def normalize_title(title: str) -> str:
     """Case-, accent- and punctuation-insensitive form used to recognise the same paper."""
     return _NON_ALNUM.sub(" ", fold_accents(title.casefold())).strip()
+
+
+def author_slug(name: str) -> str:
+    """URL path segment for an author page: "Zoë Ångström" -> "zoe-angstrom"."""
+    slug = _NON_WORD.sub("-", fold_accents(name.casefold())).strip("-")
+    return slug or "a" + hashlib.sha1(name.encode()).hexdigest()[:10]
 
 
 def fold_accents(text: str) -> str:

@@ -83,7 +83,7 @@ def test_killed_ingest_leaves_a_sound_database_and_rerun_completes(tmp_path, aft
     _corpus_like(source, 12_000)
     env = {**os.environ, "DATA_DIR": str(tmp_path / "data")}
     papers(tmp_path, "db", "upgrade")
-    process = subprocess.Popen([*PAPERS, "ingest", "--quiet", str(source)], env=env,
+    process = subprocess.Popen([*PAPERS, "ingest", "--quiet", "--batch-size", "2000", str(source)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_for_papers(tmp_path / "data" / "papers.db", after)  # killed mid-run, not before or after
     process.send_signal(signal.SIGKILL)
