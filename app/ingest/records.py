@@ -24,7 +24,7 @@ NEW_ARXIV_ID = re.compile(r"(?<![\w.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\w.])")
 OLD_ARXIV_ID = re.compile(r"(?<![\w.-])([a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?(?!\w)")
 ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf|html)/([^?#\s]+?)(?:\.pdf)?(?:[?#]|$)", re.I)
 CATEGORY = re.compile(r"^[a-z][a-z-]*(?:\.[A-Za-z-]+)?$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
 _WEB_URL = re.compile(r"https?://", re.I)
 _NON_WORD = re.compile(r"[\W_]+")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -203,6 +203,8 @@ def _url(obj: dict) -> str | None:
             text = value.strip()
             if len(text) > MAX_URL_CHARS:
                 raise RecordError("url too long")
+            if not text.isprintable():  # controls, invisible formatting, lone surrogates
+                raise RecordError(f"url contains invisible or invalid characters: {text!r:.40}")
             # Only web links: a javascript: or data: URL must never reach an href.
             if not _WEB_URL.match(text):
                 raise RecordError(f"url is not an http(s) link: {text!r:.40}")
