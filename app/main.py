@@ -107,7 +107,8 @@ class _BodyTooLarge(Exception):
 
 def _oversized(scope) -> tuple[int, str] | None:
     query = scope.get("query_string", b"")
-    if len(scope.get("raw_path") or scope["path"].encode()) + len(query) > MAX_URL_BYTES:
+    target = len(scope.get("raw_path") or scope["path"].encode()) + (len(query) + 1 if query else 0)
+    if target > MAX_URL_BYTES:
         return 414, f"Addresses are limited to {MAX_URL_BYTES:,} bytes; shorten the query."
     if query.count(b"&") + 1 > MAX_QUERY_PARAMS:
         return 414, f"An address may carry at most {MAX_QUERY_PARAMS} parameters."
