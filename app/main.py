@@ -203,6 +203,8 @@ def create_app() -> FastAPI:
         status, body = database_state()
         return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
+    app.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)  # for probes that use HEAD
+
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
     app.include_router(web.router)
