@@ -1,13 +1,29 @@
 """The `papers` command: ingest, retag, db, serve."""
 
 import argparse
+import errno
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from app import migrate
-from app.db import connect, transaction
+from app.db import connect, sqlite3, transaction
 from app.ingest.load import BATCH_SIZE
 from app.settings import SEED_FILE, get_settings
+
+
+EXIT_DATABASE = 3  # the database cannot be used: missing, read-only, disk full, damaged
+
+
+class DatabaseProblem(Exception):
+    """The database cannot be used for this command; the message says why, for the user."""
+
+
+def _existing_database() -> Path:
+    path = get_settings().database_path
+    if not path.exists():
+        raise DatabaseProblem(f"no database at {path}: `papers ingest FILE` or `papers db upgrade` creates one")
+    return path
 
 
 def _prepared_connection():
@@ -44,7 +60,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     elif args.action == "downgrade":
         migrate.downgrade(revision=args.revision or "-1")
     elif args.action == "check":
-        conn = connect()
+        conn = connect(_existing_database())
         problems = check_database(conn)
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -52,7 +68,7 @@ def cmd_db(args: argparse.Namespace) -> int:
             return 1
         print("ok: integrity and full-text index verified", file=sys.stderr)
     elif args.action == "optimize":
-        conn = connect()
+        conn = connect(_existing_database())
         conn.execute("INSERT INTO papers_fts(papers_fts) VALUES ('optimize')")
         conn.execute("PRAGMA optimize")
         print("ok: full-text index optimized", file=sys.stderr)
@@ -61,7 +77,10 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def check_database(conn) -> list[str]:
     """Problems found by SQLite's integrity check and FTS5's own consistency check."""
-    problems = [row[0] for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
+    try:
+        problems = [row[0] for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
+    except sqlite3.DatabaseError as exc:
+        return [f"the file cannot be read as a database: {exc}"]
     try:
         conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES ('integrity-check', 1)")
     except Exception as exc:  # noqa: BLE001 - reported, not handled
@@ -79,9 +98,62 @@ def ensure_seeded(conn) -> None:
     ingest(conn, [str(SEED_FILE)], fmt="seed", source="seed", quiet=True)
 
 
+def startup_problem(path: Path) -> str | None:
+    """Why the database at `path` cannot be served (SQLite's quick check), or None; a missing file is
+    fine, `serve` creates it. Seconds on a large catalogue: `--skip-check` leaves it out."""
+    if not path.exists():
+        return None
+    try:
+        conn = connect(path, readonly=True)
+    except sqlite3.DatabaseError as exc:
+        return explain(exc, path)
+    try:
+        found = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+    except sqlite3.DatabaseError as exc:
+        return explain(exc, path)
+    finally:
+        conn.close()
+    if found == ["ok"]:
+        return None
+    detail = "; ".join(" ".join(line.split()) for line in found)[:300]
+    return (f"{path} is damaged (SQLite's quick check: {detail}); restore it from a backup, or move it aside "
+            "and ingest again")
+
+
+def explain(exc: BaseException, path: Path) -> str | None:
+    """A database or file-system error in words, with what to do; None when it is none of those."""
+    exc = getattr(exc, "orig", None) or exc  # SQLAlchemy (migrations) wraps the driver's error
+    text = str(exc).lower()
+    code = getattr(exc, "errno", None)
+    if code == errno.ENOSPC or "database or disk is full" in text:
+        return (f"the disk holding {path} is full: free some space, then run the same command again "
+                "(batches committed before are kept)")
+    if code == errno.EROFS or "readonly" in text or "read-only" in text:
+        return (f"{path} is read-only (file permissions, an immutable file or a read-only mount): "
+                "it can still be served, but nothing can be written to it")
+    if "not a database" in text or "malformed" in text or "could not decode" in text:
+        return (f"{path} is damaged or not a database ({_short(exc)}); restore it from a backup, or move it "
+                "aside and ingest again")
+    if "unable to open database file" in text:
+        return f"cannot open {path}: its folder is missing, or not readable and writable by this user"
+    if isinstance(exc, OSError) and code in (errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST):
+        return f"cannot use {exc.filename or path.parent}: {exc.strerror}"
+    return None
+
+
+def _short(exc: BaseException) -> str:
+    """SQLite's own words, without the damaged bytes it sometimes quotes."""
+    text = str(exc).split(" with text ", 1)[0]
+    return "".join(c if c.isprintable() and c != "\ufffd" else "?" for c in text)[:120]
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    if not args.skip_check:
+        problem = startup_problem(get_settings().database_path)
+        if problem:
+            raise DatabaseProblem(problem)
     conn = _prepared_connection()
     if not args.no_seed:
         ensure_seeded(conn)
@@ -128,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--no-seed", action="store_true", help="do not load the seed data into an empty database")
+    serve.add_argument("--skip-check", action="store_true",
+                       help="skip SQLite's quick check of the database at start (seconds on a large catalogue)")
     serve.set_defaults(func=cmd_serve)
     return parser
 
@@ -140,6 +214,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted: committed batches are kept; run the same command again to finish",
               file=sys.stderr)
         return 130
+    except DatabaseProblem as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATABASE
+    except Exception as exc:  # noqa: BLE001 - database and disk failures get words, anything else its traceback
+        message = explain(exc, get_settings().database_path)
+        if message is None or not isinstance(getattr(exc, "orig", None) or exc, (sqlite3.Error, OSError)):
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_DATABASE
 
 
 if __name__ == "__main__":
