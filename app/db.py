@@ -75,7 +75,8 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
     try:
         yield
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite has already rolled back after some errors (disk full, I/O)
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 
