@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 import orjson
 
-from bench.common import BENCH_DIR, MAIN_PYTHON, AppTree, PEERS_VENV, WORK_DIR, free_port, latency_summary, log, rss_mb
+from bench.common import (BENCH_DIR, MAIN_PYTHON, PEERS_VENV, WORK_DIR, AppTree, enough, free_port, latency_summary,
+                          log, rss_mb)
 
 LOOPBACK = "127.0.0.1"
 

@@ -72,7 +72,17 @@ class Recorder:
 
     def __init__(self, cfg: Config, label: str, results: dict, tree: AppTree):
         self.cfg, self.label, self.results, self.tree = cfg, label, results, tree
-        self.run = results.setdefault("runs", {})[label] = {
+        runs = results.setdefault("runs", {})
+        if label in runs and not {"ingest", "search", "http", "load"} <= set(cfg.stages):
+            # A partial run (some stages or peers again) updates that size's figures in place,
+            # and says what it redid, with which app and when.
+            self.run = runs[label]
+            self.run.setdefault("reruns", []).append({
+                "date": now_iso(), "commit": tree.label, "command": cfg.command, "stages": list(cfg.stages),
+                "peers": list(cfg.peers), "load_average_at_start": machine()["load_average_at_start"]})
+            self.run.setdefault("errors", {})
+            return
+        self.run = runs[label] = {
             "date": now_iso(), "machine": machine(), "commit": tree.label, "command": cfg.command,
             "config": {"reps": cfg.reps, "http_reps": cfg.http_reps, "budget_s": cfg.budget_s,
                        "duration_s": cfg.duration_s, "concurrencies": cfg.concurrencies,
@@ -94,6 +104,7 @@ class Recorder:
             value = None
         else:
             log(f"[{self.label}] {name} done in {time.perf_counter() - start:.1f} s")
+            self.run["errors"].pop(name, None)
         # Other work on the machine shows here: figures taken under a load above the
         # core count are slowed by the scheduler, not by the code measured.
         self.run.setdefault("load_average", {})[name] = [round(load_before, 2), round(os.getloadavg()[0], 2)]

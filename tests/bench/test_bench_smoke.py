@@ -17,7 +17,7 @@ from bench.queries import MIX  # noqa: E402
 def test_quick_run_measures_every_stage_on_a_few_hundred_papers(tmp_path):
     out = tmp_path / "results.json"
     cmd = [sys.executable, "-m", "bench", "run", "--quick", "--sizes", "300", "--peers", "whoosh",
-           "--concurrency", "2", "--duration", "1", "--loadgen", "python", "--out", str(out), "--no-readme"]
+           "--concurrency", "2", "--duration", "1", "--loadgen", "python", "--budget", "0.001", "--out", str(out), "--no-readme"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
                           env={**_env(), "BENCH_WORK_DIR": str(tmp_path / "work")})
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -40,6 +40,13 @@ def test_quick_run_measures_every_stage_on_a_few_hundred_papers(tmp_path):
     assert all(c["requests"] > 0 and c["server_rss_max_mb"] > 0 for c in cells)
     assert run["peers"]["whoosh"]["ingest"]["papers"] == 300
     assert set(run["peers"]["whoosh"]["queries"]) == names
+
+    again = subprocess.run([*cmd, "--stages", "search", "--peers", ""], cwd=ROOT, capture_output=True, text=True,
+                           timeout=120, env={**_env(), "BENCH_WORK_DIR": str(tmp_path / "work")})
+    assert again.returncode == 0, again.stderr[-3000:]
+    rerun = json.loads(out.read_text())["runs"]["300"]
+    assert rerun["ingest"] == run["ingest"], "a partial run keeps the other stages' figures"
+    assert rerun["reruns"][-1]["stages"] == ["search"]
 
 
 def test_synthetic_papers_have_new_ids_unique_titles_and_real_vocabulary():
