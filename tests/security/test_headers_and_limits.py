@@ -1,6 +1,7 @@
 """Security headers on every kind of response, static files kept in their folder, request limits, read-only routes."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote
 
 import pytest
@@ -130,7 +131,9 @@ def asgi_get(app, raw_path: str, extra_headers: list | None = None) -> tuple[int
     async def send(message):
         messages.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    # In a thread of its own: the browser tests' Playwright keeps an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
     start = next(m for m in messages if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
     return start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]}, body
