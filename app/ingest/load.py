@@ -236,8 +236,11 @@ class Loader:
     def _write_authors(self, changes: dict[int, PaperIn]) -> None:
         if not changes:
             return
-        self._resolve_authors({slug: name for rec in changes.values()
-                               for slug, name in zip(rec.author_slugs, rec.authors)})
+        names: dict[str, str] = {}
+        for rec in changes.values():  # the first spelling met wins, as it does across batches
+            for slug, name in zip(rec.author_slugs, rec.authors):
+                names.setdefault(slug, name)
+        self._resolve_authors(names)
         self.conn.executemany("DELETE FROM paper_authors WHERE paper_id = ?",
                               [(p,) for p in changes if p not in self._inserted_ids])
         rows = []
