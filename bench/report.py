@@ -179,6 +179,16 @@ def target_rows(results: dict) -> str:
     return "\n".join(rows)
 
 
+def _stage_provenance(run: dict) -> str:
+    """Which stages were measured on another app version or day than the size's header says."""
+    others = {name: info for name, info in (run.get("stages") or {}).items()
+              if info.get("commit") != run.get("commit") or info.get("date", "")[:10] != run.get("date", "")[:10]}
+    if not others:
+        return ""
+    return "; measured earlier: " + ", ".join(f"{name} at `{info.get('commit')}` ({info.get('date')})"
+                                               for name, info in others.items() if name != "data")
+
+
 def markdown(results: dict) -> str:
     sizes = _sizes(results)
     if not sizes:
@@ -193,6 +203,7 @@ def markdown(results: dict) -> str:
                      f"SQLite {m.get('sqlite')}, Python {m.get('python')}, load average at start "
                      f"{m.get('load_average_at_start')}, load generator {_get(run, 'config', 'loadgen')}; "
                      f"command `{run.get('command')}`"
+                     + _stage_provenance(run)
                      + (f"; **errors**: {', '.join(run['errors'])}" if run.get("errors") else ""))
     parts += ["", "### Targets", "", target_rows(results), "", "### Ingest", "", ingest_table(results)]
     for label in sizes:

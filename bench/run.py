@@ -72,24 +72,28 @@ class Recorder:
 
     def __init__(self, cfg: Config, label: str, results: dict, tree: AppTree):
         self.cfg, self.label, self.results, self.tree = cfg, label, results, tree
-        runs = results.setdefault("runs", {})
-        if label in runs and not {"ingest", "search", "http", "load"} <= set(cfg.stages):
-            # A partial run (some stages or peers again) updates that size's figures in place,
-            # and says what it redid, with which app and when.
-            self.run = runs[label]
-            self.run.setdefault("reruns", []).append({
-                "date": now_iso(), "commit": tree.label, "command": cfg.command, "stages": list(cfg.stages),
-                "peers": list(cfg.peers), "load_average_at_start": machine()["load_average_at_start"]})
+        # A size measured again keeps the figures of the stages not redone; every stage
+        # says when and on which app version it was measured (`stages`), and the
+        # previous runs' headers are kept in `history`.
+        previous = results.setdefault("runs", {}).get(label)
+        self.run = results["runs"][label] = previous or {}
+        if previous and "ingest" not in cfg.stages:
+            # The header names the database every app figure comes from: keep it.
             self.run.setdefault("errors", {})
+            self.run.setdefault("stages", {})
             return
-        self.run = runs[label] = {
+        if previous:
+            self.run.setdefault("history", []).append(
+                {k: previous.get(k) for k in ("date", "commit", "command", "config")})
+        self.run.update({
             "date": now_iso(), "machine": machine(), "commit": tree.label, "command": cfg.command,
             "config": {"reps": cfg.reps, "http_reps": cfg.http_reps, "budget_s": cfg.budget_s,
                        "duration_s": cfg.duration_s, "concurrencies": cfg.concurrencies,
                        "loadgen": loadgen_available() if cfg.loadgen == "auto" else cfg.loadgen,
                        "quick": cfg.quick},
-            "errors": {},
-        }
+        })
+        self.run.setdefault("errors", {})
+        self.run.setdefault("stages", {})
 
     def stage(self, name: str, fn, *args, **kwargs):
         log(f"[{self.label}] {name} ...")
@@ -105,9 +109,11 @@ class Recorder:
         else:
             log(f"[{self.label}] {name} done in {time.perf_counter() - start:.1f} s")
             self.run["errors"].pop(name, None)
-        # Other work on the machine shows here: figures taken under a load above the
-        # core count are slowed by the scheduler, not by the code measured.
-        self.run.setdefault("load_average", {})[name] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+        # Other work on the machine shows in the load average: figures taken under a load
+        # above the core count are slowed by the scheduler, not by the code measured.
+        self.run["stages"][name] = {"date": now_iso(), "commit": self.tree.label,
+                                    "seconds": round(time.perf_counter() - start, 1),
+                                    "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
         self.save()
         return value
 
