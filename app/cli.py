@@ -3,6 +3,7 @@
 import argparse
 import errno
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -161,9 +162,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     print(f"serving {settings.site_name} from {settings.database_path} on http://{args.host}:{args.port}",
           file=sys.stderr)
+    if args.workers == 1:
+        # The in-memory catalogue and spelling vocabulary take a second or two to build on a
+        # large corpus: build them while uvicorn starts, not during the first visitor's search.
+        threading.Thread(target=_warm_search, name="warm-search", daemon=True).start()
     uvicorn.run("app.main:app", host=args.host, port=args.port, log_level=args.log_level,
                 workers=args.workers, proxy_headers=True)
     return 0
+
+
+def _warm_search() -> None:
+    from app import search
+
+    try:
+        search.warm()
+    except Exception as exc:  # noqa: BLE001 - only an optimisation; the first search will retry
+        print(f"warning: search warm-up failed: {exc}", file=sys.stderr)
 
 
 def _positive(text: str) -> int:
