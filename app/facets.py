@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from app.bitsets import Catalogue
 from app.search import FacetValue, SearchParams
 
-FACET_LIMIT = 30
+FACET_LIMIT = 15  # what a sidebar can show; each value renders two links, the page cost grows with it
 GROUPS = ("topic", "category", "year")
 
 

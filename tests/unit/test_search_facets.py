@@ -30,7 +30,10 @@ def facet_counts(result, kinds) -> Counter:
 def test_tag_counts_equal_a_brute_force_count(view):
     result = search(**view, per_page=5)  # facets cover every result, not the page shown
     tags, _years = brute_force(view)
-    assert facet_counts(result, ("topic", "category")) == tags
+    shown = facet_counts(result, ("topic", "category"))
+    assert all(tags[slug] == count for slug, count in shown.items())
+    left_out = sum(result.facets_more.get(kind, 0) for kind in ("topic", "category"))
+    assert len(shown) + left_out == len(+tags)
 
 
 @pytest.mark.parametrize("view", [v for v in VIEWS if not v.get("years")])
