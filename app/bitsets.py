@@ -30,6 +30,7 @@ _TO_FLAGS = bytes.maketrans(b"01", b"\x00\x01")
 MATCH_CACHE_SIZE = 64       # match expression -> bitset, per catalogue (about 20 KB each at 165k papers)
 PREDICATE_CACHE_SIZE = 64
 RANKING_CACHE_SIZE = 32     # (match, window) -> ids in relevance order, at most RANK_LIMIT of them
+RESULT_CACHE_SIZE = 64      # view -> finished SearchResult: popular views are answered without work
 
 
 # --- bitset primitives ---------------------------------------------------------------
@@ -147,6 +148,7 @@ class Catalogue:
     matches: _Lru = field(default_factory=lambda: _Lru(MATCH_CACHE_SIZE))
     predicates: _Lru = field(default_factory=lambda: _Lru(PREDICATE_CACHE_SIZE))
     rankings: _Lru = field(default_factory=lambda: _Lru(RANKING_CACHE_SIZE))
+    results: _Lru = field(default_factory=lambda: _Lru(RESULT_CACHE_SIZE))
 
     @property
     def total(self) -> int:
@@ -193,6 +195,12 @@ def catalogue(conn, path: Path) -> Catalogue:
             _cache.clear()  # one database per process in practice; tests switch between many
             _cache[str(path)] = current
     return current
+
+
+def forget() -> None:
+    """Drop every catalogue (and its caches): the next search rebuilds from the database."""
+    with _build_lock:
+        _cache.clear()
 
 
 def _build(conn, signature: tuple) -> Catalogue:

@@ -153,11 +153,20 @@ _MATCH_IDS = "SELECT group_concat(rowid) FROM papers_fts WHERE papers_fts MATCH 
 
 
 def run(params: SearchParams) -> SearchResult:
-    """The page of results, facets and hints for one view. Never raises on user input."""
-    started = perf_counter()
+    """The page of results, facets and hints for one view. Never raises on user input.
+
+    A finished result is kept per catalogue (which is rebuilt whenever the database
+    changes), so a view asked for again -- a popular query, the next visitor on the
+    same link, the feed of a page just seen -- costs a dictionary lookup.
+    """
     params = _sane(params)
     conn = reader()
     cat = bitsets.catalogue(conn, get_settings().database_path)
+    return cat.results.get_or(params, lambda: _run(params, conn, cat))
+
+
+def _run(params: SearchParams, conn, cat: bitsets.Catalogue) -> SearchResult:
+    started = perf_counter()
     compiled = compile_query(params.q)
     engine = _Engine(conn, cat)
     try:
