@@ -6,11 +6,12 @@ Searching itself is `search.run`; these are plain keyed reads shared by web.py a
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from markupsafe import Markup, escape
 
 from app.db import reader
+from app.hits import as_date
 from app.search import Hit, TagRef
 
 KIND_ORDER = ("topic", "category")
@@ -55,15 +56,6 @@ class PaperPage:
         return self.hit.url
 
 
-def _date(value) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
 def _tag_refs(paper_ids: list[int]) -> dict[int, list[TagRef]]:
     refs: dict[int, list[TagRef]] = {pid: [] for pid in paper_ids}
     if not paper_ids:
@@ -89,7 +81,7 @@ def hits_for_rows(rows) -> list[Hit]:
     tags = _tag_refs([row["id"] for row in rows])
     return [Hit(id=row["id"], key=row["key"], arxiv_id=row["arxiv_id"], title=row["title"],
                 abstract=row["abstract"], authors=[a for a in row["authors"].split(", ") if a],
-                published=_date(row["published"]), url=row["url"], tags=tags[row["id"]],
+                published=as_date(row["published"]), url=row["url"], tags=tags[row["id"]],
                 snippet=Markup(escape(excerpt(row["abstract"]))), title_html=Markup(escape(row["title"])))
             for row in rows]
 
