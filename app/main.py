@@ -123,13 +123,21 @@ def _oversized(scope) -> tuple[int, str] | None:
     return None
 
 
+# Answers any API operation may give besides its own, documented in the OpenAPI schema.
+LIMIT_RESPONSES: dict[int | str, dict] = {
+    413: {"model": api.ErrorOut, "description": f"Request body over {MAX_BODY_BYTES:,} bytes"},
+    414: {"model": api.ErrorOut, "description": f"Address over {MAX_URL_BYTES:,} bytes or over "
+                                                f"{MAX_QUERY_PARAMS} parameters"},
+    503: {"model": api.ErrorOut, "description": "The database is unavailable, or the search ran out of time"},
+}
+
 ERROR_TITLES = {400: "Bad request", 413: "Request too large", 414: "Address too long",
                 503: "Temporarily unavailable"}
 
 
 def _error_response(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
-    """JSON `{"detail": ...}` under /api, the site's error page elsewhere."""
-    if request.url.path == "/api" or request.url.path.startswith("/api/"):
+    """JSON `{"detail": ...}` under /api and for /health, the site's error page elsewhere."""
+    if request.url.path in ("/api", "/health") or request.url.path.startswith("/api/"):
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
     context = web.common(request, title=ERROR_TITLES.get(status, "Error"), status=status, message=message,
                          query="")
@@ -197,7 +205,8 @@ def create_app() -> FastAPI:
     app = FastAPI(title=settings.site_name, version="0.1.0",
                   description="Search research papers: full-text with ranking, tags as facets, permalinks.")
 
-    @app.get("/health", tags=["meta"], responses={503: {"description": "The catalogue cannot answer searches"}})
+    @app.get("/health", tags=["meta"], responses={**LIMIT_RESPONSES,
+                                                  503: {"description": "The catalogue cannot answer searches"}})
     def health() -> JSONResponse:
         """Whether the catalogue can answer: ok, degraded (read-only, disk almost full) or error (503)."""
         status, body = database_state()
@@ -206,7 +215,7 @@ def create_app() -> FastAPI:
     app.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)  # for probes that use HEAD
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(api.router)
+    app.include_router(api.router, responses=LIMIT_RESPONSES)
     app.include_router(web.router)
     web.install_error_pages(app)
 

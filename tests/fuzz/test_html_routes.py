@@ -128,7 +128,7 @@ def path_properties(examples: int):
             "tags": f"/tags/{segment}",
             "authors": f"/authors/{segment}",
             "api": f"/api/papers/{data.draw(st.sampled_from([known, segment]))}{suffix}",
-            "sitemap": f"/sitemaps/papers-{data.draw(number_text())}.xml",
+            "sitemap": f"/sitemaps/papers-{quote(data.draw(number_text()), safe='%')}.xml",
             "static": f"/static/{segment}",
             "anything": f"/{segment}/{segment}",
         }[kind]
