@@ -335,7 +335,9 @@ class _Compiler:
         tokens = fts_tokens(head)
         if not tokens:
             return self.text(fieldname, tail, negated, expand=False) if tail else None
-        expr = _leaf(tokens, self.columns(fieldname), prefix=True)
+        # A one- or two-letter prefix expands to thousands of terms (seconds on a large
+        # catalogue, with no prefix index): it is searched as the word itself.
+        expr = _leaf(tokens, self.columns(fieldname), prefix=len(tokens[-1]) >= MIN_PREFIX_CHARS)
         self._record(" ".join(tokens), expr, negated)
         return _Piece(parts=[expr])
 
@@ -419,6 +421,7 @@ class _Compiler:
         return _Piece(preds=[("(p.arxiv_id = ? OR p.key = ?)", (arxiv_id, key))])
 
 
+MIN_PREFIX_CHARS = 3
 _YEAR = re.compile(r"(?P<single>\d{4})|(?P<start>\d{4})?\s*(?:\.\.|-|–)\s*(?P<end>\d{4})?")
 
 

@@ -395,3 +395,9 @@ def test_any_text_compiles_to_valid_fts5(db, text):
     execute(db, cq)
     if (loose := loosen(cq)) is not None:
         execute(db, loose)
+
+
+def test_a_prefix_shorter_than_three_letters_is_searched_as_the_word():
+    assert compile_query("a*").match == '"a"'
+    assert compile_query("title:tr*").match == 'title : "tr"'
+    assert compile_query("dis*").match == '"dis" *'
