@@ -202,8 +202,15 @@ def _writable(path) -> bool:
 
 def create_app() -> FastAPI:
     settings = get_settings()
-    app = FastAPI(title=settings.site_name, version="0.1.0",
+    # FastAPI's own docs page loads its scripts from a CDN and starts them inline, which our
+    # CSP forbids: the page below serves a vendored Swagger UI started from a static file.
+    app = FastAPI(title=settings.site_name, version="0.1.0", docs_url=None, redoc_url=None,
                   description="Search research papers: full-text with ranking, tags as facets, permalinks.")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        return web.templates.TemplateResponse(request, "docs.html", {
+            "site_name": settings.site_name, "openapi_url": app.openapi_url})
 
     @app.get("/health", tags=["meta"], responses={**LIMIT_RESPONSES,
                                                   503: {"description": "The catalogue cannot answer searches"}})
