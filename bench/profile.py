@@ -50,13 +50,13 @@ def _out(name: str) -> Path:
     return directory / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.txt"
 
 
-def profile_server(db: Path, endpoint: str, kind: str, concurrency: int, seconds: float) -> Path:
+def profile_server(db: Path, endpoint: str, kind: str, concurrency: int, seconds: float, gil: bool = False) -> Path:
     prefix, headers = ENDPOINT_PREFIX[endpoint]
     paths = [prefix + q.app_query_string() for q in LOAD_CLASSES[kind]]
     out = _out(f"server-{endpoint}-{kind}")
     with app_server(db) as server:
         spy = subprocess.Popen([str(PY_SPY), "record", "-p", str(server.pid), "-d", f"{seconds:.0f}", "-r", "200",
-                                "--format", "raw", "-o", str(out), "--nonblocking"],
+                                "--format", "raw", "-o", str(out), "--nonblocking", *(["--gil"] if gil else [])],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(1)
         result = load_test(server, paths, concurrency=concurrency, duration_s=seconds - 2, headers=headers)
@@ -82,9 +82,9 @@ def main(args) -> int:
         log("py-spy is installed with the peers: bench/.venv-peers/bin/pip install -r bench/requirements.txt")
         return 2
     if args.target == "server":
-        out = profile_server(Path(args.db), args.endpoint, args.kind, args.concurrency, args.seconds)
+        out = profile_server(Path(args.db).resolve(), args.endpoint, args.kind, args.concurrency, args.seconds)
     else:
-        out = profile_ingest(Path(args.file))
+        out = profile_ingest(Path(args.file).resolve())
     print(summarize(out))
     log(f"collapsed stacks in {out}")
     return 0
