@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--class", dest="kind", choices=["specific", "broad"], default="broad")
     p.add_argument("--concurrency", type=int, default=20)
     p.add_argument("--seconds", type=float, default=15)
+    p.add_argument("--gil", action="store_true", help="sample only the thread holding the GIL (Python CPU)")
     return parser
 
 

@@ -4,7 +4,9 @@
     .venv/bin/python -m bench profile ingest --file bench/work/data/....jsonl.gz
 
 Writes the collapsed stacks (flamegraph input) to bench/work/profiles/ and prints
-the functions with the largest inclusive and self shares of the samples.
+the functions with the largest inclusive and self shares of the samples. Under
+concurrent load, wall-clock samples also count threads waiting for the GIL in
+the frame that waits; `--gil` samples only the thread holding it (Python CPU).
 """
 
 import collections
@@ -82,7 +84,8 @@ def main(args) -> int:
         log("py-spy is installed with the peers: bench/.venv-peers/bin/pip install -r bench/requirements.txt")
         return 2
     if args.target == "server":
-        out = profile_server(Path(args.db).resolve(), args.endpoint, args.kind, args.concurrency, args.seconds)
+        out = profile_server(Path(args.db).resolve(), args.endpoint, args.kind, args.concurrency, args.seconds,
+                             gil=args.gil)
     else:
         out = profile_ingest(Path(args.file).resolve())
     print(summarize(out))
