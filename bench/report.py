@@ -182,11 +182,21 @@ def target_rows(results: dict) -> str:
 def _stage_provenance(run: dict) -> str:
     """Which stages were measured on another app version or day than the size's header says."""
     others = {name: info for name, info in (run.get("stages") or {}).items()
-              if info.get("commit") != run.get("commit") or info.get("date", "")[:10] != run.get("date", "")[:10]}
-    if not others:
-        return ""
-    return "; measured earlier: " + ", ".join(f"{name} at `{info.get('commit')}` ({info.get('date')})"
-                                               for name, info in others.items() if name != "data")
+              if name != "data" and info.get("commit") != run.get("commit")}
+    text = ""
+    if others:
+        text += "; stages measured on another app version: " + ", ".join(
+            f"{name} at `{info.get('commit')}` ({info.get('date')})" for name, info in others.items())
+    finished = run.get("finished") or "9999"
+    later = [f"{name} ({info.get('date')})" for name, info in (run.get("stages") or {}).items()
+             if info.get("date", "") > finished]
+    if later:
+        text += "; measured again after that run: " + ", ".join(later)
+    redone = set(run.get("stages") or {})
+    for old in run.get("history") or []:
+        text += (f"; stages not redone since (peers among them) come from the earlier run of {old.get('date')}"
+                 f" on `{old.get('commit')}` (`{old.get('command')}`)") if redone else ""
+    return text
 
 
 def markdown(results: dict) -> str:

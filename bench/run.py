@@ -175,7 +175,8 @@ def run(cfg: Config) -> dict:
                  "--limit", str(cfg.whoosh_limit), "--index-budget", str(cfg.whoosh_budget_s),
                  "--reps", str(max(3, cfg.reps // 5)), "--budget", str(cfg.budget_s)], what="whoosh",
                 timeout_s=cfg.whoosh_budget_s + 1800)))
-        rec.put("finished", now_iso())
+        if "ingest" in cfg.stages or "finished" not in rec.run:
+            rec.put("finished", now_iso())
     if cfg.readme:
         report.write_outputs(results)
     return results
