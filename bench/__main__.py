@@ -1,6 +1,6 @@
 """`python -m bench`: run the benchmark, or rebuild the README table and plot from the results.
 
-    .venv/bin/python -m bench run --sizes 165k,300k,1m     # the full run (about an hour)
+    .venv/bin/python -m bench run --sizes 165k,300k,1m     # the full run (about 75 min)
     .venv/bin/python -m bench run --quick                  # smoke: 400 papers, seconds
     .venv/bin/python -m bench report                       # README table + plot from latest.json
     .venv/bin/python -m bench profile server --class broad # py-spy: where the server spends its time
