@@ -189,7 +189,7 @@ def _stage_provenance(run: dict) -> str:
             f"{name} at `{info.get('commit')}` ({info.get('date')})" for name, info in others.items())
     finished = run.get("finished") or "9999"
     later = [f"{name} ({info.get('date')})" for name, info in (run.get("stages") or {}).items()
-             if info.get("date", "") > finished]
+             if name != "data" and info.get("date", "") > finished]
     if later:
         text += "; measured again after that run: " + ", ".join(later)
     redone = set(run.get("stages") or {})
