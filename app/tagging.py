@@ -18,6 +18,7 @@ from pathlib import Path
 
 from whoosh.lang.porter import stem
 
+from app import topic_evidence
 from app.query import MAX_QUERY_CHARS, CompiledQuery, compile_query, match_leaves
 from app.settings import TOPICS_FILE
 
@@ -34,6 +35,8 @@ class Topic:
     name: str
     description: str
     query: str
+    # How strong a candidate's match must be (app/topic_evidence.py); None: any match.
+    evidence: topic_evidence.Evidence | None = None
 
 
 def compile_rule(rule: str) -> CompiledQuery:
@@ -58,8 +61,13 @@ def load_topics(path=TOPICS_FILE) -> list[Topic]:
             raise ValueError(f"topic {slug!r}: rule longer than {MAX_QUERY_CHARS} characters")
         if compile_rule(query).is_empty:
             raise ValueError(f"topic {slug!r}: rule {query!r} searches for nothing")
+        try:
+            evidence = topic_evidence.parse(entry.get("evidence"))
+        except ValueError as exc:
+            raise ValueError(f"topic {slug!r}: {exc}") from None
         seen.add(slug)
-        topics.append(Topic(slug, name, " ".join(str(entry.get("description", "")).split()), query))
+        topics.append(Topic(slug, name, " ".join(str(entry.get("description", "")).split()), query,
+                            evidence))
     return topics
 
 
@@ -71,16 +79,30 @@ def sync_topics(conn, topics: Sequence[Topic] | None = None) -> None:
     topics = load_topics() if topics is None else topics
     for topic in topics:
         conn.execute(
-            """INSERT INTO tags(slug, name, kind, description, rule) VALUES (?, ?, 'topic', ?, ?)
+            """INSERT INTO tags(slug, name, kind, description, rule, evidence)
+               VALUES (?, ?, 'topic', ?, ?, ?)
                ON CONFLICT(slug) DO UPDATE SET name = excluded.name,
-                   description = excluded.description, rule = excluded.rule
+                   description = excluded.description, rule = excluded.rule,
+                   evidence = excluded.evidence
                WHERE tags.kind = 'topic'""",
-            (topic.slug, topic.name, topic.description, topic.query))
+            (topic.slug, topic.name, topic.description, topic.query,
+             topic.evidence.to_json() if topic.evidence else ""))
     stale = f"{_TOPIC_TAG_IDS} AND slug NOT IN (SELECT value FROM json_each(?))"
     slugs = json.dumps([t.slug for t in topics])
     # Explicit, so stale links go even on a connection without foreign keys on.
     conn.execute(f"DELETE FROM paper_tags WHERE tag_id IN ({stale})", (slugs,))
     conn.execute(f"DELETE FROM tags WHERE id IN ({stale})", (slugs,))
+
+
+def topic_members(conn) -> dict[str, set[int]]:
+    """Paper ids under each topic, as the catalogue holds them now."""
+    members: dict[str, set[int]] = {}
+    for slug, paper in conn.execute("SELECT t.slug, pt.paper_id FROM tags t LEFT JOIN paper_tags pt"
+                                    " ON pt.tag_id = t.id WHERE t.kind = 'topic'"):
+        ids = members.setdefault(slug, set())
+        if paper is not None:
+            ids.add(paper)
+    return members
 
 
 def retag(conn, paper_ids: Sequence[int] | None = None) -> int:
@@ -90,7 +112,8 @@ def retag(conn, paper_ids: Sequence[int] | None = None) -> int:
     transaction. A batch is restricted with a rowid range, which FTS5 uses to
     skip most of each posting list, then filtered by a temp table of the exact ids.
     """
-    rules = conn.execute("SELECT id, rule FROM tags WHERE kind = 'topic' ORDER BY id").fetchall()
+    rules = conn.execute(
+        "SELECT id, rule, evidence FROM tags WHERE kind = 'topic' ORDER BY id").fetchall()
     if paper_ids is None:
         conn.execute(f"DELETE FROM paper_tags WHERE tag_id IN ({_TOPIC_TAG_IDS})")
         scope, scope_params = "", ()
@@ -108,9 +131,14 @@ def retag(conn, paper_ids: Sequence[int] | None = None) -> int:
         scope = " AND {id} BETWEEN ? AND ? AND +{id} IN (SELECT id FROM temp.retag_ids)"
         scope_params = (ids[0], ids[-1])
     written = 0
-    for tag_id, rule in rules:
+    for tag_id, rule, evidence in rules:
         compiled = compile_rule(rule or "")
-        if not compiled.is_empty:  # a rule that searches for nothing must not tag everything
+        if compiled.is_empty:  # a rule that searches for nothing must not tag everything
+            continue
+        if evidence:
+            written += _insert_weighed_links(conn, tag_id, compiled, scope, scope_params,
+                                             topic_evidence.from_json(evidence))
+        else:
             written += _insert_links(conn, tag_id, compiled, scope, scope_params)
     return written
 
@@ -129,13 +157,33 @@ def _insert_links(conn, tag_id: int, compiled: CompiledQuery, scope: str, scope_
     return conn.execute(sql, params).rowcount
 
 
+def _insert_weighed_links(conn, tag_id: int, compiled: CompiledQuery, scope: str, scope_params,
+                          evidence: topic_evidence.Evidence) -> int:
+    """Tag the rule's matches whose title and abstract carry enough evidence."""
+    where = f" AND {compiled.where}" if compiled.where else ""
+    if compiled.match is not None:
+        rows = conn.execute(
+            "SELECT p.id, p.title, p.abstract FROM papers p WHERE p.id IN (SELECT papers_fts.rowid FROM"
+            f" papers_fts WHERE papers_fts MATCH ?{scope.format(id='papers_fts.rowid')}){where}",
+            (compiled.match, *scope_params, *compiled.params)).fetchall()
+    else:
+        rows = conn.execute(f"SELECT p.id, p.title, p.abstract FROM papers p WHERE 1{scope.format(id='p.id')}"
+                            f"{where}", (*scope_params, *compiled.params)).fetchall()
+    keep = [(tag_id, r[0]) for r in rows if topic_evidence.judge(r[1] or "", r[2] or "", evidence)]
+    conn.executemany("INSERT OR IGNORE INTO paper_tags(tag_id, paper_id) VALUES (?, ?)", keep)
+    return len(keep)
+
+
 def explain(conn, paper_id: int, tag_slug: str) -> list[str]:
     """The words and phrases of a topic's rule that this paper matches (best effort:
     each positive leaf is checked on its own, ignoring the operators around it)."""
-    row = conn.execute("SELECT rule FROM tags WHERE slug = ? AND kind = 'topic'",
+    row = conn.execute("SELECT rule, evidence FROM tags WHERE slug = ? AND kind = 'topic'",
                        (tag_slug,)).fetchone()
     if row is None or not row[0]:
         return []
+    if row[1]:  # the mentions that count, as the paper writes them
+        paper = conn.execute("SELECT title, abstract FROM papers WHERE id = ?", (paper_id,)).fetchone()
+        return topic_evidence.judge(paper[0] or "", paper[1] or "", topic_evidence.from_json(row[1])) if paper else []
     found, seen = [], set()
     for term, expr in match_leaves(compile_rule(row[0])):
         key = tuple(stem(t) for t in term.split())
