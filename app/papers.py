@@ -25,6 +25,7 @@ class TagInfo:
     description: str
     rule: str
     count: int = 0
+    evidence: str = ""   # topics: how strong a match must be (app/topic_evidence.py), as JSON
 
     @property
     def ref(self) -> TagRef:
@@ -141,10 +142,11 @@ def tags_with_counts() -> list[TagInfo]:
 
 def tag_by_slug(slug: str) -> TagInfo | None:
     row = reader().execute(
-        "SELECT t.slug, t.name, t.kind, t.description, t.rule,"
+        "SELECT t.slug, t.name, t.kind, t.description, t.rule, t.evidence,"
         " (SELECT count(*) FROM paper_tags pt WHERE pt.tag_id = t.id) AS n FROM tags t WHERE t.slug = ?",
         (slug,)).fetchone()
-    return TagInfo(row["slug"], row["name"], row["kind"], row["description"], row["rule"], row["n"]) if row else None
+    return TagInfo(row["slug"], row["name"], row["kind"], row["description"], row["rule"], row["n"],
+                   row["evidence"]) if row else None
 
 
 def sitemap_rows(offset: int, limit: int):
@@ -227,6 +229,13 @@ def json_ld(paper: PaperPage, canonical: str) -> Markup:
 
 
 _RULE_TOKEN = re.compile(r'\(|\)|"[^"]*"?|[^\s()"]+')
+
+
+def describe_evidence(evidence: str) -> str:
+    """A topic's evidence rule in words (empty when the query alone decides)."""
+    from app import topic_evidence
+    rule = topic_evidence.from_json(evidence)
+    return topic_evidence.describe(rule) if rule else ""
 
 
 def describe_rule(rule: str) -> str:

@@ -160,6 +160,13 @@ def _insert_links(conn, tag_id: int, compiled: CompiledQuery, scope: str, scope_
 def _insert_weighed_links(conn, tag_id: int, compiled: CompiledQuery, scope: str, scope_params,
                           evidence: topic_evidence.Evidence) -> int:
     """Tag the rule's matches whose title and abstract carry enough evidence."""
+    keep = [(tag_id, i) for i in _weighed_matches(conn, compiled, scope, scope_params, evidence)]
+    conn.executemany("INSERT OR IGNORE INTO paper_tags(tag_id, paper_id) VALUES (?, ?)", keep)
+    return len(keep)
+
+
+def _weighed_matches(conn, compiled: CompiledQuery, scope: str, scope_params,
+                     evidence: topic_evidence.Evidence) -> list[int]:
     where = f" AND {compiled.where}" if compiled.where else ""
     if compiled.match is not None:
         rows = conn.execute(
@@ -169,9 +176,23 @@ def _insert_weighed_links(conn, tag_id: int, compiled: CompiledQuery, scope: str
     else:
         rows = conn.execute(f"SELECT p.id, p.title, p.abstract FROM papers p WHERE 1{scope.format(id='p.id')}"
                             f"{where}", (*scope_params, *compiled.params)).fetchall()
-    keep = [(tag_id, r[0]) for r in rows if topic_evidence.judge(r[1] or "", r[2] or "", evidence)]
-    conn.executemany("INSERT OR IGNORE INTO paper_tags(tag_id, paper_id) VALUES (?, ?)", keep)
-    return len(keep)
+    return [r[0] for r in rows if topic_evidence.judge(r[1] or "", r[2] or "", evidence)]
+
+
+def matching_papers(conn, topic: Topic) -> set[int]:
+    """The papers a topic would tag now, read without writing (for measuring a rule)."""
+    compiled = compile_rule(topic.query)
+    if compiled.is_empty:
+        return set()
+    if topic.evidence:
+        return set(_weighed_matches(conn, compiled, "", (), topic.evidence))
+    if compiled.match is None:
+        sql, params = f"SELECT p.id FROM papers p WHERE {compiled.where}", compiled.params
+    else:
+        sql = ("SELECT p.id FROM papers p WHERE p.id IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)"
+               + (f" AND {compiled.where}" if compiled.where else ""))
+        params = (compiled.match, *compiled.params)
+    return {r[0] for r in conn.execute(sql, params)}
 
 
 def explain(conn, paper_id: int, tag_slug: str) -> list[str]:

@@ -191,18 +191,20 @@ def judge(title: str, abstract: str, evidence: Evidence) -> list[str]:
 
 
 def describe(evidence: Evidence) -> str:
-    """The rule in words, for the tag page: 'Tagged when ...'."""
+    """The rule in words, after "Tagged when" on the tag page."""
     terms = ", ".join(f"“{t}”" for t in evidence.terms)
     ways = []
     if evidence.title:
-        ways.append("the title mentions one of them")
+        ways.append(f"the title mentions {terms}")
     if evidence.abstract:
         times = "once" if evidence.abstract == 1 else f"{evidence.abstract} times"
-        ways.append(f"the abstract mentions them {times}")
+        ways.append(f"the abstract mentions {'them' if ways else terms} {times}")
     if evidence.lead:
         ways.append("the abstract's opening, closing or contribution sentence (“we propose …”) mentions one")
-    text = f"the words are {terms}; and " + ", or ".join(ways) if ways else f"the words are {terms}"
-    text += ". A mention does not run across punctuation, and a negated one (“without …”) does not count"
+    if evidence.strong:
+        ways.append("the abstract mentions " + ", ".join(f"“{t}”" for t in evidence.strong) + " anywhere")
+    text = "; or ".join(ways) if ways else f"the abstract mentions {terms}"
+    text += ". A mention never runs across punctuation, and a negated one (“without …”) does not count"
     if evidence.exclude:
-        text += "; nor does one inside " + ", ".join(f"“{t}”" for t in evidence.exclude)
+        text += ", nor one inside " + ", ".join(f"“{t}”" for t in evidence.exclude)
     return text
