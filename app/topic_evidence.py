@@ -191,8 +191,10 @@ def judge(title: str, abstract: str, evidence: Evidence) -> list[str]:
 
 
 def describe(evidence: Evidence) -> str:
-    """The rule in words, after "Tagged when" on the tag page."""
-    terms = ", ".join(f"“{t}”" for t in evidence.terms)
+    """The rule in words, after "Tagged when" on the tag page (a * reads as …)."""
+    def said(words):
+        return ", ".join(f"“{t.replace('*', '…')}”" for t in words)
+    terms = said(evidence.terms)
     ways = []
     if evidence.title:
         ways.append(f"the title mentions {terms}")
@@ -202,9 +204,9 @@ def describe(evidence: Evidence) -> str:
     if evidence.lead:
         ways.append("the abstract's opening, closing or contribution sentence (“we propose …”) mentions one")
     if evidence.strong:
-        ways.append("the abstract mentions " + ", ".join(f"“{t}”" for t in evidence.strong) + " anywhere")
+        ways.append(f"the abstract mentions {said(evidence.strong)} anywhere")
     text = "; or ".join(ways) if ways else f"the abstract mentions {terms}"
     text += ". A mention never runs across punctuation, and a negated one (“without …”) does not count"
     if evidence.exclude:
-        text += ", nor one inside " + ", ".join(f"“{t}”" for t in evidence.exclude)
+        text += f", nor one inside {said(evidence.exclude)}"
     return text

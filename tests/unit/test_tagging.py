@@ -28,7 +28,8 @@ NOW = "2026-01-01 00:00:00"  # ISO text: the datetime adapter is deprecated
 # Main themes of the arXiv corpus that no seed paper is about; test_corpus_themes_*
 # shows each tags papers of a corpus sample.
 CORPUS_THEMES = {"quantization", "safety-and-robustness", "federated-learning", "time-series",
-                 "robotics-and-embodied-ai", "medical-ai"}
+                 "robotics-and-embodied-ai", "medical-ai",
+                 "chain-of-thought-reasoning"}  # seed papers mention chain of thought once, in passing
 
 
 def seed_papers() -> list[tuple[str, str]]:
