@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from app import api, web
+from app.web import api, pages as web
 from app.db import reader, sqlite3, time_limit
 from app.settings import STATIC_DIR, get_settings
 

@@ -11,8 +11,8 @@ from datetime import datetime
 from markupsafe import Markup, escape
 
 from app.db import reader
-from app.hits import as_date
-from app.search import Hit, TagRef
+from app.results import Hit, TagRef
+from app.search.hits import as_date
 
 KIND_ORDER = ("topic", "category")
 

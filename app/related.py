@@ -14,8 +14,9 @@ from whoosh.lang.porter import stem
 from app import search
 from app.db import reader
 from app.papers import PAPER_COLUMNS, PaperPage, hits_for_rows
-from app.query import fts_tokens
-from app.search import Hit, SearchParams, TagRef
+from app.engine import get_engine
+from app.results import Hit, SearchParams, TagRef
+from app.search.query import fts_tokens
 
 MAX_TERMS = 8
 CANDIDATES = 30
@@ -70,11 +71,7 @@ def distinctive_terms(title: str, abstract: str) -> dict[str, str]:
     conn = reader()
     total = conn.execute("SELECT count(*) FROM papers").fetchone()[0] or 1
     stems = list(weights)
-    docs: dict[str, int] = {}
-    for start in range(0, len(stems), 400):
-        chunk = stems[start:start + 400]
-        marks = ",".join("?" * len(chunk))
-        docs.update(conn.execute(f"SELECT term, doc FROM papers_fts_vocab WHERE term IN ({marks})", chunk))
+    docs = get_engine().document_frequencies(conn, stems)
     scored = [(weights[s] * math.log(total / docs[s]), s) for s in stems if docs.get(s, 0) >= 2]
     scored.sort(reverse=True)
     return {s: surface[s] for _, s in scored[:MAX_TERMS]}

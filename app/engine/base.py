@@ -69,6 +69,11 @@ class SearchEngine(Protocol):
         rather than walk the range): a plan hint the engine may ignore.
         """
 
+    def refuses(self, exc: BaseException) -> bool:
+        """Whether `exc`, raised by one of the methods above, means the engine refused
+        the query text (the search then shows no results rather than an error page).
+        Rendering quotes every token, so this is a last line of defence."""
+
     # --- reading: vocabulary --------------------------------------------------------
 
     def document_frequencies(self, conn, terms: Iterable[str]) -> dict[str, int]:

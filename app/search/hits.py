@@ -5,13 +5,14 @@ One query per table for the whole page, whatever its size.
 
 from datetime import date
 
-from app import snippets
-from app.search import Hit, TagRef
+from app.plan import Text
+from app.results import Hit, TagRef
+from app.search import snippets
 
 _PAPER_COLUMNS = "id, key, arxiv_id, title, abstract, authors, published, url"
 
 
-def page(conn, ids: list[int], match: str | None, matches: int | None = None) -> list[Hit]:
+def page(conn, ids: list[int], match: Text | None, matches: int | None = None) -> list[Hit]:
     """The Hits for paper ids, in that order; `match` (whose bitset is `matches`) is highlighted."""
     if not ids:
         return []

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from app import bitsets, hits, search
+from app import search
 from app.db import reader
-from app.search import Hit, SearchParams
+from app.results import MAX_PER_PAGE, Hit, SearchParams
+from app.search import hits
+from app.search.catalogue import catalogue
 from app.settings import get_settings
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -100,7 +102,7 @@ def search_papers(
     sort: Annotated[Literal["relevance", "newest", "oldest", "title"] | None,
                     Query(description="Default: relevance with a query, newest without")] = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=search.MAX_PER_PAGE)] = 20,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
 ) -> SearchOut:
     """Search the catalogue: a ranked page of papers, the total, tag facets and a spelling suggestion."""
     def unique(values):
@@ -153,7 +155,7 @@ def _canonical(conn, key: str) -> str | None:
 @router.get("/tags", response_model=list[TagDetailOut])
 def list_tags() -> list[TagDetailOut]:
     """Every tag (topics, then source categories) with its description, rule and paper count."""
-    cat = bitsets.catalogue(reader(), get_settings().database_path)
+    cat = catalogue(reader(), get_settings().database_path)
     tags = sorted(cat.tags.values(), key=lambda t: (t.kind != "topic", -t.count, t.name.lower()))
     return [TagDetailOut(slug=t.slug, name=t.name, kind=t.kind, description=t.description, rule=t.rule,
                          count=t.count) for t in tags]

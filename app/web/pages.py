@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import feeds, papers, search
 from app.related import related_papers
-from app.search import MAX_PER_PAGE, SearchParams, SearchResult
+from app.results import MAX_PER_PAGE, SearchParams, SearchResult
 from app.settings import TEMPLATES_DIR, get_settings
 
 # HTML pages stay out of the OpenAPI schema (that documents /api); HEAD is answered like GET
