@@ -2,24 +2,23 @@
 
 import re
 from datetime import date
-from typing import Annotated, Literal
 from urllib.parse import quote as url_quote
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from app import search
 from app.db import reader
-from app.results import MAX_PER_PAGE, Hit, SearchParams
+from app.results import Hit
 from app.search import hits
 from app.search.catalogue import catalogue
 from app.settings import get_settings
+from app.web.errors import ErrorOut
+from app.web.params import ViewParams
 
 router = APIRouter(prefix="/api", tags=["api"])
 
-MAX_PAGE = 1_000_000
-Year = Annotated[int, Field(ge=1, le=9999)]
 _PAPER_COLUMNS = "id, key, arxiv_id, title, abstract, authors, categories, published, url"
 
 
@@ -74,10 +73,6 @@ class TagDetailOut(TagOut):
     count: int
 
 
-class ErrorOut(BaseModel):
-    detail: str
-
-
 def _permalink(key: str) -> str:
     return f"/papers/{url_quote(key, safe='/:')}"
 
@@ -93,26 +88,12 @@ def _result(hit: Hit) -> ResultOut:
 
 
 @router.get("/papers", response_model=SearchOut)
-def search_papers(
-    q: Annotated[str, Query(description="Query in the search language (words, \"phrases\", OR, -word, "
-                                         "prefix*, title:, abstract:, author:, tag:, year:, id:)")] = "",
-    tag: Annotated[list[str], Query(description="Required tag slug (repeatable: all must match)")] = [],  # noqa: B006
-    not_tag: Annotated[list[str], Query(description="Excluded tag slug (repeatable)")] = [],  # noqa: B006
-    year: Annotated[list[Year], Query(description="Publication year (repeatable: any of them)")] = [],  # noqa: B006
-    sort: Annotated[Literal["relevance", "newest", "oldest", "title"] | None,
-                    Query(description="Default: relevance with a query, newest without")] = None,
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
-) -> SearchOut:
+def search_papers(params: ViewParams) -> SearchOut:
     """Search the catalogue: a ranked page of papers, the total, tag facets and a spelling suggestion."""
-    def unique(values):
-        return tuple(dict.fromkeys(v for v in values if v))
-    params = SearchParams(q=q, tags=unique(tag), not_tags=unique(not_tag), years=unique(year),
-                          sort=sort, page=page, per_page=per_page)
     result = search.run(params)
     facet_tags = [FacetTagOut(slug=v.value, name=v.label, kind=v.kind, count=v.count, selected=v.selected)
                   for kind in ("topic", "category") for v in result.facets.get(kind, [])]
-    return SearchOut(query=q, total=result.total, page=page, per_page=per_page,
+    return SearchOut(query=params.q, total=result.total, page=params.page, per_page=params.per_page,
                      results=[_result(h) for h in result.hits], facets=FacetsOut(tags=facet_tags),
                      suggestion=result.suggestion)
 
