@@ -10,13 +10,13 @@ import re
 
 from markupsafe import Markup, escape
 
-from app.engine import ELLIPSIS, get_engine
+from app.engine import get_engine
 from app.engine import MARK_CLOSE as CLOSE
 from app.engine import MARK_OPEN as OPEN
+from app.papers import excerpt
 from app.plan import Text
 
 SNIPPET_TOKENS = 40
-PLAIN_EXCERPT_CHARS = 300
 _PAIRED = re.compile(f"[^{OPEN}{CLOSE}]*(?:{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}[^{OPEN}{CLOSE}]*)*")
 # A page's papers are reached by walking the matches between its lowest and highest id
 # while that range holds fewer than WALK_LIMIT matches (a relevance page of the newest
@@ -28,15 +28,6 @@ def marked(text: str) -> Markup:
     """FTS5 output with markers -> escaped HTML with <mark> (markers must be balanced)."""
     html = str(escape(text))
     return Markup(html.replace(OPEN, "<mark>").replace(CLOSE, "</mark>"))
-
-
-def excerpt(text: str, limit: int = PLAIN_EXCERPT_CHARS) -> str:
-    """The start of a text, cut at a word boundary."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(" ", 0, limit)
-    return text[:cut if cut > limit // 2 else limit].rstrip(" ,;:.") + ELLIPSIS
 
 
 def _safe(text: str) -> bool:

@@ -1,6 +1,5 @@
 """JSON routes under /api: the search, one paper, the tags. Thin renderers of app.search and the tables."""
 
-import re
 from datetime import date
 from urllib.parse import quote as url_quote
 
@@ -8,10 +7,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from app import search
+from app import papers, search
 from app.db import reader
 from app.results import Hit
-from app.search import hits
 from app.search.catalogue import catalogue
 from app.settings import get_settings
 from app.web.errors import ErrorOut
@@ -19,7 +17,6 @@ from app.web.params import ViewParams
 
 router = APIRouter(prefix="/api", tags=["api"])
 
-_PAPER_COLUMNS = "id, key, arxiv_id, title, abstract, authors, categories, published, url"
 
 
 class TagOut(BaseModel):
@@ -103,34 +100,17 @@ def search_papers(params: ViewParams) -> SearchOut:
                        404: {"model": ErrorOut, "description": "No paper has this id"}})
 def get_paper(key: str):
     """One paper by its public id (an arXiv id or a key); old ids redirect to the current one."""
-    conn = reader()
-    row = conn.execute(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE key = ?", (key,)).fetchone()
-    if row is None:
-        canonical = _canonical(conn, key)
+    paper = papers.paper_by_key(key)
+    if paper is None:
+        canonical = papers.canonical_key(key)
         if canonical is not None:
             return RedirectResponse(f"/api{_permalink(canonical)}", status_code=301)
         return JSONResponse({"detail": f"no paper with id {key!r}"}, status_code=404)
-    tags = [TagOut(slug=r[0], name=r[1], kind=r[2]) for r in conn.execute(
-        "SELECT t.slug, t.name, t.kind FROM paper_tags pt JOIN tags t ON t.id = pt.tag_id"
-        " WHERE pt.paper_id = ? ORDER BY t.kind = 'category', t.name", (row["id"],))]
-    authors = [r[0] for r in conn.execute(
-        "SELECT a.name FROM paper_authors pa JOIN authors a ON a.id = pa.author_id"
-        " WHERE pa.paper_id = ? ORDER BY pa.position", (row["id"],))]
-    authors = authors or [a for a in (row["authors"] or "").split(", ") if a]
-    source = row["url"] or (f"https://arxiv.org/abs/{row['arxiv_id']}" if row["arxiv_id"] else None)
-    return PaperDetailOut(id=row["key"], title=row["title"], abstract=row["abstract"], authors=authors,
-                          published=hits.as_date(row["published"]), url=_permalink(row["key"]), tags=tags,
-                          arxiv_id=row["arxiv_id"], source_url=source,
-                          categories=(row["categories"] or "").split())
-
-
-def _canonical(conn, key: str) -> str | None:
-    """The current id of a paper once known as `key`: an alias, or an arXiv id with a version."""
-    row = conn.execute("SELECT p.key FROM aliases a JOIN papers p ON p.id = a.paper_id WHERE a.key = ?",
-                       (key,)).fetchone()
-    if row is None and re.search(r"v\d+$", key):
-        row = conn.execute("SELECT key FROM papers WHERE arxiv_id = ?", (re.sub(r"v\d+$", "", key),)).fetchone()
-    return row[0] if row else None
+    hit = paper.hit
+    source = hit.url or (f"https://arxiv.org/abs/{hit.arxiv_id}" if hit.arxiv_id else None)
+    return PaperDetailOut(id=hit.key, title=hit.title, abstract=hit.abstract, authors=hit.authors,
+                          published=hit.published, url=_permalink(hit.key), tags=_tags(hit.tags),
+                          arxiv_id=hit.arxiv_id, source_url=source, categories=paper.categories)
 
 
 @router.get("/tags", response_model=list[TagDetailOut])
