@@ -49,6 +49,8 @@ class Evidence:
     title: bool = True          # one mention in the title is enough
     abstract: int = 2           # mentions in the abstract that are enough (0: the abstract never is)
     lead: bool = True           # one mention in the opening, closing or contribution sentence is
+    # With lead off, one mention in a sentence stating the contribution may still be enough.
+    contribution: bool = False
     strong: tuple[str, ...] = ()  # phrases so specific that one mention anywhere is enough
 
     def to_json(self) -> str:
@@ -59,7 +61,7 @@ def parse(data: dict | None) -> Evidence | None:
     """Validate a `[topic.evidence]` table (raises ValueError on a mistake)."""
     if not data:
         return None
-    unknown = set(data) - {"terms", "exclude", "title", "abstract", "lead", "strong"}
+    unknown = set(data) - {"terms", "exclude", "title", "abstract", "lead", "contribution", "strong"}
     if unknown:
         raise ValueError(f"unknown evidence keys: {', '.join(sorted(unknown))}")
     terms = tuple(" ".join(str(t).split()) for t in data.get("terms", ()))
@@ -72,7 +74,7 @@ def parse(data: dict | None) -> Evidence | None:
         raise ValueError("evidence abstract count must be 0 or more")
     _compile(terms + exclude + strong)  # fails early on a term that cannot be read
     return Evidence(terms, exclude, bool(data.get("title", True)), abstract, bool(data.get("lead", True)),
-                    strong)
+                    bool(data.get("contribution", False)), strong)
 
 
 def from_json(text: str | None) -> Evidence | None:
@@ -175,9 +177,11 @@ def judge(title: str, abstract: str, evidence: Evidence) -> list[str]:
         strong = bool(mentions(abstract or "", evidence.strong, evidence.exclude))
     if not strong and evidence.abstract and len(in_abstract) >= evidence.abstract:
         strong = True
-    if not strong and evidence.lead and in_abstract:
+    if not strong and (evidence.lead or evidence.contribution) and in_abstract:
         parts = sentences(abstract)
-        leads = [parts[0], parts[-1]] + [p for p in parts if _CONTRIBUTION.search(abstract[p[0]:p[1]])]
+        leads = [p for p in parts if _CONTRIBUTION.search(abstract[p[0]:p[1]])]
+        if evidence.lead:
+            leads += [parts[0], parts[-1]]
         strong = any(s <= start < e for start, _ in in_abstract for s, e in leads)
     if not strong:
         return []
@@ -203,6 +207,8 @@ def describe(evidence: Evidence) -> str:
         ways.append(f"the abstract mentions {'them' if ways else terms} {times}")
     if evidence.lead:
         ways.append("the abstract's opening, closing or contribution sentence (“we propose …”) mentions one")
+    elif evidence.contribution:
+        ways.append("the sentence stating the contribution (“we propose …”) mentions one")
     if evidence.strong:
         ways.append(f"the abstract mentions {said(evidence.strong)} anywhere")
     text = "; or ".join(ways) if ways else f"the abstract mentions {terms}"

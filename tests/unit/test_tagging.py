@@ -305,7 +305,8 @@ def test_retag_of_some_papers_touches_only_those(db):
     untouched = paper_id(db, "CulturaX:")
     for pid in (changed, untouched):
         db.execute("UPDATE papers SET abstract = abstract || ' We route tokens with a sparse "
-                   "mixture of experts.' WHERE id = ?", (pid,))
+                   "mixture of experts. Each MoE layer holds eight experts; the MoE router balances load.'"
+                   " WHERE id = ?", (pid,))
     others = {link for link in topic_links(db) if link[1] not in (changed, untouched)}
     retag(db, [changed])
     links = topic_links(db)

@@ -78,7 +78,43 @@ def test_a_person_called_moe_is_not_a_mixture():
                      "We study join ordering. Moe Kayali helped. " + FILLER)
 
 
+def test_random_network_distillation_is_an_exploration_bonus_not_distillation():
+    abstract = ("We cluster clients by novelty measured with random network distillation. Random network "
+                "distillation scores each client's data. Random Network Distillation needs no labels. " + FILLER)
+    assert not about("distillation", "Novelty-Driven Clustering with Random Network Distillation", abstract)
+
+
+def test_a_model_released_as_r1_distill_is_not_distillation():
+    abstract = ("We study adaptive thinking in R1-style distilled models such as DeepSeek-R1-Distill-Qwen-7B. "
+                "On R1-Distill-Llama-8B and DeepSeek-R1-Distill-Qwen-1.5B, a prompt change halves tokens. " + FILLER)
+    assert not about("distillation", "Learning When to Think", abstract)
+
+
+def test_a_product_of_experts_is_not_a_mixture_of_experts():
+    abstract = ("A mixture-of-product-of-experts posterior fuses modalities. The product of experts "
+                "combines the encoders' densities; the product-of-experts prior is learned. " + FILLER)
+    assert not about("mixture-of-experts", "Multimodal Variational Autoencoders for Imaging", abstract)
+
+
+def test_an_moe_model_named_once_in_the_opening_sentence_is_not_about_it():
+    abstract = ("We release Falcon-X, a 30B Mixture-of-Experts language model for finance. We describe its "
+                "data, tokenizer and evaluation on financial tasks. " + FILLER)
+    assert not about("mixture-of-experts", "Falcon-X Technical Report", abstract)
+
+
+def test_pipeline_parallelism_listed_once_among_parallelisms_is_not_about_it():
+    abstract = ("Checkpoints of large models are slow to write. We present an asynchronous checkpointing "
+                "library for transformers. It composes with data, tensor and pipeline parallelism. " + FILLER)
+    assert not about("pipeline-parallelism", "Scalable Checkpointing for Transformers", abstract)
+
+
 # --- false negatives ---------------------------------------------------------------
+
+def test_pipeline_parallelism_named_in_the_contribution_sentence_is_enough():
+    abstract = ("Training spans many clusters. Our proposed framework, utilizing pipeline parallel techniques, "
+                "scales across clusters without fast interconnects. " + FILLER)
+    assert about("pipeline-parallelism", "Training Across Heterogeneous Clusters", abstract)
+
 
 def test_mixture_of_low_rank_experts_is_mixture_of_experts():
     assert about("mixture-of-experts", "Mixture of Low-Rank Experts for Multi-Task Adaptation", FILLER)
