@@ -148,6 +148,16 @@ def hits_for_rows(paper_rows) -> list[Hit]:
     return hits(reader(), paper_rows)
 
 
+def hits_by_ids(ids: list[int]) -> list[Hit]:
+    """Plain Hits for these paper ids, in the given order (ids not found are left out)."""
+    if not ids:
+        return []
+    conn = reader()
+    rows = {row["id"]: row for row in conn.execute(
+        f"SELECT {PAPER_COLUMNS} FROM papers p WHERE p.id IN ({_marks(ids)})", ids)}
+    return hits(conn, [rows[i] for i in ids if i in rows])
+
+
 def paper_by_key(key: str) -> PaperPage | None:
     conn = reader()
     row = conn.execute(f"SELECT {PAPER_COLUMNS} FROM papers p WHERE p.key = ?", (key,)).fetchone()
