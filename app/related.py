@@ -14,8 +14,6 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from whoosh.lang.porter import stem
-
 from app import papers
 from app.db import reader
 from app.engine import get_engine
@@ -26,7 +24,7 @@ from app.search.query import fts_tokens
 from app.settings import get_settings
 
 MAX_TERMS = 12
-MAX_SHARE = 0.015          # a term in more papers than this share is not distinctive
+MAX_SHARE = 0.05           # a term in more papers than this share is not distinctive
 MIN_CAP = 50               # ... unless the catalogue is so small that the share says nothing
 TITLE_WEIGHT = 3
 K1 = 1.2                   # BM25's term-frequency saturation
@@ -79,13 +77,16 @@ def distinctive_terms(title: str, abstract: str, conn=None) -> dict[str, tuple[s
     """stem -> (the word as the paper writes it, its weight), heaviest first."""
     counts: Counter[str] = Counter()
     surface: dict[str, str] = {}
+    engine = get_engine()
     for weight, text in ((TITLE_WEIGHT, title), (1, abstract)):
-        for token in fts_tokens(text):
+        tokens, terms = fts_tokens(text), engine.analyze(text)
+        if len(tokens) != len(terms):  # the two tokenizers disagree: the engine's terms stand
+            tokens = terms
+        for token, term in zip(tokens, terms):
             if len(token) < 3 or token in STOPWORDS or token.isdigit():
                 continue
-            stemmed = stem(token)
-            counts[stemmed] += weight
-            surface.setdefault(stemmed, token)
+            counts[term] += weight
+            surface.setdefault(term, token)
     if not counts:
         return {}
     conn = conn or reader()

@@ -80,6 +80,10 @@ class SearchEngine(Protocol):
         """term -> number of papers containing it, for terms in the engine's
         normalized form (Porter stems); unknown terms are left out."""
 
+    def analyze(self, text: str) -> list[str]:
+        """The terms the index would store for `text`, one per token in order (the
+        normalized form `document_frequencies` and `vocabulary` use)."""
+
     def vocabulary(self, conn, min_docs: int) -> dict[str, int]:
         """Every term (normalized form) found in at least `min_docs` papers -> that
         number, in one pass: related papers keep it per state of the database, because

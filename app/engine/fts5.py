@@ -7,6 +7,7 @@ for document frequencies. See app/engine/base.py for what each method promises.
 """
 
 import heapq
+import threading
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,6 +21,7 @@ from app.engine.base import ELLIPSIS, MARK_CLOSE, MARK_OPEN
 from app.plan import AllOf, AnyOf, Text, Words
 
 TABLE = "papers_fts"
+TOKENIZER = "porter unicode61 remove_diacritics 2"  # as the migrations create the index
 SQL_CHUNK = 500  # ids per statement: well under SQLite's bound-parameter limit
 
 _MATCH = f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH ?"
@@ -69,6 +71,17 @@ def _operand(text: Text) -> str:
 
 def _parse_ids(concatenated: str | None) -> list[int]:
     return orjson.loads("[" + concatenated + "]") if concatenated else []
+
+
+_analyzer_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _analyzer() -> sqlite3.Connection:
+    scratch = sqlite3.connect(":memory:", check_same_thread=False)
+    scratch.execute(f"CREATE VIRTUAL TABLE scratch USING fts5(body, tokenize='{TOKENIZER}')")
+    scratch.execute("CREATE VIRTUAL TABLE scratch_terms USING fts5vocab(scratch, 'instance')")
+    return scratch
 
 
 class Fts5Engine:
@@ -126,6 +139,16 @@ class Fts5Engine:
             out.update(conn.execute(f"SELECT term, doc FROM {TABLE}_vocab WHERE term IN"
                                     f" ({','.join('?' * len(chunk))})", chunk).fetchall())
         return out
+
+    def analyze(self, text: str) -> list[str]:
+        # The index's own tokenizer on a scratch in-memory table: a Porter stemmer in
+        # Python disagrees with it on words such as "evaluated" (evaluat / evalu).
+        with _analyzer_lock:
+            scratch = _analyzer()
+            scratch.execute("DELETE FROM scratch")
+            scratch.execute("INSERT INTO scratch(rowid, body) VALUES (1, ?)", (text,))
+            return [term for term, in scratch.execute(
+                "SELECT term FROM scratch_terms ORDER BY offset")]
 
     def vocabulary(self, conn, min_docs: int) -> dict[str, int]:
         cursor = conn.cursor()
