@@ -25,6 +25,7 @@ def precision_sample(slug: str, tagged_keys) -> list[str]:
 # recall on the judged pool), with the figure: their tests are strict expected failures,
 # so a rule that reaches the target makes the test fail until its line goes.
 BELOW_PRECISION_TARGET = {
+    "distillation": "0.87: methods named after distillation in passing, models distilled by others",
     "pipeline-parallelism": "0.74: training systems that list it beside data and tensor parallelism",
     "distributed-training": "0.36", "instruction-tuning": "0.24", "parameter-efficient-fine-tuning": "0.52",
     "pretraining": "0.52", "multimodal-llms": "0.80", "speech": "0.52", "audio-and-music": "0.76",
