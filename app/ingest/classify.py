@@ -1,0 +1,115 @@
+"""Subject codes as real arXiv metadata carries them, sorted into their kinds.
+
+A `categories` field in the wild holds arXiv categories (`cs.LG`), but also ACM
+classes (`I.2.7`), MSC codes (`68T50`, `47-08`), lists joined by `;` or `,`,
+listing-page labels (`Machine Learning (cs.LG)`) and words such as "Primary".
+Each token is recognised on its own: an arXiv category becomes a category, an
+ACM or MSC code a classification, anything else is dropped and reported --
+never the whole record.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+# Archives of arXiv, current and retired; a category is `archive` or `archive.SUBJECT`.
+ARCHIVES = frozenset("""
+    astro-ph cond-mat cs econ eess gr-qc hep-ex hep-lat hep-ph hep-th math math-ph nlin nucl-ex
+    nucl-th physics q-bio q-fin quant-ph stat
+    acc-phys adap-org alg-geom ao-sci atom-ph bayes-an chao-dyn chem-ph cmp-lg comp-gas dg-ga
+    funct-an mtrl-th patt-sol plasm-ph q-alg solv-int supr-con
+""".split())
+# Archives whose subject classes are written in capitals (cs.LG, math.OC); physics uses words.
+_UPPER_SUBJECTS = frozenset("astro-ph cs econ eess math nlin q-bio q-fin stat".split())
+_CATEGORY = re.compile(r"([a-z][a-z-]*)(?:\.([a-z][a-z-]*))?", re.I)
+# ACM Computing Classification System (1998): "I.2.7", "H.3", "D.2.m".
+_ACM = re.compile(r"[A-K]\.(?:\d{1,2}|m)(?:\.(?:\d{1,2}|m))?")
+# Mathematics Subject Classification: "68T50", "47-08", "68Txx", "68-XX", "05C".
+_MSC = re.compile(r"\d\d(?:[A-Z](?:\d\d|xx|XX)?|-(?:\d\d|xx|XX))")
+# Words that label a list rather than belong to it.
+_FILLER = frozenset("primary secondary msc msc2000 msc2010 msc2020 acm ccs class classes "
+                    "classification classifications and subject subjects".split())
+_PARENS = re.compile(r"^(.*?)\s*\(([^()]*)\)\s*$")
+_EDGE = " \t\"'.;:,[]{}"
+
+MAX_CODES = 50
+
+
+@dataclass
+class Codes:
+    categories: list[str] = field(default_factory=list)
+    classifications: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+
+def arxiv_category(token: str) -> str | None:
+    """The canonical spelling of an arXiv category (`CS.lg` -> `cs.LG`), or None."""
+    found = _CATEGORY.fullmatch(token)
+    if not found:
+        return None
+    archive, subject = found.group(1).lower(), found.group(2)
+    if archive not in ARCHIVES:
+        return None
+    if subject is None:
+        return archive
+    return f"{archive}.{subject.upper() if archive in _UPPER_SUBJECTS else subject.lower()}"
+
+
+def classification(token: str) -> str | None:
+    """"acm:I.2.7" or "msc:68T50" for an ACM or MSC code, else None."""
+    if _ACM.fullmatch(token):
+        return f"acm:{token}"
+    if _MSC.fullmatch(token):
+        return f"msc:{token}"
+    return None
+
+
+def _tokens(text: str):
+    """The codes of one field value; label words and punctuation around codes are left out."""
+    for part in re.split(r"[;,\n]", text):
+        part = part.strip()
+        labelled = _PARENS.match(part)
+        if labelled:
+            outer, inner = labelled.groups()
+            inner_token = inner.strip(_EDGE)
+            if arxiv_category(inner_token) or classification(inner_token):
+                yield inner_token  # "Machine Learning (cs.LG)": the code, not its name
+                continue
+            part = outer if inner.strip().lower() in _FILLER else part
+        for token in part.split():
+            token = token.strip(_EDGE + "()")
+            if token and token.lower() not in _FILLER and not token.endswith(":"):
+                yield token
+
+
+def sort_codes(values, codes: Codes | None = None) -> Codes:
+    """Sort the tokens of a string or list of strings into categories, classifications, drops."""
+    codes = codes or Codes()
+    if isinstance(values, str):
+        values = [values]
+    for value in values:
+        if not isinstance(value, str):
+            codes.dropped.append(f"dropped category {str(value)!r:.60}")
+            continue
+        for token in _tokens(value):
+            category = arxiv_category(token)
+            code = None if category else classification(token)
+            if category and category not in codes.categories:
+                codes.categories.append(category)
+            elif code and code not in codes.classifications:
+                codes.classifications.append(code)
+            elif not (category or code):
+                codes.dropped.append(f"dropped category {token!r:.60}")
+    for kind in ("categories", "classifications"):
+        kept = getattr(codes, kind)
+        if len(kept) > MAX_CODES:
+            codes.dropped.append(f"dropped {len(kept) - MAX_CODES} {kind} over {MAX_CODES}")
+            del kept[MAX_CODES:]
+    return codes
+
+
+def classification_label(code: str) -> tuple[str, str]:
+    """(name, description) of a stored classification code such as "msc:68T50"."""
+    scheme, _, value = code.partition(":")
+    if scheme == "acm":
+        return f"ACM {value}", f"ACM Computing Classification {value}, given by the source"
+    return f"MSC {value}", f"Mathematics Subject Classification {value}, given by the source"
