@@ -191,9 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="papers", description="A searchable catalogue of research papers.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    ingest = sub.add_parser("ingest", help="load papers from files (seed page, JSON Lines, JSON; .gz ok)")
+    ingest = sub.add_parser("ingest", help="load papers from files (seed page, JSON Lines, JSON, OAI-PMH XML,"
+                                           " Atom; .gz ok)")
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="input files, or - for standard input")
-    ingest.add_argument("--format", choices=["auto", "seed", "jsonl", "json"], default="auto")
+    ingest.add_argument("--format", choices=["auto", "seed", "jsonl", "json", "oai", "atom"], default="auto")
     ingest.add_argument("--source", help="source name stored with new papers (default: the file name)")
     ingest.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     ingest.add_argument("--batch-size", type=_positive, default=BATCH_SIZE, metavar="N",

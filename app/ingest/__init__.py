@@ -31,7 +31,7 @@ def default_source(path: str) -> str:
     if path == "-":
         return "stdin"
     name = Path(path).name
-    for suffix in (".gz", ".jsonl", ".ndjson", ".json", ".txt"):
+    for suffix in (".gz", ".jsonl", ".ndjson", ".json", ".txt", ".xml", ".atom"):
         name = name.removesuffix(suffix)
     return name or "file"
 

@@ -49,8 +49,8 @@ def arxiv_category(token: str) -> str | None:
     archive, subject = found.group(1).lower(), found.group(2)
     if archive not in ARCHIVES:
         return None
-    if subject is None:
-        return archive
+    if subject is None:  # a bare archive only as written by arXiv: "Physics" is a word, not a code
+        return archive if token == archive else None
     return f"{archive}.{subject.upper() if archive in _UPPER_SUBJECTS else subject.lower()}"
 
 
@@ -90,15 +90,23 @@ def sort_codes(values, codes: Codes | None = None) -> Codes:
         if not isinstance(value, str):
             codes.dropped.append(f"dropped category {str(value)!r:.60}")
             continue
+        unknown, known = [], 0
         for token in _tokens(value):
             category = arxiv_category(token)
             code = None if category else classification(token)
+            if not (category or code):
+                unknown.append(token)
+                continue
+            known += 1
             if category and category not in codes.categories:
                 codes.categories.append(category)
             elif code and code not in codes.classifications:
                 codes.classifications.append(code)
-            elif not (category or code):
-                codes.dropped.append(f"dropped category {token!r:.60}")
+        if unknown and not known and " ".join(value.split()):
+            # A value with no code in it ("Physics - Optics") is one drop, not one per word.
+            codes.dropped.append(f"dropped category {' '.join(value.split())!r:.60}")
+        else:
+            codes.dropped.extend(f"dropped category {token!r:.60}" for token in unknown)
     for kind in ("categories", "classifications"):
         kept = getattr(codes, kind)
         if len(kept) > MAX_CODES:
