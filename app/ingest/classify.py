@@ -10,6 +10,7 @@ never the whole record.
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 # Archives of arXiv, current and retired; a category is `archive` or `archive.SUBJECT`.
 ARCHIVES = frozenset("""
@@ -81,38 +82,91 @@ def _tokens(text: str):
                 yield token
 
 
+@lru_cache(maxsize=65_536)
+def _sort_value(value: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(categories, classifications, drops) of one field value; the same values recur a lot
+    ("cs.LG", "cs.CL cs.AI"), so each is worked out once per process."""
+    categories, classifications, unknown, known = [], [], [], 0
+    for token in _tokens(value):
+        category = arxiv_category(token)
+        code = None if category else classification(token)
+        if not (category or code):
+            unknown.append(token)
+            continue
+        known += 1
+        if category and category not in categories:
+            categories.append(category)
+        elif code and code not in classifications:
+            classifications.append(code)
+    if unknown and not known:
+        # A value with no code in it ("Physics - Optics") is one drop, not one per word.
+        drops = (f"dropped category {' '.join(value.split())!r:.60}",)
+    else:
+        drops = tuple(f"dropped category {token!r:.60}" for token in unknown)
+    return tuple(categories), tuple(classifications), drops
+
+
+def sort_field(value) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
+    """(categories, classifications, drops) of a string or list of strings; None for other types.
+    The common case, one cache lookup per record."""
+    if isinstance(value, str):
+        return _sort_values((value,))
+    if isinstance(value, list):
+        try:
+            return _sort_values(tuple(value))
+        except TypeError:  # unhashable items: sorted one by one below
+            pass
+        return _sort_mixed(value)
+    return None
+
+
+def _sort_mixed(values: list):
+    codes = sort_codes(values)
+    return tuple(codes.categories), tuple(codes.classifications), tuple(codes.dropped)
+
+
 def sort_codes(values, codes: Codes | None = None) -> Codes:
     """Sort the tokens of a string or list of strings into categories, classifications, drops."""
     codes = codes or Codes()
     if isinstance(values, str):
-        values = [values]
-    for value in values:
-        if not isinstance(value, str):
-            codes.dropped.append(f"dropped category {str(value)!r:.60}")
-            continue
-        unknown, known = [], 0
-        for token in _tokens(value):
-            category = arxiv_category(token)
-            code = None if category else classification(token)
-            if not (category or code):
-                unknown.append(token)
-                continue
-            known += 1
-            if category and category not in codes.categories:
-                codes.categories.append(category)
-            elif code and code not in codes.classifications:
-                codes.classifications.append(code)
-        if unknown and not known and " ".join(value.split()):
-            # A value with no code in it ("Physics - Optics") is one drop, not one per word.
-            codes.dropped.append(f"dropped category {' '.join(value.split())!r:.60}")
-        else:
-            codes.dropped.extend(f"dropped category {token!r:.60}" for token in unknown)
+        values = (values,)
+    if all(isinstance(v, str) for v in values):
+        categories, classifications, drops = _sort_values(tuple(values))
+    else:
+        categories, classifications = (), ()
+        drops = tuple(f"dropped category {str(v)!r:.60}" for v in values if not isinstance(v, str))
+        for value in values:
+            if isinstance(value, str):
+                more = _sort_values((value,))
+                categories, classifications, drops = categories + more[0], classifications + more[1], drops + more[2]
+    codes.categories.extend(c for c in categories if c not in codes.categories)
+    codes.classifications.extend(c for c in classifications if c not in codes.classifications)
+    codes.dropped.extend(drops)
     for kind in ("categories", "classifications"):
         kept = getattr(codes, kind)
         if len(kept) > MAX_CODES:
             codes.dropped.append(f"dropped {len(kept) - MAX_CODES} {kind} over {MAX_CODES}")
             del kept[MAX_CODES:]
     return codes
+
+
+@lru_cache(maxsize=65_536)
+def _sort_values(values: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """A whole field at once: most records repeat a handful of category lists."""
+    categories, classifications, drops = [], [], []
+    for value in values:
+        if not isinstance(value, str):
+            drops.append(f"dropped category {str(value)!r:.60}")
+            continue
+        more = _sort_value(value)
+        categories.extend(c for c in more[0] if c not in categories)
+        classifications.extend(c for c in more[1] if c not in classifications)
+        drops.extend(more[2])
+    for kept in (categories, classifications):
+        if len(kept) > MAX_CODES:
+            drops.append(f"dropped {len(kept) - MAX_CODES} codes over {MAX_CODES}")
+            del kept[MAX_CODES:]
+    return tuple(categories), tuple(classifications), tuple(drops)
 
 
 def classification_label(code: str) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from app.ingest.classify import sort_codes
+from app.ingest.classify import sort_field
 
 # Limits well above any real paper, well below what would hurt the index or a page.
 MAX_TITLE_CHARS = 1_000
@@ -243,10 +243,17 @@ def _parsed_authors(value: Any) -> list[str] | None:
     return names
 
 
+_CODE_FIELDS = ("categories", "acm_class", "acm-class", "msc_class", "msc-class")
 _DATE_FIELDS = ("published", "publishedAt", "date", "created", "update_date", "updated")
 
 
 def _published(obj: dict, dropped: list[str]) -> date | None:
+    value = obj.get("published")
+    if value:  # the common case first
+        try:
+            return parse_date(value)
+        except RecordError:
+            pass
     candidates = [obj.get(name) for name in _DATE_FIELDS[:4]]
     versions = obj.get("versions")
     if isinstance(versions, list) and versions and isinstance(versions[0], dict):
@@ -312,19 +319,22 @@ def record_from_mapping(obj: Any) -> PaperIn:
     except RecordError as exc:
         dropped.append(f"dropped authors ({exc})")
     categories = classifications = None
-    codes = None
-    for name in ("categories", "acm_class", "acm-class", "msc_class", "msc-class"):
+    sorted_codes = None
+    for name in _CODE_FIELDS:
         value = obj.get(name)
         if value is None:
             continue
-        if not isinstance(value, (str, list)):
+        found = sort_field(value)
+        if found is None:
             dropped.append(f"dropped {name} (not a list or a string)")
-            continue
-        codes = sort_codes(value, codes)
-    if codes is not None:
-        dropped.extend(codes.dropped)
-        categories = tuple(codes.categories) or None
-        classifications = tuple(codes.classifications) or None
+        elif sorted_codes is None:
+            sorted_codes = found
+        else:  # classes in their own fields (OAI-PMH acm-class, msc-class) join the categories'
+            sorted_codes = tuple(a + tuple(x for x in b if x not in a) for a, b in zip(sorted_codes, found))
+    if sorted_codes is not None:
+        categories, classifications, drops = sorted_codes
+        categories, classifications = categories or None, classifications or None
+        dropped.extend(drops)
     return PaperIn(title=title, abstract=abstract, authors=authors, published=published,
                    arxiv_id=arxiv_id, categories=categories, url=url, classifications=classifications,
                    upvotes=_upvotes(obj.get("upvotes"), dropped), dropped=tuple(dropped))
