@@ -27,6 +27,7 @@ ARXIV_RAW = "{http://arxiv.org/OAI/arXivRaw/}"
 OAI_DC = "{http://www.openarchives.org/OAI/2.0/oai_dc/}"
 DC = "{http://purl.org/dc/elements/1.1/}"
 CHUNK = 256 * 1024
+MAX_FEED_BYTES = 64 * 1024 * 1024  # an API page is a few hundred kB; feedparser reads it whole
 
 # oai_dc names subjects in words ("Computer Science - Machine Learning"); back to codes.
 _ARCHIVE_NAMES = {"computer science": "cs", "statistics": "stat", "mathematics": "math",
@@ -58,7 +59,8 @@ class _Target:
         self.depth = 0
         self.line = 0
         self.done: list[tuple[int, ET.Element]] = []
-        self.text: list[str] | None = None
+        self.text: list[str] | None = None  # text of a response-level element being read
+        self.attrs: dict = {}
         self.parser = None  # the expat parser, for line numbers
 
     def start(self, tag, attrs):
@@ -221,7 +223,10 @@ def parse_atom(stream: BinaryIO) -> Iterator[Parsed]:
     """Entries of an arXiv API Atom feed (the position of an entry stands for its line)."""
     import feedparser
 
-    feed = feedparser.parse(stream.read())
+    data = stream.read(MAX_FEED_BYTES + 1)
+    if len(data) > MAX_FEED_BYTES:
+        raise XmlError("Atom feed larger than 64 MiB: fetch it in pages")
+    feed = feedparser.parse(data)
     if feed.bozo and not feed.entries:
         raise XmlError(f"not a readable Atom feed ({feed.bozo_exception})")
     for number, entry in enumerate(feed.entries, start=1):

@@ -26,6 +26,7 @@ def harvest(conn, set_spec: str, from_date: str | None = None, *, out: TextIO | 
             quiet: bool = False, client: Polite | None = None) -> tuple[Stats, int]:
     """Harvest one set; returns the counts and the number of requests made."""
     url = get_settings().arxiv_oai_url
+    own_client = client is None
     client = client or polite_client()
     state = sync_state.load(conn, f"arxiv:{set_spec}")
     if from_date is not None:          # asked for explicitly: a fresh run from there
@@ -74,3 +75,5 @@ def harvest(conn, set_spec: str, from_date: str | None = None, *, out: TextIO | 
                 return run.loader.stats, client.requests
     finally:
         run.close()
+        if own_client:
+            client.close()

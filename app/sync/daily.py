@@ -26,6 +26,7 @@ def days(first: date, last: date) -> list[date]:
 def harvest(conn, *, on: date | None = None, since: date | None = None, out: TextIO | None = None,
             quiet: bool = False, client: Polite | None = None, today: date | None = None) -> tuple[Stats, int]:
     url = get_settings().daily_papers_url
+    own_client = client is None
     client = client or polite_client()
     today = today or datetime.now(UTC).date()
     state = sync_state.load(conn, SOURCE)
@@ -51,3 +52,5 @@ def harvest(conn, *, on: date | None = None, since: date | None = None, out: Tex
         return run.loader.stats, client.requests
     finally:
         run.close()
+        if own_client:
+            client.close()

@@ -21,6 +21,9 @@ def test_paper_page_shows_classifications_but_facets_do_not(database, tmp_path):
         page = client.get("/papers/2511.30001").text
         assert "ACM I.2.7" in page and "MSC 68T50" in page
         assert "ACM Computing Classification I.2.7" in page
+        tag_page = client.get("/tags/msc-68T50").text
+        assert "Classification" in tag_page and "arXiv category" not in tag_page
+        assert "Classified paper" in tag_page
         body = client.get("/api/papers", params={"q": "sparse"}).json()
     facet_slugs = json.dumps(body.get("facets", body))
     assert "cs.CL" in facet_slugs and "acm-I.2.7" not in facet_slugs and "msc-68T50" not in facet_slugs

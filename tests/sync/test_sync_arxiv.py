@@ -7,7 +7,7 @@ from replay import Reply
 
 from app.sync import state as sync_state
 from app.sync.arxiv import harvest
-from app.sync.http import SyncError
+from app.sync.http import Polite, SyncError
 
 FIRST = {"verb": "ListRecords", "metadataPrefix": "arXiv", "set": "cs"}
 PAGE2 = {"resumptionToken": "7391822|1001"}
@@ -57,10 +57,21 @@ def test_names_and_classifications_come_through_the_same_loader(conn, replay, cl
     assert conn.execute("SELECT authors FROM papers WHERE arxiv_id = '2511.20001'").fetchone()[0] == "Mei Chen, Kurt Gödel"
 
 
-def test_a_fixed_pause_separates_requests(conn, replay, client, sleeps):
+def test_a_fixed_pause_separates_requests(conn, replay, sleeps):
+    # A long pause, so the time spent on a page never covers it on a busy machine; nothing sleeps.
+    client = Polite(pause=600.0, retries=2, max_wait=60, sleep=sleeps.append, timeout=5)
     chain(replay)
     harvest(conn, "cs", client=client, out=io.StringIO())
-    assert len(sleeps) == 2 and all(2.0 < s <= 3.0 for s in sleeps)
+    client.close()
+    assert len(sleeps) == 2 and all(500.0 < s <= 600.0 for s in sleeps)
+
+
+def test_a_retry_after_beyond_reason_stops_the_run_to_resume_later(conn, replay, client, sleeps):
+    chain(replay, second=(Reply("arxiv-503.html", 503, (("Retry-After", "86400"),)),))
+    with pytest.raises(SyncError, match="asks to wait 86400 s"):
+        harvest(conn, "cs", client=client, out=io.StringIO())
+    assert 86400.0 not in sleeps
+    assert sync_state.load(conn, "arxiv:cs").resumption_token == "7391822|1001"
 
 
 def test_503_with_retry_after_is_obeyed(conn, replay, client, sleeps):
