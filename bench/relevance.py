@@ -135,7 +135,8 @@ def run_engine(db: Path, queries: list[Query]) -> dict[str, list[str]]:
 
 def fts5_top(conn: sqlite3.Connection, text: str, k: int = K) -> list[str]:
     """What a catalogue gets for free: each token quoted, AND, then OR if AND finds nothing."""
-    from app.query import fts_tokens, quote
+    from app.engine.fts5 import quote
+    from app.search.query import fts_tokens
 
     tokens = list(dict.fromkeys(fts_tokens(text)))
     if not tokens:
@@ -363,6 +364,8 @@ def main(argv=None) -> None:
         s.add_argument("--systems", default=",".join(SYSTEMS), help=f"subset of {','.join(SYSTEMS)}")
         s.add_argument("--judgments", type=Path, nargs="*", default=[],
                        help=f"judgment files besides {JUDGMENTS_FILE.relative_to(PROJECT_ROOT)}")
+        s.add_argument("--without-committed", action="store_true",
+                       help="use only the --judgments files, not the committed ones")
         s.add_argument("--peers-python", type=Path, default=PEERS_PYTHON,
                        help="python of the virtualenv with tantivy (default bench/.venv-peers)")
     args = parser.parse_args(argv)
@@ -370,7 +373,7 @@ def main(argv=None) -> None:
     unknown = set(systems) - set(SYSTEMS)
     if unknown:
         parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
-    files = [JUDGMENTS_FILE, *args.judgments]
+    files = [*([] if args.without_committed else [JUDGMENTS_FILE]), *args.judgments]
     if args.command == "pool":
         pool(args.out, systems, files, args.peers_python)
     else:
