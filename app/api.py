@@ -157,3 +157,9 @@ def list_tags() -> list[TagDetailOut]:
     tags = sorted(cat.tags.values(), key=lambda t: (t.kind != "topic", -t.count, t.name.lower()))
     return [TagDetailOut(slug=t.slug, name=t.name, kind=t.kind, description=t.description, rule=t.rule,
                          count=t.count) for t in tags]
+
+
+# Link checkers and unfurlers ask with HEAD; answered like GET, kept out of the schema.
+for _route in list(router.routes):
+    router.add_api_route(_route.path.removeprefix("/api"), _route.endpoint, methods=["HEAD"],
+                         response_model=_route.response_model, include_in_schema=False)

@@ -207,7 +207,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title=settings.site_name, version="0.1.0", docs_url=None, redoc_url=None,
                   description="Search research papers: full-text with ranking, tags as facets, permalinks.")
 
-    @app.get("/docs", include_in_schema=False)
+    @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)  # link checkers use HEAD
     def api_docs(request: Request) -> Response:
         return web.templates.TemplateResponse(request, "docs.html", {
             "site_name": settings.site_name, "openapi_url": app.openapi_url})

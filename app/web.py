@@ -19,6 +19,7 @@ from pydantic import Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import feeds, papers, search
+from app.ingest.records import author_slug
 from app.related import related_papers
 from app.search import MAX_PER_PAGE, SearchParams, SearchResult
 from app.settings import TEMPLATES_DIR, get_settings
@@ -36,6 +37,8 @@ templates = Jinja2Blocks(directory=TEMPLATES_DIR)
 templates.env.undefined = StrictUndefined  # a missing name is a bug, not an empty string
 templates.env.globals["replace"] = replace
 templates.env.filters["capitalize_first"] = lambda text: text[:1].upper() + text[1:]
+templates.env.filters["author_slug"] = author_slug  # the ingest's own rule, so row links need no query
+templates.env.globals["highlight_terms"] = papers.highlight_terms
 VARY = {"Vary": "HX-Request"}
 FEED_SIZE = 50
 MAX_EXPORT = 1000
