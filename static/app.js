@@ -284,9 +284,36 @@
     }
   }
 
+  // The tag list's filter box: names, codes and descriptions, groups without a match hidden.
+  function setupTagFilter(root) {
+    var input = root.querySelector ? root.querySelector("[data-tag-filter]") : null;
+    if (!input || input.dataset.ready) return;
+    input.dataset.ready = "1";
+    input.closest("[hidden]") && (input.closest("[hidden]").hidden = false);
+    var count = document.querySelector("[data-tag-filter-count]");
+    var none = document.querySelector("[data-tag-none]");
+    input.addEventListener("input", function () {
+      var needle = input.value.trim().toLowerCase();
+      var total = 0;
+      document.querySelectorAll(".tag-group").forEach(function (group) {
+        var shown = 0;
+        group.querySelectorAll("li[data-tag-text]").forEach(function (item) {
+          var match = !needle || item.dataset.tagText.indexOf(needle) >= 0;
+          item.hidden = !match;
+          if (match) shown++;
+        });
+        group.hidden = shown === 0;
+        total += shown;
+      });
+      if (count) count.textContent = needle ? total + (total === 1 ? " tag" : " tags") : "";
+      if (none) none.hidden = total > 0;
+    });
+  }
+
   function enhance(root) {
     setupCopyButtons(root);
     setupFacetFilters(root);
+    setupTagFilter(root);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
