@@ -21,6 +21,7 @@ class Sets:
     results: int
     without_years: int                 # years are alternatives: a year counts as if none were chosen
     without_exclusion: dict[str, int] = field(default_factory=dict)  # slug -> set without that exclusion
+    before_exclusions: int | None = None  # the set with no exclusion at all: it orders the values
 
 
 def compute(cat: Catalogue, params: SearchParams, sets: Sets, query_tags: tuple[str, ...] = (),
@@ -34,25 +35,33 @@ def compute(cat: Catalogue, params: SearchParams, sets: Sets, query_tags: tuple[
     selected = {s.lower() for s in (*params.tags, *query_tags)}
     excluded = {s.lower() for s in (*params.not_tags, *query_not_tags)}
     counted: dict[str, list[tuple]] = {"topic": [], "category": []}
+    unexcluded = results if sets.before_exclusions is None else sets.before_exclusions
     for tag in cat.tags.values():
         folded = tag.slug.lower()
         state = (folded in selected, folded in excluded)
         base = sets.without_exclusion.get(tag.slug, 0) if state[1] else results
         count = (base & tag.bits).bit_count()
-        if count or any(state):
-            counted.setdefault(tag.kind, []).append((tag, count, state))
+        rank = count if unexcluded is results else (unexcluded & tag.bits).bit_count()
+        if rank or any(state):  # a value an exclusion emptied stays listed (at 0) rather than vanish
+            counted.setdefault(tag.kind, []).append((tag, count, state, rank))
     groups: dict[str, list[FacetValue]] = {}
     more: dict[str, int] = {}
     for kind, entries in counted.items():
         # Values are built only for what is shown: a value carries two views (URLs).
-        entries.sort(key=lambda e: (not e[2][0], e[2][1], -e[1], e[0].name.lower()))
-        keep = [e for i, e in enumerate(entries) if i < FACET_LIMIT or any(e[2])]
-        more[kind] = len(entries) - len(keep)
+        # Ordered by counts before any exclusion: excluding a value moves no row, so the row
+        # under the pointer after an exclusion is the one just excluded, not its neighbour.
+        entries.sort(key=lambda e: (not e[2][0], -e[3], e[0].name.lower()))
+        keep, more[kind] = [], 0
+        for i, entry in enumerate(entries):
+            if i < FACET_LIMIT or any(entry[2]):
+                keep.append(entry)
+            elif entry[1]:
+                more[kind] += 1  # left out, and not empty
         groups[kind] = [FacetValue(
             value=tag.slug, label=tag.name, kind=tag.kind, count=count, selected=is_selected,
             excluded=is_excluded,
             toggle=params.toggle_exclusion(tag.slug) if is_excluded else params.toggle_tag(tag.slug),
-            exclude=params.toggle_exclusion(tag.slug)) for tag, count, (is_selected, is_excluded) in keep]
+            exclude=params.toggle_exclusion(tag.slug)) for tag, count, (is_selected, is_excluded), _ in keep]
     years = []
     for year in sorted(cat.years, reverse=True):
         count = (sets.without_years & cat.years[year]).bit_count()

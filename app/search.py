@@ -285,7 +285,7 @@ class _Engine:
         results = core & in_years & ~all_hidden
         without_exclusion = {slug: core & in_years & ~(before[i] | after[i + 1])
                              for i, slug in enumerate(hidden)}
-        return facets.Sets(results, core & ~all_hidden, without_exclusion), matches
+        return facets.Sets(results, core & ~all_hidden, without_exclusion, core & in_years), matches
 
     def ranked(self, match: str, results: int, matches: int, pinned: int,
                start: int, count: int) -> tuple[list[int], int | None]:

@@ -108,3 +108,14 @@ def test_many_exclusions_stay_cheap():
     assert result.total == len([h for h in search().hits if not {"cs.CL", "cs.LG"} & {t.slug for t in h.tags}])
     values = {v.value: v for v in result.facets["category"]}
     assert values["cs.CL"].excluded and values["cs.LG"].excluded
+
+
+@pytest.mark.parametrize("q", ["", "model", "experts"])
+def test_excluding_a_value_moves_no_row(q):
+    """Rows keep their order after an exclusion, so the pointer stays on the row it just excluded."""
+    before = search(q=q).facets
+    for kind in ("topic", "category"):
+        for value in before[kind]:
+            after = search(q=q, not_tags=(value.value,)).facets[kind]
+            assert [v.value for v in after] == [v.value for v in before[kind]], (kind, value.value)
+            assert next(v for v in after if v.value == value.value).excluded
