@@ -272,6 +272,80 @@
     }
   }
 
+  // --- reading lists: ticked papers kept in this browser, one shareable /list address ---
+
+  var LIST_KEY = "reading-list";
+  var LIST_MAX = 100;
+
+  function readList() {
+    try {
+      var value = JSON.parse(window.localStorage.getItem(LIST_KEY) || "[]");
+      return Array.isArray(value) ? value.filter(function (k) { return typeof k === "string"; }) : [];
+    } catch (e) {
+      return [];
+    }
+  }
+
+  function writeList(keys) {
+    try { window.localStorage.setItem(LIST_KEY, JSON.stringify(keys.slice(0, LIST_MAX))); } catch (e) { /* private mode */ }
+  }
+
+  function listUrl(keys) {
+    return "/list?ids=" + keys.map(encodeURIComponent).join(",");
+  }
+
+  function showTray() {
+    var tray = document.querySelector("[data-tray]");
+    if (!tray) return;
+    var keys = readList();
+    tray.hidden = keys.length === 0;
+    tray.querySelector("[data-tray-count]").textContent =
+      keys.length + (keys.length === 1 ? " paper" : " papers") + " in your reading list.";
+    tray.querySelector("[data-tray-open]").setAttribute("href", listUrl(keys));
+    document.documentElement.classList.toggle("has-tray", keys.length > 0);
+  }
+
+  function setupPicks(root) {
+    var keys = readList();
+    root.querySelectorAll("[data-pick]").forEach(function (box) {
+      box.checked = keys.indexOf(box.value) >= 0;
+    });
+    document.querySelectorAll(".list-form").forEach(function (form) { form.hidden = true; });
+    document.querySelectorAll("[data-keep-list]").forEach(function (b) { b.hidden = false; });
+    showTray();
+  }
+
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("[data-pick]")) return;
+    var keys = readList().filter(function (k) { return k !== box.value; });
+    if (box.checked) keys.push(box.value);
+    if (keys.length > LIST_MAX) {
+      box.checked = false;
+      announce("A reading list holds at most " + LIST_MAX + " papers");
+      return;
+    }
+    writeList(keys);
+    showTray();
+  });
+
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (!target.closest) return;
+    if (target.closest("[data-tray-clear]")) {
+      writeList([]);
+      setupPicks(document);
+    } else if (target.closest("[data-keep-list]")) {
+      var given = target.closest("[data-keep-list]").dataset.keepList.split(",").filter(Boolean);
+      var keys = readList();
+      given.forEach(function (k) { if (keys.indexOf(k) < 0) keys.push(k); });
+      writeList(keys);
+      setupPicks(document);
+      var status = document.querySelector(".copy-status");
+      if (status) status.textContent = "Kept in this browser";
+    }
+  });
+
   // --- htmx ---
 
   function syncSearchBox() {
@@ -311,6 +385,7 @@
   }
 
   function enhance(root) {
+    setupPicks(root);
     setupCopyButtons(root);
     setupFacetFilters(root);
     setupTagFilter(root);
