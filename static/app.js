@@ -431,7 +431,8 @@
   // An empty query is the same view as no query: keep `q=` out of pushed URLs.
   document.addEventListener("htmx:configRequest", function (event) {
     var params = event.detail.parameters;
-    if (event.detail.verb === "get" && params && params.q === "") delete params.q;
+    if (event.detail.verb !== "get" || !params) return;
+    ["q", "from", "to"].forEach(function (name) { if (params[name] === "") delete params[name]; });
   });
 
   // Back/forward restore a snapshot of the page: the search box shows the restored query.

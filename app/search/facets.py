@@ -7,12 +7,14 @@ values, but a selected or excluded value is always shown so it can be undone.
 """
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from app import kinds
 from app.results import FacetValue, SearchParams
 from app.search.catalogue import Catalogue
 
 FACET_LIMIT = 15  # what a sidebar can show; each value renders two links, the page cost grows with it
+PERIODS = (("week", "Past week", 7), ("month", "Past month", 30), ("year", "Past year", 365))
 
 
 @dataclass
@@ -25,7 +27,8 @@ class Sets:
 
 
 def compute(cat: Catalogue, params: SearchParams, sets: Sets, query_tags: tuple[str, ...] = (),
-            query_not_tags: tuple[str, ...] = ()) -> tuple[dict[str, list[FacetValue]], dict[str, int]]:
+            query_not_tags: tuple[str, ...] = (), limit: int | None = FACET_LIMIT,
+            today: date | None = None) -> tuple[dict[str, list[FacetValue]], dict[str, int]]:
     """(values by group, how many values each group left out).
 
     An excluded tag counts the papers its exclusion hides, so the user sees what
@@ -55,7 +58,7 @@ def compute(cat: Catalogue, params: SearchParams, sets: Sets, query_tags: tuple[
         entries.sort(key=lambda e: (not e[2][0], -e[3], e[0].name.lower()))
         keep, more[kind] = [], 0
         for i, entry in enumerate(entries):
-            if i < FACET_LIMIT or any(entry[2]):
+            if limit is None or i < limit or any(entry[2]):
                 keep.append(entry)
             elif entry[1]:
                 more[kind] += 1  # left out, and not empty
@@ -70,5 +73,25 @@ def compute(cat: Catalogue, params: SearchParams, sets: Sets, query_tags: tuple[
         if count or year in params.years:
             years.append(FacetValue(value=str(year), label=str(year), kind="year", count=count,
                                     selected=year in params.years, toggle=params.toggle_year(year)))
+    groups["date"], more["date"] = periods(cat, params, sets, today or date.today()), 0
     groups["year"], more["year"] = years, 0
     return groups, more
+
+
+def periods(cat: Catalogue, params: SearchParams, sets: Sets, today: date) -> list[FacetValue]:
+    """Past week, month and year (up to today), counted as if no date were chosen; the chosen one first
+    when it is none of these (a from-to range)."""
+    out = []
+    for value, label, days in PERIODS:
+        since = today - timedelta(days=days)
+        chosen = params.since == since and params.until is None
+        count = (sets.without_years & cat.published_between(since, None)).bit_count()
+        if count or chosen:
+            out.append(FacetValue(value=value, label=label, kind="date", count=count, selected=chosen,
+                                  toggle=params.published_in(None, None) if chosen else params.published_in(since, None)))
+    if (params.since or params.until) and not any(v.selected for v in out):
+        count = (sets.without_years & cat.published_between(params.since, params.until)).bit_count()
+        label = "–".join(d.isoformat() if d else "…" for d in (params.since, params.until))
+        out.insert(0, FacetValue(value="range", label=label, kind="date", count=count, selected=True,
+                                 toggle=params.published_in(None, None)))
+    return out

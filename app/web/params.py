@@ -8,10 +8,13 @@ sizes to MAX_PER_PAGE; other values are answered 422 (an error page, or JSON und
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import Field
 
 from app.results import MAX_PAGE, MAX_PER_PAGE, PER_PAGE, SearchParams
-from app.search.query import MAX_QUERY_CHARS
+from app.search.query import MAX_QUERY_CHARS, day_of
+
+DAY_PATTERN = r"^(\d{4}(-\d{1,2}(-\d{1,2})?)?)?$"
 
 Sort = Literal["relevance", "newest", "oldest", "title"]
 Year = Annotated[int, Field(ge=1, le=9999)]
@@ -26,12 +29,24 @@ def view_params(
     sort: Annotated[Sort | None, Query(description="Default: relevance with a query, newest without")] = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = PER_PAGE,
+    since: Annotated[str, Query(alias="from", max_length=10, pattern=DAY_PATTERN,
+                                description="Published on or after: YYYY-MM-DD, YYYY-MM or YYYY")] = "",
+    until: Annotated[str, Query(alias="to", max_length=10, pattern=DAY_PATTERN,
+                                description="Published on or before: YYYY-MM-DD, YYYY-MM or YYYY")] = "",
+    author: Annotated[str, Query(max_length=200, description="An author's slug (as in /authors/{slug})")] = "",
 ) -> SearchParams:
     """The view a URL names (every state is a URL)."""
     def unique(values):
         return tuple(dict.fromkeys(v for v in values if v))
+    first, last = day_of(since, last=False), day_of(until, last=True)
+    if (since and first is None) or (until and last is None):
+        raise RequestValidationError([{"loc": ("query", "from" if since and first is None else "to"),
+                                       "msg": "not a date", "type": "value_error"}])
+    if first and last and first > last:
+        first, last = last, first
     return SearchParams(q=q.strip()[:MAX_QUERY_CHARS], tags=unique(tag), not_tags=unique(not_tag),
-                        years=unique(year), sort=sort, page=page, per_page=per_page)
+                        years=unique(year), sort=sort, page=page, per_page=per_page, since=first, until=last,
+                        author=author.strip() or None)
 
 
 ViewParams = Annotated[SearchParams, Depends(view_params)]

@@ -156,4 +156,4 @@ def test_a_kind_registered_without_facet_is_not_offered_as_one(with_classificati
     assert result.total == 1
     assert [t.kind for t in result.hits[0].tags].count("classification") == 1  # shown on the paper
     assert "classification" not in result.facets
-    assert [kind for kind in result.facets] == ["topic", "category", "year"]
+    assert [kind for kind in result.facets] == ["topic", "category", "date", "year"]
