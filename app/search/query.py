@@ -379,6 +379,8 @@ class _Compiler:
         first, last = _day(start, last=False), _day(end, last=True)
         if (start.strip() and first is None) or (end.strip() and last is None):
             return None
+        if first and last and first > _day(end, last=False):  # 2026-03..2026-01 means the same months
+            first, last = _day(end, last=False), _day(start, last=True)
         return _published_bounds(first, last)
 
     def year_range(self, q) -> _Piece | None:

@@ -53,7 +53,7 @@ def facet_group(request: Request, kind: str, params: ViewParams,
         params = replace(params, tags=(tag.slug, *params.tags))
     if author:
         params = replace(params, author=author.slug)
-    result = search.run(replace(params, page=1, per_page=1), all_facets=True)
+    result = search.run(replace(params, page=1), all_facets=True)  # toggles lead to each view's first page
     view = View(tag.slug if tag else None, author.slug if author else None)
     heading = kinds.BY_NAME[kind].heading
     context = common(request, result=result, p=result.params, view=view, tag=tag, kind=kind, heading=heading,
