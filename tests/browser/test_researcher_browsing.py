@@ -322,7 +322,9 @@ def page_kinds(page: Page) -> dict[str, str]:
     author = page.locator(".hit .authors a").first.get_attribute("href")
     return {"home": "/", "search": f"/?q=experts&tag={TOPIC}", "misspelled": "/?q=langauge+modles",
             "tag": f"/tags/{TOPIC}", "category": "/tags/cs.CL", "tags": "/tags", "paper": paper,
-            "related": paper.replace("/papers/", "/related/"), "author": author, "missing": "/papers/nope"}
+            "related": paper.replace("/papers/", "/related/"), "author": author, "missing": "/papers/nope",
+            "dated": "/?q=language&from=2020-01-01", "all-topics": "/facets/topic?q=language", "new": "/new",
+            "new-category": "/new/cs.LG", "list": "/list?ids=" + paper.removeprefix("/papers/") + "&title=Reading"}
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
