@@ -115,10 +115,15 @@ def test_dates_may_be_months_or_years_and_empty_fields_mean_open(rich_client, re
     assert total(rich_client, "/?from=&to=") == len(records)
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2026-13-01", "2026-02-30"])
+@pytest.mark.parametrize("value", ["yesterday", "2026-13-01", "0000-01-01", "2026-1-1-1"])
 def test_a_date_that_is_not_one_is_refused(rich_client, value):
     assert rich_client.get(f"/?from={value}").status_code == 422
     assert rich_client.get(f"/api/papers?to={value}").status_code == 422
+
+
+def test_a_day_past_the_end_of_its_month_is_that_months_last_day(rich_client):
+    page = rich_client.get("/?from=2026-02-30").text
+    assert "published since 2026-02-28" in page
 
 
 def test_published_ranges_in_the_query_language(rich_client, records):
