@@ -35,8 +35,11 @@ def still_same_document(page: Page) -> bool:
 
 
 def facet(page: Page, slug: str, action: str = "toggle"):
-    """A facet's toggle or exclude link."""
-    return page.locator(f'.facet[data-facet="{slug}"] a.facet-{action}')
+    """A facet's toggle or exclude link, showing its whole group when it is folded away."""
+    link = page.locator(f'.facet[data-facet="{slug}"] a.facet-{action}')
+    if not link.count():
+        page.locator(".facet-group[data-kind='topic'] [data-show-all]").click()
+    return link
 
 
 def settle(page: Page) -> None:

@@ -159,17 +159,17 @@ def test_include_and_exclude_controls_say_what_they_do(rich_page: Page):
     page = rich_page
     page.goto("/")
     open_filters(page)
-    row = page.locator(f'.facet[data-facet="{TOPIC}"]')
-    expect(row.get_by_role("link", name="Exclude Mixture of experts")).to_have_attribute(
-        "title", "Exclude papers in Mixture of experts")
-    expect(row.locator("a.facet-toggle")).to_have_attribute("title", "Only papers in Mixture of experts")
-    row.get_by_role("link", name="Exclude Mixture of experts").click()
+    row = page.locator('.facet[data-facet="instruction-tuning"]')
+    expect(row.get_by_role("link", name="Exclude Instruction tuning")).to_have_attribute(
+        "title", "Exclude papers in Instruction tuning")
+    expect(row.locator("a.facet-toggle")).to_have_attribute("title", "Only papers in Instruction tuning")
+    row.get_by_role("link", name="Exclude Instruction tuning").click()
     settle(page)
     open_filters(page)
-    row = page.locator(f'.facet[data-facet="{TOPIC}"]')
+    row = page.locator('.facet[data-facet="instruction-tuning"]')
     expect(row).to_have_class(re.compile("is-excluded"))
-    expect(row.get_by_role("link", name="Stop excluding Mixture of experts")).to_be_visible()
-    expect(page.locator(".active-filters")).to_contain_text("not Mixture of experts")
+    expect(row.get_by_role("link", name="Stop excluding Instruction tuning")).to_be_visible()
+    expect(page.locator(".active-filters")).to_contain_text("not Instruction tuning")
 
 
 def test_excluding_leaves_the_excluded_row_under_the_pointer(context_factory, rich_server):
