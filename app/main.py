@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from app import api, web
+from app import api, sqlite_driver, web
 from app.db import reader, sqlite3, time_limit
 from app.settings import STATIC_DIR, get_settings
 
@@ -201,6 +201,7 @@ def _writable(path) -> bool:
 
 
 def create_app() -> FastAPI:
+    sqlite_driver.require()  # says what this SQLite lacks, rather than failing on the first search
     settings = get_settings()
     # FastAPI's own docs page loads its scripts from a CDN and starts them inline, which our
     # CSP forbids: the page below serves a vendored Swagger UI started from a static file.

@@ -138,10 +138,9 @@ import re  # noqa: E402
 from time import perf_counter  # noqa: E402
 
 import orjson  # noqa: E402
-import pysqlite3.dbapi2 as sqlite3  # noqa: E402
 
 from app import bitsets, facets, hits, predicates, spelling  # noqa: E402
-from app.db import reader  # noqa: E402
+from app.db import reader, sqlite3  # noqa: E402
 from app.query import CompiledQuery, compile_query, fts_tokens, loosen  # noqa: E402
 from app.settings import get_settings  # noqa: E402
 

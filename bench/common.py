@@ -183,12 +183,8 @@ def machine() -> dict:
             mem_kb = int(line.split()[1])
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    try:
-        import pysqlite3.dbapi2 as sqlite3
-        sqlite_version = sqlite3.sqlite_version
-    except ImportError:
-        import sqlite3
-        sqlite_version = sqlite3.sqlite_version
+    from app.sqlite_driver import sqlite3
+    sqlite_version = sqlite3.sqlite_version
     return {
         "cores": os.cpu_count(),
         "memory_gb": round(mem_kb / 1024 / 1024, 1),

@@ -1,10 +1,10 @@
 """The query language: what each construct finds, and that no input can break FTS5."""
 
-import pysqlite3.dbapi2 as sqlite3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.db import sqlite3
 from app.query import MAX_QUERY_CHARS, CompiledQuery, compile_query, fts_tokens, loosen
 
 SCHEMA = """

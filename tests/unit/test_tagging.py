@@ -13,11 +13,10 @@ import shutil
 import warnings
 from pathlib import Path
 
-import pysqlite3.dbapi2 as sqlite3
 import pytest
 
 from app import migrate
-from app.db import connect
+from app.db import connect, sqlite3
 from app.settings import SEED_FILE
 from app.tagging import Topic, explain, load_topics, retag, sync_topics
 
