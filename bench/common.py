@@ -23,7 +23,8 @@ RESULTS_DIR = BENCH_DIR / "results"
 MAIN_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 PEERS_VENV = BENCH_DIR / ".venv-peers"
 PEERS_PYTHON = PEERS_VENV / "bin" / "python"
-CORPUS = PROJECT_ROOT.parent / "shared" / "corpus" / "arxiv-ai-2025-2026.jsonl.gz"
+# The app's PAPERS_CORPUS setting, read the same way (this module does not import the app).
+CORPUS = Path(os.environ.get("PAPERS_CORPUS") or PROJECT_ROOT.parent / "shared" / "corpus" / "arxiv-ai-2025-2026.jsonl.gz")
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 
