@@ -24,7 +24,8 @@ MAIN_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 PEERS_VENV = BENCH_DIR / ".venv-peers"
 PEERS_PYTHON = PEERS_VENV / "bin" / "python"
 # The app's PAPERS_CORPUS setting, read the same way (this module does not import the app).
-CORPUS = Path(os.environ.get("PAPERS_CORPUS") or PROJECT_ROOT.parent / "shared" / "corpus" / "arxiv-ai-2025-2026.jsonl.gz")
+CORPUS = Path(os.environ.get("PAPERS_CORPUS")
+              or PROJECT_ROOT.parent / "shared" / "corpus" / "arxiv-ai-2025-2026.jsonl.gz")
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 
