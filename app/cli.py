@@ -20,6 +20,7 @@ EXIT_ADDRESS = 4  # the server cannot listen where it was asked to
 # Default worker processes: one per core, at most this many (each holds its own in-memory catalogue,
 # a few hundred MB on the 165k corpus: bench/README.md).
 MAX_DEFAULT_WORKERS = 4
+WORKER_PATIENCE = 60  # seconds a worker may take to answer its supervisor (import, start)
 
 
 class DatabaseProblem(Exception):
@@ -201,8 +202,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     print(f"serving {settings.site_name} from {settings.database_path} on http://{args.host}:{args.port} "
           f"({args.workers} worker{'s' if args.workers > 1 else ''}, {sqlite_driver.describe()})", file=sys.stderr)
+    # A worker that does not answer its supervisor within uvicorn's default 5 s is killed and started
+    # again; importing the app on a busy machine can take longer than that, and then none ever serves.
     uvicorn.run("app.cli:worker_app", factory=True, host=args.host, port=args.port, log_level=args.log_level,
-                workers=args.workers, proxy_headers=True)
+                workers=args.workers, proxy_headers=True, timeout_worker_healthcheck=WORKER_PATIENCE)
     return 0
 
 
