@@ -44,9 +44,9 @@ end
 
 
 def wrk(base: str, path: str, extra: list[str], duration: int, clients: int, script: str | None = None) -> dict:
-    command = ["wrk", "-t2", f"-c{clients}", f"-d{duration}s", "--latency", *extra]
+    command = ["wrk", "-t2", f"-c{clients}", f"-d{duration}s", "--timeout", "10s", *extra]
     if script:
-        command = ["wrk", "-t1", f"-c{clients}", f"-d{duration}s", "-s", script]
+        command = ["wrk", "-t1", f"-c{clients}", f"-d{duration}s", "--timeout", "10s", "-s", script]
     out = subprocess.run([*command, base + path], capture_output=True, text=True, timeout=duration + 60).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
