@@ -1,4 +1,4 @@
-"""Database connections: one configured SQLite driver for the ORM and raw SQL alike.
+"""The store: database connections, one configured SQLite driver for migrations and raw SQL alike.
 
 The driver (the standard library's `sqlite3`, or a bundled newer SQLite where one is
 installed) is chosen in `app.sqlite_driver`; every module imports `sqlite3` from here.
@@ -9,11 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from time import monotonic
-from typing import Annotated
 
 from fastapi import Depends
 from sqlalchemy import Engine, create_engine, event
-from sqlmodel import Session
 
 from app.settings import get_settings
 from app.sqlite_driver import sqlite3
@@ -115,11 +113,3 @@ def get_engine() -> Engine:
     if _engine is None or str(_engine.url) != get_settings().sqlalchemy_url:
         _engine = make_engine()
     return _engine
-
-
-def get_session() -> Iterator[Session]:
-    with Session(get_engine()) as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]

@@ -25,7 +25,6 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=lambda: Path.cwd() / "data")
     database_url: str = ""
     site_name: str = "Paper Catalogue"
-    page_size: int = 20
     # Public origin used in permalinks, feeds and sitemaps when set
     # (e.g. https://papers.example.org); otherwise taken from the request.
     base_url: str = ""

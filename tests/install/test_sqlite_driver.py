@@ -24,9 +24,11 @@ def test_the_sqlite_in_use_has_everything_the_catalogue_needs():
 
 
 def test_every_module_uses_the_one_chosen_driver():
-    from app import db, search
+    from app import db
+    from app.engine import fts5
+    from app.web import errors
 
-    assert db.sqlite3 is search.sqlite3 is sqlite_driver.sqlite3
+    assert db.sqlite3 is fts5.sqlite3 is errors.sqlite3 is sqlite_driver.sqlite3
 
 
 def test_stdlib_setting_runs_on_the_standard_library_sqlite3():
