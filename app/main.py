@@ -8,6 +8,7 @@ security.py (the two middlewares).
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app import sqlite_driver
 from app.settings import STATIC_DIR, get_settings
 from app.web import api, browse, errors, health, pages
 from app.web.limits import LIMIT_RESPONSES, Limits
@@ -15,6 +16,7 @@ from app.web.security import SecurityHeaders
 
 
 def create_app() -> FastAPI:
+    sqlite_driver.require()  # says what this SQLite lacks, rather than failing on the first search
     app = FastAPI(title=get_settings().site_name, version="0.1.0", docs_url=None, redoc_url=None,
                   description="Search research papers: full-text with ranking, tags as facets, permalinks.")
     app.include_router(health.router)

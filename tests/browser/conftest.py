@@ -40,7 +40,7 @@ def _serving(data_dir: Path, *extra: str):
     log_path = data_dir / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([*_papers_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
-                                    "--log-level", "warning", *extra], env=env, stdout=log,
+                                    "--workers", "1", "--log-level", "warning", *extra], env=env, stdout=log,
                                    stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
     base = f"http://127.0.0.1:{port}"
     try:

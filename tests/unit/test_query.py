@@ -1,6 +1,5 @@
 """The query language: what each construct finds, and that no input can break FTS5."""
 
-import pysqlite3.dbapi2 as sqlite3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -8,6 +7,7 @@ from hypothesis import strategies as st
 from app.engine import get_engine
 from app.plan import Matches, Not, Or, Tag, Years
 from app.search.query import MAX_QUERY_CHARS, CompiledQuery, compile_query, fts_tokens, loosen
+from app.sqlite_driver import sqlite3
 from app.tagging import papers_matching
 
 fts = get_engine().render  # the FTS5 text the engine makes of a plan's match part
