@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app import sqlite_driver
 from app.settings import STATIC_DIR, get_settings
-from app.web import api, errors, health, pages
+from app.web import api, browse, errors, health, pages
 from app.web.limits import LIMIT_RESPONSES, Limits
 from app.web.security import SecurityHeaders
 
@@ -23,6 +23,7 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router, responses=LIMIT_RESPONSES)
     app.include_router(pages.router)
+    app.include_router(browse.router)
     errors.install(app)
     app.add_middleware(Limits)
     app.add_middleware(SecurityHeaders)  # outermost: also covers the limits' own refusals

@@ -84,3 +84,24 @@ def client(seeded):
 
     with TestClient(create_app()) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def rich_database(tmp_path_factory):
+    """The seed papers with authors, arXiv ids, categories and dates up to today (see rich_catalogue.py)."""
+    import rich_catalogue
+
+    return rich_catalogue.build(tmp_path_factory.mktemp("rich"))
+
+
+@pytest.fixture
+def rich_client(rich_database, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{rich_database}")
+    get_settings.cache_clear()
+    with TestClient(create_app()) as test_client:
+        yield test_client
+    get_settings.cache_clear()
