@@ -15,10 +15,10 @@ from functools import lru_cache
 from itertools import chain
 
 import orjson
-import pysqlite3.dbapi2 as sqlite3
 
 from app.engine.base import ELLIPSIS, MARK_CLOSE, MARK_OPEN
 from app.plan import AllOf, AnyOf, Text, Words
+from app.sqlite_driver import sqlite3
 
 TABLE = "papers_fts"
 TOKENIZER = "porter unicode61 remove_diacritics 2"  # as the migrations create the index

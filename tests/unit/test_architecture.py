@@ -6,7 +6,8 @@ Layers, top to bottom (a module may import its own layer and those below):
             app.papers (the read layer), app.related, app.tagging, app.topic_evidence, app.ingest, app.sync
   engine    app.engine (the only place that speaks the engine's query language)
   store     app.db, app.models, app.migrate
-  ground    app.plan, app.results, app.kinds, app.settings (import nothing from the app but each other)
+  ground    app.plan, app.results, app.kinds, app.settings, app.resources, app.sqlite_driver
+            (import nothing from the app but each other)
 """
 
 import grimp
@@ -18,7 +19,8 @@ LAYERS = [
                 "app.ingest", "app.sync"}),
     ("engine", {"app.engine"}),
     ("store", {"app.db", "app.models", "app.migrate"}),
-    ("ground", {"app.plan", "app.results", "app.kinds", "app.settings", "app"}),
+    ("ground", {"app.plan", "app.results", "app.kinds", "app.settings", "app.resources", "app.sqlite_driver",
+                "app"}),
 ]
 
 
