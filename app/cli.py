@@ -87,11 +87,42 @@ def cmd_retag(args: argparse.Namespace) -> int:
     from app import tagging
 
     conn = _prepared_connection()
+    if args.dry_run:
+        before = tagging.topic_members(conn)
+        conn.execute("BEGIN")
+        try:  # the same work as a real retag, then thrown away
+            tagging.sync_topics(conn)
+            tagging.retag(conn, None)
+            after = tagging.topic_members(conn)
+            report = retag_diff(conn, before, after, examples=args.examples)
+        finally:
+            conn.execute("ROLLBACK")
+        print(report)
+        return 0
     with transaction(conn):
         tagging.sync_topics(conn)
         links = tagging.retag(conn, None)
     print(f"retagged: {links:,} topic links", file=sys.stderr)
     return 0
+
+
+def retag_diff(conn, before: dict[str, set[int]], after: dict[str, set[int]], examples: int = 5) -> str:
+    """Per topic: papers now and before, those gained and lost, with a few titles of each."""
+    lines = []
+    for slug in sorted(set(before) | set(after)):
+        old, new = before.get(slug, set()), after.get(slug, set())
+        gained, lost = sorted(new - old), sorted(old - new)
+        state = "new topic" if slug not in before else "removed" if slug not in after else ""
+        lines.append(f"{slug}: {len(old):,} -> {len(new):,} papers, +{len(gained):,} -{len(lost):,}"
+                     + (f" ({state})" if state else ""))
+        for sign, ids in (("+", gained), ("-", lost)):
+            step = max(1, len(ids) // examples) if examples else 0
+            for pid in ids[::step][:examples] if step else []:
+                row = conn.execute("SELECT key, title FROM papers WHERE id = ?", (pid,)).fetchone()
+                lines.append(f"  {sign} {row[0]}  {' '.join(row[1].split())[:100]}")
+    unchanged = sum(1 for slug in after if before.get(slug) == after[slug])
+    lines.append(f"{unchanged} of {len(after)} topics unchanged; nothing was written (dry run)")
+    return "\n".join(lines)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -292,6 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
     sync.set_defaults(func=cmd_sync)
 
     retag = sub.add_parser("retag", help="recompute topic tags from app/topics.toml")
+    retag.add_argument("--dry-run", action="store_true",
+                       help="print the papers each topic would gain and lose, and write nothing")
+    retag.add_argument("--examples", type=int, default=5, metavar="N",
+                       help="titles shown per topic for papers gained and lost (dry run; default 5)")
     retag.set_defaults(func=cmd_retag)
 
     db = sub.add_parser("db", help="schema migrations and maintenance")

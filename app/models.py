@@ -68,6 +68,8 @@ class Tag(SQLModel, table=True):
     kind: str = Field(sa_column=Column(String, nullable=False))  # "topic", "category", "classification"
     description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     rule: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # For topics: JSON of app.topic_evidence.Evidence, how strong a match must be ("" = any match).
+    evidence: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
 
 
 class PaperTag(SQLModel, table=True):

@@ -31,6 +31,7 @@ class TagInfo:
     description: str
     rule: str
     count: int = 0
+    evidence: str = ""   # topics: how strong a match must be (app/topic_evidence.py), as JSON
 
     @property
     def ref(self) -> TagRef:
@@ -145,6 +146,16 @@ def hits(conn, paper_rows, marked: dict[int, tuple[Markup, Markup]] | None = Non
 def hits_for_rows(paper_rows) -> list[Hit]:
     """Plain (unhighlighted) Hits for paper rows, in the given order."""
     return hits(reader(), paper_rows)
+
+
+def hits_by_ids(ids: list[int]) -> list[Hit]:
+    """Plain Hits for these paper ids, in the given order (ids not found are left out)."""
+    if not ids:
+        return []
+    conn = reader()
+    rows = {row["id"]: row for row in conn.execute(
+        f"SELECT {PAPER_COLUMNS} FROM papers p WHERE p.id IN ({_marks(ids)})", ids)}
+    return hits(conn, [rows[i] for i in ids if i in rows])
 
 
 def paper_by_key(key: str) -> PaperPage | None:
@@ -290,10 +301,11 @@ def tags_with_counts() -> list[TagInfo]:
 
 def tag_by_slug(slug: str) -> TagInfo | None:
     row = reader().execute(
-        "SELECT t.slug, t.name, t.kind, t.description, t.rule,"
+        "SELECT t.slug, t.name, t.kind, t.description, t.rule, t.evidence,"
         " (SELECT count(*) FROM paper_tags pt WHERE pt.tag_id = t.id) AS n FROM tags t WHERE t.slug = ?",
         (slug,)).fetchone()
-    return TagInfo(row["slug"], row["name"], row["kind"], row["description"], row["rule"], row["n"]) if row else None
+    return TagInfo(row["slug"], row["name"], row["kind"], row["description"], row["rule"], row["n"],
+                   row["evidence"]) if row else None
 
 
 def sitemap_rows(offset: int, limit: int):
@@ -388,6 +400,13 @@ def json_ld(paper: PaperPage, canonical: str) -> Markup:
 
 
 _RULE_TOKEN = re.compile(r'\(|\)|"[^"]*"?|[^\s()"]+')
+
+
+def describe_evidence(evidence: str) -> str:
+    """A topic's evidence rule in words (empty when the query alone decides)."""
+    from app import topic_evidence
+    rule = topic_evidence.from_json(evidence)
+    return topic_evidence.describe(rule) if rule else ""
 
 
 def describe_rule(rule: str) -> str:

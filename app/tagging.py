@@ -21,7 +21,7 @@ from pathlib import Path
 
 from whoosh.lang.porter import stem
 
-from app import plan
+from app import plan, topic_evidence
 from app.engine import SearchEngine, get_engine
 from app.search.bitsets import from_ids, members, parse_ids
 from app.search.query import MAX_QUERY_CHARS, CompiledQuery, compile_query
@@ -40,6 +40,8 @@ class Topic:
     name: str
     description: str
     query: str
+    # How strong a candidate's match must be (app/topic_evidence.py); None: any match.
+    evidence: topic_evidence.Evidence | None = None
 
 
 def compile_rule(rule: str) -> CompiledQuery:
@@ -64,8 +66,13 @@ def load_topics(path=TOPICS_FILE) -> list[Topic]:
             raise ValueError(f"topic {slug!r}: rule longer than {MAX_QUERY_CHARS} characters")
         if compile_rule(query).is_empty:
             raise ValueError(f"topic {slug!r}: rule {query!r} searches for nothing")
+        try:
+            evidence = topic_evidence.parse(entry.get("evidence"))
+        except ValueError as exc:
+            raise ValueError(f"topic {slug!r}: {exc}") from None
         seen.add(slug)
-        topics.append(Topic(slug, name, " ".join(str(entry.get("description", "")).split()), query))
+        topics.append(Topic(slug, name, " ".join(str(entry.get("description", "")).split()), query,
+                            evidence))
     return topics
 
 
@@ -77,16 +84,30 @@ def sync_topics(conn, topics: Sequence[Topic] | None = None) -> None:
     topics = load_topics() if topics is None else topics
     for topic in topics:
         conn.execute(
-            """INSERT INTO tags(slug, name, kind, description, rule) VALUES (?, ?, 'topic', ?, ?)
+            """INSERT INTO tags(slug, name, kind, description, rule, evidence)
+               VALUES (?, ?, 'topic', ?, ?, ?)
                ON CONFLICT(slug) DO UPDATE SET name = excluded.name,
-                   description = excluded.description, rule = excluded.rule
+                   description = excluded.description, rule = excluded.rule,
+                   evidence = excluded.evidence
                WHERE tags.kind = 'topic'""",
-            (topic.slug, topic.name, topic.description, topic.query))
+            (topic.slug, topic.name, topic.description, topic.query,
+             topic.evidence.to_json() if topic.evidence else ""))
     stale = f"{_TOPIC_TAG_IDS} AND slug NOT IN (SELECT value FROM json_each(?))"
     slugs = json.dumps([t.slug for t in topics])
     # Explicit, so stale links go even on a connection without foreign keys on.
     conn.execute(f"DELETE FROM paper_tags WHERE tag_id IN ({stale})", (slugs,))
     conn.execute(f"DELETE FROM tags WHERE id IN ({stale})", (slugs,))
+
+
+def topic_members(conn) -> dict[str, set[int]]:
+    """Paper ids under each topic, as the catalogue holds them now."""
+    by_topic: dict[str, set[int]] = {}
+    for slug, paper in conn.execute("SELECT t.slug, pt.paper_id FROM tags t LEFT JOIN paper_tags pt"
+                                    " ON pt.tag_id = t.id WHERE t.kind = 'topic'"):
+        ids = by_topic.setdefault(slug, set())
+        if paper is not None:
+            ids.add(paper)
+    return by_topic
 
 
 def retag(conn, paper_ids: Sequence[int] | None = None) -> int:
@@ -96,7 +117,8 @@ def retag(conn, paper_ids: Sequence[int] | None = None) -> int:
     transaction. The engine restricts a batch's matches to the batch's id range,
     which lets it skip most of each posting list.
     """
-    rules = conn.execute("SELECT id, rule FROM tags WHERE kind = 'topic' ORDER BY id").fetchall()
+    rules = conn.execute(
+        "SELECT id, rule, evidence FROM tags WHERE kind = 'topic' ORDER BY id").fetchall()
     if paper_ids is None:
         conn.execute(f"DELETE FROM paper_tags WHERE tag_id IN ({_TOPIC_TAG_IDS})")
         within = None
@@ -112,12 +134,15 @@ def retag(conn, paper_ids: Sequence[int] | None = None) -> int:
     size = scope[-1] + 1
     scope_reads = Scope(conn, get_engine(), within, from_ids(scope, size), size)
     written = 0
-    for tag_id, rule in rules:
+    for tag_id, rule, evidence in rules:
         compiled = compile_rule(rule or "")
-        if not compiled.is_empty:  # a rule that searches for nothing must not tag everything
-            ids = members(scope_reads.papers(compiled))
-            written += conn.executemany("INSERT OR IGNORE INTO paper_tags(tag_id, paper_id) VALUES (?, ?)",
-                                        [(tag_id, i) for i in ids]).rowcount
+        if compiled.is_empty:  # a rule that searches for nothing must not tag everything
+            continue
+        ids = members(scope_reads.papers(compiled))
+        if evidence:  # the rule's matches are candidates; their text must be about the topic
+            ids = weigh(conn, ids, topic_evidence.from_json(evidence))
+        written += conn.executemany("INSERT OR IGNORE INTO paper_tags(tag_id, paper_id) VALUES (?, ?)",
+                                    [(tag_id, i) for i in ids]).rowcount
     return written
 
 
@@ -184,13 +209,35 @@ class Scope:
         raise TypeError(f"not a filter leaf: {leaf!r}")
 
 
+def weigh(conn, ids: Sequence[int], evidence: topic_evidence.Evidence) -> list[int]:
+    """The candidates whose title and abstract carry enough evidence (ascending ids)."""
+    kept: list[int] = []
+    for chunk in range(0, len(ids), 5000):
+        rows = conn.execute("SELECT id, title, abstract FROM papers WHERE id IN (SELECT value FROM json_each(?))"
+                            " ORDER BY id", (json.dumps(list(ids[chunk:chunk + 5000])),))
+        kept.extend(r[0] for r in rows if topic_evidence.judge(r[1] or "", r[2] or "", evidence))
+    return kept
+
+
+def matching_papers(conn, topic: Topic) -> set[int]:
+    """The papers a topic would tag now, read without writing (for measuring a rule)."""
+    compiled = compile_rule(topic.query)
+    if compiled.is_empty:
+        return set()
+    ids = papers_matching(conn, compiled)
+    return set(weigh(conn, ids, topic.evidence) if topic.evidence else ids)
+
+
 def explain(conn, paper_id: int, tag_slug: str) -> list[str]:
     """The words and phrases of a topic's rule that this paper matches (best effort:
     each positive leaf is checked on its own, ignoring the operators around it)."""
-    row = conn.execute("SELECT rule FROM tags WHERE slug = ? AND kind = 'topic'",
+    row = conn.execute("SELECT rule, evidence FROM tags WHERE slug = ? AND kind = 'topic'",
                        (tag_slug,)).fetchone()
     if row is None or not row[0]:
         return []
+    if row[1]:  # the mentions that count, as the paper writes them
+        paper = conn.execute("SELECT title, abstract FROM papers WHERE id = ?", (paper_id,)).fetchone()
+        return topic_evidence.judge(paper[0] or "", paper[1] or "", topic_evidence.from_json(row[1])) if paper else []
     engine = get_engine()
     found, seen = [], set()
     for term, text in compile_rule(row[0]).leaves:

@@ -16,7 +16,7 @@ Conventions:
   from the engine.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from app.plan import Text
@@ -79,6 +79,27 @@ class SearchEngine(Protocol):
     def document_frequencies(self, conn, terms: Iterable[str]) -> dict[str, int]:
         """term -> number of papers containing it, for terms in the engine's
         normalized form (Porter stems); unknown terms are left out."""
+
+    def analyze(self, text: str) -> list[str]:
+        """The terms the index would store for `text`, one per token in order (the
+        normalized form `document_frequencies` and `vocabulary` use)."""
+
+    def vocabulary(self, conn, min_docs: int) -> dict[str, int]:
+        """Every term (normalized form) found in at least `min_docs` papers -> that
+        number, in one pass: related papers keep it per state of the database, because
+        asking for a few dozen terms one by one costs more than reading them all once."""
+
+    def similar(self, conn, terms: Mapping[str, float], limit: int, exclude: Sequence[int] = (),
+                min_shared: int = 2) -> list[tuple[int, float, tuple[str, ...]]]:
+        """"More like this": the `limit` papers whose title or abstract contain at least
+        `min_shared` of `terms` (words as a paper writes them -> weight), best first, as
+        (id, score, the terms it contains); higher score is better; `exclude` left out.
+
+        Every paper containing the terms is scored, whatever its date: there is no
+        window. A paper's score is the sum of the weights of the terms it contains (the
+        caller puts BM25's inverse document frequency into the weights); ties go to the
+        lower id. The cost grows with the terms' document counts: callers choose rare terms.
+        """
 
     def written_as_typed(self, conn, word: str, sample: int) -> bool:
         """Whether one of the first `sample` papers matching `word` spells it exactly

@@ -85,6 +85,8 @@ class Catalogue:
     predicates: Memo = field(default_factory=lambda: Memo(PREDICATE_CACHE_SIZE))
     rankings: Memo = field(default_factory=lambda: Memo(RANKING_CACHE_SIZE))
     results: Memo = field(default_factory=lambda: Memo(RESULT_CACHE_SIZE))
+    # The engine's vocabulary (term -> papers), read on first use by related papers.
+    vocabulary: Memo = field(default_factory=lambda: Memo(1))
 
     @property
     def total(self) -> int:

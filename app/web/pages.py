@@ -201,6 +201,7 @@ def _redirect_or_404(key: str, suffix: str = "") -> Response:
 
 
 templates.env.globals["describe_rule"] = papers.describe_rule
+templates.env.globals["describe_evidence"] = papers.describe_evidence
 
 
 # --- feeds and exports -------------------------------------------------------------

@@ -164,7 +164,9 @@ def test_search_view_links_its_atom_feed_and_bibtex_export(client):
 def test_tag_page_explains_its_rule_in_words(client):
     body = client.get("/tags/mixture-of-experts").text
     assert "Mixture of experts" in body
-    assert "“mixture of experts” or “moe”" in body
+    assert "Tagged when the title mentions “mixture of expert”" in body
+    assert "the abstract mentions them 3 times" in body
+    assert "does not count" in body   # negations and false friends are said to be left out
 
 
 def test_tag_page_keeps_its_own_tag_out_of_its_links(client):

@@ -3,7 +3,7 @@
 Layers, top to bottom (a module may import its own layer and those below):
   edge      app.main, app.web (HTML, JSON, HTTP concerns), app.cli, app.feeds
   search    app.search (query plan, catalogue, facets, hits, snippets, spelling),
-            app.papers (the read layer), app.related, app.tagging, app.ingest, app.sync
+            app.papers (the read layer), app.related, app.tagging, app.topic_evidence, app.ingest, app.sync
   engine    app.engine (the only place that speaks the engine's query language)
   store     app.db, app.models, app.migrate
   ground    app.plan, app.results, app.kinds, app.settings, app.resources, app.sqlite_driver
@@ -15,7 +15,8 @@ import pytest
 
 LAYERS = [
     ("edge", {"app.main", "app.web", "app.cli", "app.feeds"}),
-    ("search", {"app.search", "app.papers", "app.related", "app.tagging", "app.ingest", "app.sync"}),
+    ("search", {"app.search", "app.papers", "app.related", "app.tagging", "app.topic_evidence",
+                "app.ingest", "app.sync"}),
     ("engine", {"app.engine"}),
     ("store", {"app.db", "app.models", "app.migrate"}),
     ("ground", {"app.plan", "app.results", "app.kinds", "app.settings", "app.resources", "app.sqlite_driver",

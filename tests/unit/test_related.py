@@ -1,0 +1,73 @@
+"""Related papers by content: the paper's rarest shared terms, scored over every paper of
+any date, boosted by shared topics and authors, each with its reason."""
+
+import json
+
+import pytest
+
+from app import papers
+from app.db import connect
+from app.engine import get_engine
+from app.related import related_papers
+
+TARGET = {"id": "2602.00001", "title": "Decoder-based Sense Knowledge Distillation for Lexical Semantics",
+          "abstract": "Word sense embeddings from lexical dictionaries are distilled into a decoder. Sense "
+                      "inventories and gloss embeddings guide the student decoder.",
+          "authors": ["Ada Lovelace", "Alan Turing"], "published": "2026-02-27"}
+OLD_TWIN = {"id": "1905.00001", "title": "Sense Embeddings from Lexical Dictionaries",
+            "abstract": "We learn word sense embeddings from glosses of lexical dictionaries and sense inventories.",
+            "authors": ["Grace Hopper"], "published": "2019-05-01"}
+SAME_AUTHOR = {"id": "2501.00002", "title": "Gloss Embeddings for Word Sense Disambiguation",
+               "abstract": "Gloss embeddings from dictionaries disambiguate each word sense.",
+               "authors": ["Alan Turing"], "published": "2025-01-10"}
+# The same week as the target, sharing only words every paper uses.
+NEWER = [{"id": f"2602.001{i:02d}", "title": f"Sequential Recommendation with Transformers {i}",
+          "abstract": "We study a decoder for recommendation. The word model improves results on benchmarks.",
+          "authors": ["Someone Else"], "published": "2026-02-26"} for i in range(12)]
+
+
+@pytest.fixture
+def catalogue(database, tmp_path):
+    from app.ingest import ingest
+    source = tmp_path / "papers.jsonl"
+    source.write_text("\n".join(json.dumps(r) for r in [TARGET, OLD_TWIN, SAME_AUTHOR, *NEWER]) + "\n",
+                      encoding="utf-8")
+    conn = connect(database)
+    _, status = ingest(conn, [str(source)], fmt="jsonl", source="test", quiet=True)
+    assert status == 0
+    yield conn
+    conn.close()
+
+
+def key_to_id(conn, key):
+    return conn.execute("SELECT id FROM papers WHERE key = ?", (key,)).fetchone()[0]
+
+
+def test_similar_scores_every_paper_sharing_enough_terms_whatever_its_date(catalogue):
+    terms = {"lexical": 3.0, "dictionaries": 2.0, "inventories": 1.0}
+    found = get_engine().similar(catalogue, terms, 10)
+    by_id = {paper: (score, words) for paper, score, words in found}
+    assert by_id[key_to_id(catalogue, "1905.00001")] == (6.0, ("lexical", "dictionaries", "inventories"))
+    assert key_to_id(catalogue, "2602.00100") not in by_id   # shares none of them
+
+
+def test_similar_leaves_out_excluded_papers_and_those_sharing_too_few_terms(catalogue):
+    target = key_to_id(catalogue, "2602.00001")
+    found = get_engine().similar(catalogue, {"student": 1.0, "inventories": 1.0}, 10, exclude=[target])
+    assert [paper for paper, _, _ in found] == []             # no other paper has both
+    found = get_engine().similar(catalogue, {"student": 1.0, "inventories": 1.0}, 10, min_shared=1)
+    assert target in {paper for paper, _, _ in found}
+
+
+def test_related_papers_find_the_old_paper_on_the_same_problem_first(catalogue):
+    related = related_papers(papers.paper_by_key("2602.00001"))
+    keys = [r.hit.key for r in related]
+    assert keys[:2] in (["1905.00001", "2501.00002"], ["2501.00002", "1905.00001"])
+    assert not any(key.startswith("2602.001") for key in keys)  # common words are no relation
+
+
+def test_a_shared_author_is_a_reason_and_a_boost(catalogue):
+    related = {r.hit.key: r for r in related_papers(papers.paper_by_key("2602.00001"))}
+    assert related["2501.00002"].authors == ["Alan Turing"]
+    assert "also by Alan Turing" in related["2501.00002"].reason
+    assert "shares" in related["1905.00001"].reason and "lexical" in related["1905.00001"].reason
