@@ -124,6 +124,9 @@
   document.addEventListener("htmx:configRequest", function (event) {
     var params = event.detail.parameters;
     if (event.detail.verb === "get" && params && params.q === "") delete params.q;
+    // Sent while typing: the server reads the last word as a prefix (a submitted query means what it says).
+    var cause = event.detail.triggeringEvent;
+    if (cause && cause.type === "input") event.detail.headers["HX-Live"] = "1";
   });
 
   // Back/forward restore a snapshot of the page: the search box shows the restored query.

@@ -67,13 +67,16 @@ def _export_url(name: str, params: SearchParams) -> str:
 
 
 def render_view(request: Request, params: SearchParams, *, tag: papers.TagInfo | None = None) -> Response:
+    fragment = wants_fragment(request)
+    # The request htmx sends while the user types (static/app.js): the last word is a prefix.
+    if fragment and request.headers.get("HX-Live") == "1":
+        params = replace(params, typing=True)
     result = run_search(params)
     view = View(tag.slug if tag else None)
     if tag:
         title = tag.name + (f": {params.q}" if params.q else "")
     else:
         title = f"{params.q} – search" if params.q else "All papers"
-    fragment = wants_fragment(request)
     context = common(request, result=result, params=params, view=view, tag=tag, title=title, fragment=fragment,
                      view_path=view.url(replace(params, q="", not_tags=(), years=(), sort=None, page=1,
                                                 per_page=PER_PAGE, tags=(tag.slug,) if tag else ())),

@@ -26,12 +26,14 @@ def view_params(
     sort: Annotated[Sort | None, Query(description="Default: relevance with a query, newest without")] = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = PER_PAGE,
+    as_typed: Annotated[bool, Query(description="Search the words as typed, never a spelling correction")] = False,
 ) -> SearchParams:
     """The view a URL names (every state is a URL)."""
     def unique(values):
         return tuple(dict.fromkeys(v for v in values if v))
     return SearchParams(q=q.strip()[:MAX_QUERY_CHARS], tags=unique(tag), not_tags=unique(not_tag),
-                        years=unique(year), sort=sort, page=page, per_page=per_page)
+                        years=unique(year), sort=sort, page=page, per_page=per_page,
+                        as_typed=as_typed)
 
 
 ViewParams = Annotated[SearchParams, Depends(view_params)]
