@@ -32,7 +32,7 @@ from time import perf_counter
 
 from app.db import reader
 from app.engine import get_engine
-from app.plan import AnyOf, Text, Words
+from app.plan import AnyOf, Text, Words, any_of
 from app.results import MAX_PER_PAGE, SORTS, FacetValue, Hit, SearchParams, SearchResult, TagRef
 from app.search import bitsets, facets, hits, ranking, spelling
 from app.search.catalogue import Catalogue, catalogue
@@ -96,8 +96,9 @@ def _run(params: SearchParams, conn, cat: Catalogue) -> SearchResult:
             better_sets, better_scored = search.filter(better)
             if better_sets.results.bit_count() >= max(RELAX_BELOW, CORRECT_GAIN * max(found, 1)):
                 used, sets, scored, corrected = better, better_sets, better_scored, suggestion
-                found, suggestion = sets.results.bit_count(), None
-        if used.match and not params.typing and found < RELAX_BELOW and _plain(used.text):
+                found = sets.results.bit_count()
+        # A query written with operators says exactly what it wants: loosened only when it finds nothing.
+        if used.match and not params.typing and found < (RELAX_BELOW if _plain(used.text) else 1):
             loose = search.loosened(used, sets)
             if loose is not None:
                 (sets, scored), pinned, relaxed = loose, sets.results, True
@@ -186,9 +187,10 @@ class _Search:
         """
         found = strict.results.bit_count()
         readings = [compiled.parts]
-        words = compile_query(" ".join(fts_tokens(compiled.text)), synonyms=False)
-        if words.match is not None and words.parts != compiled.parts:
-            readings.append(words.parts)
+        if _plain(compiled.text):  # a phrase in quotes stays a phrase
+            words = compile_query(" ".join(fts_tokens(compiled.text)), synonyms=False)
+            if words.match is not None and words.parts != compiled.parts:
+                readings.append(words.parts)
         for parts in readings:
             result = self._at_least(compiled, parts)
             if result is not None and result[0].results.bit_count() > found:
@@ -204,8 +206,9 @@ class _Search:
         if len(meaningful) < 1 or len(counted) < 1 or len(parts) < 2:
             return None
         need = ranking.required(len(counted))
+        excluded = ranking.score(conn, cat, any_of(compiled.excluded)).match if compiled.excluded else None
         while True:
-            scored = ranking.at_least(conn, cat, meaningful, counted, need)
+            scored = ranking.at_least(conn, cat, meaningful, counted, need, excluded)
             if need >= len(counted) or scored.match.sum() <= LOOSE_MAX_SHARE * cat.total:
                 break
             need += 1

@@ -119,14 +119,17 @@ def _score(conn, cat: Catalogue, text: Text) -> Scored:
     return Scored(_frozen(root), _frozen(total))
 
 
-def at_least(conn, cat: Catalogue, parts: list[Text], counted: list[Text], need: int) -> Scored:
-    """Papers matching at least `need` of `counted`, scored as the OR of `parts` (a
-    minimum-should-match: the fallback of a query whose AND finds too little)."""
+def at_least(conn, cat: Catalogue, parts: list[Text], counted: list[Text], need: int,
+             excluded: np.ndarray | None = None) -> Scored:
+    """Papers matching at least `need` of `counted` (and none of `excluded`), scored as the
+    OR of `parts` (a minimum-should-match: the fallback of a query whose AND finds too little)."""
     scored = score(conn, cat, parts[0] if len(parts) == 1 else AnyOf(tuple(parts)))
     hits = np.zeros(cat.size, dtype=np.int16)
     for part in counted:
         hits += score(conn, cat, part).match
     match = scored.match & (hits >= need)
+    if excluded is not None:
+        match &= ~excluded
     return Scored(_frozen(match), scored.score)
 
 
