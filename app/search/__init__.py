@@ -94,7 +94,8 @@ def _run(params: SearchParams, conn, cat: Catalogue) -> SearchResult:
         if (suggestion and not params.typing and not params.as_typed and found < CORRECT_BELOW):
             better = compile_query(suggestion)
             better_sets, better_scored = search.filter(better)
-            if better_sets.results.bit_count() >= max(RELAX_BELOW, CORRECT_GAIN * max(found, 1)):
+            gained = better_sets.results.bit_count()
+            if gained > found and gained >= CORRECT_GAIN * found:
                 used, sets, scored, corrected = better, better_sets, better_scored, suggestion
                 found = sets.results.bit_count()
         # A query written with operators says exactly what it wants: loosened only when it finds nothing.
