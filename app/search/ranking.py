@@ -62,7 +62,7 @@ def leaf(conn, cat: Catalogue, words: Words) -> tuple[np.ndarray, np.ndarray]:
 
     def compute():
         ids, scores = engine.phrase_scores(conn, words, WEIGHTS)
-        ids = np.asarray(ids, dtype=np.int64)
+        ids = np.asarray(ids, dtype=np.int32)
         scores = np.asarray(scores, dtype=np.float64)
         keep = ids < cat.size  # a paper added since the catalogue was built waits for the next one
         return _frozen(ids[keep]), _frozen(scores[keep])
