@@ -1,4 +1,4 @@
-"""The `papers` command: ingest, retag, db, serve."""
+"""The `papers` command: ingest, sync, retag, db, serve."""
 
 import argparse
 import errno
@@ -15,6 +15,7 @@ from app.settings import SEED_FILE, get_settings
 
 
 EXIT_DATABASE = 3  # the database cannot be used: missing, read-only, disk full, damaged
+SYNC_FAILED = 2  # the source could not be read (after retries); what was committed stays
 
 
 class DatabaseProblem(Exception):
@@ -43,6 +44,36 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if len(args.paths) > 1:
         print(f"total: {stats.summary()}", file=sys.stderr)
     return status
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from app.sync.http import SyncError
+
+    conn = _prepared_connection()
+    try:
+        if args.source == "arxiv":
+            from app.sync.arxiv import harvest
+            stats, requests = harvest(conn, args.set, args.from_date, quiet=args.quiet)
+            where = f"arxiv:{args.set}"
+        else:
+            from app.sync.daily import harvest
+            stats, requests = harvest(conn, on=args.date, since=args.since, quiet=args.quiet)
+            where = "daily"
+    except SyncError as exc:
+        print(f"error: {exc}; pages committed before are kept, run the same command to resume",
+              file=sys.stderr)
+        return SYNC_FAILED
+    print(f"{where}: {stats.summary()}; {requests:,} requests", file=sys.stderr)
+    return 1 if stats.skipped else 0
+
+
+def _date(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def cmd_retag(args: argparse.Namespace) -> int:
@@ -188,14 +219,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="papers", description="A searchable catalogue of research papers.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    ingest = sub.add_parser("ingest", help="load papers from files (seed page, JSON Lines, JSON; .gz ok)")
+    ingest = sub.add_parser("ingest", help="load papers from files (seed page, JSON Lines, JSON, OAI-PMH XML,"
+                                           " Atom; .gz ok)")
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="input files, or - for standard input")
-    ingest.add_argument("--format", choices=["auto", "seed", "jsonl", "json"], default="auto")
+    ingest.add_argument("--format", choices=["auto", "seed", "jsonl", "json", "oai", "atom"], default="auto")
     ingest.add_argument("--source", help="source name stored with new papers (default: the file name)")
     ingest.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     ingest.add_argument("--batch-size", type=_positive, default=BATCH_SIZE, metavar="N",
                         help=f"records per transaction (default {BATCH_SIZE:,})")
     ingest.set_defaults(func=cmd_ingest)
+
+    sync = sub.add_parser("sync", help="fetch what is new from a live source (arXiv OAI-PMH, daily papers)")
+    sources = sync.add_subparsers(dest="source", required=True)
+    arxiv = sources.add_parser("arxiv", help="harvest an arXiv set over OAI-PMH, resuming where the last run ended")
+    arxiv.add_argument("--set", default="cs", help="OAI set, e.g. cs, math, physics:hep-th (default cs)")
+    arxiv.add_argument("--from", dest="from_date", type=lambda t: _date(t).isoformat(), metavar="DATE",
+                       help="harvest records changed since DATE (default: since the last run)")
+    arxiv.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    daily = sources.add_parser("daily", help="fetch the daily papers feed (default: since the last day fetched)")
+    when = daily.add_mutually_exclusive_group()
+    when.add_argument("--date", type=_date, metavar="D", help="only this day")
+    when.add_argument("--since", type=_date, metavar="D", help="every day from D to today")
+    daily.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    sync.set_defaults(func=cmd_sync)
 
     retag = sub.add_parser("retag", help="recompute topic tags from app/topics.toml")
     retag.set_defaults(func=cmd_retag)

@@ -26,6 +26,10 @@ class Paper(SQLModel, table=True):
     # Source categories (arXiv codes), space-separated, as the record gave them;
     # the facet-ready form is paper_tags with kind "category".
     categories: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # ACM and MSC codes ("acm:I.2.7 msc:68T50"), kept apart from arXiv categories;
+    # the facet-ready form is paper_tags with kind "classification".
+    classifications: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    upvotes: int | None = None  # popularity on the daily-papers feed, where the paper came from there
     published: date | None = None
     year: int | None = Field(default=None, index=True)
     added_at: datetime
@@ -61,7 +65,7 @@ class Tag(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(sa_column=Column(String, nullable=False, unique=True))
     name: str = Field(sa_column=Column(Text, nullable=False))
-    kind: str = Field(sa_column=Column(String, nullable=False))  # "topic" or "category"
+    kind: str = Field(sa_column=Column(String, nullable=False))  # "topic", "category", "classification"
     description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     rule: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
 
@@ -85,4 +89,16 @@ class Alias(SQLModel, table=True):
                                            nullable=False, index=True))
 
 
-__all__ = ["Alias", "Author", "Paper", "PaperAuthor", "PaperTag", "Tag", "UniqueConstraint"]
+class SyncState(SQLModel, table=True):
+    """How far harvesting from one source (e.g. "arxiv:cs") has got."""
+    __tablename__ = "sync_state"
+
+    source: str = Field(sa_column=Column(String, primary_key=True))
+    harvested_until: str | None = None
+    started_from: str | None = None
+    resumption_token: str | None = None
+    records: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    updated_at: datetime
+
+
+__all__ = ["Alias", "Author", "Paper", "PaperAuthor", "PaperTag", "SyncState", "Tag", "UniqueConstraint"]

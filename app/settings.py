@@ -23,6 +23,13 @@ class Settings(BaseSettings):
     # Public origin used in permalinks, feeds and sitemaps when set
     # (e.g. https://papers.example.org); otherwise taken from the request.
     base_url: str = ""
+    # Live sources for `papers sync` (tests point these at a local server).
+    arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
+    daily_papers_url: str = "https://huggingface.co/api/daily_papers"
+    # Politeness: seconds between requests, retries on network errors and 5xx, longest wait obeyed.
+    sync_pause: float = 3.0
+    sync_retries: int = 5
+    sync_max_wait: float = 600.0
 
     @property
     def database_path(self) -> Path:

@@ -1,6 +1,7 @@
 """`papers ingest`: read files in any supported format and load them idempotently.
 
-Exit status: 0 when every record was loaded, 1 when some records were skipped
+Exit status: 0 when every record was loaded (some perhaps without a field that
+failed validation: "kept, dropped ..."), 1 when some records were skipped
 (every good record is still loaded and committed), 2 when an input could not be
 read at all (missing file, unknown format, corrupt compression).
 """
@@ -18,7 +19,7 @@ from app.db import transaction
 from app.engine import get_engine
 from app.ingest.load import BATCH_SIZE, Loader, Stats
 from app.ingest.parsers import InputError, Parsed, detect_format, open_input, parse
-from app.ingest.records import RecordError
+from app.ingest.records import PaperIn, RecordError
 from app.ingest.worker import ParallelParse, worth_parallel
 
 EXIT_OK, EXIT_SKIPPED, EXIT_UNREADABLE = 0, 1, 2
@@ -30,7 +31,7 @@ def default_source(path: str) -> str:
     if path == "-":
         return "stdin"
     name = Path(path).name
-    for suffix in (".gz", ".jsonl", ".ndjson", ".json", ".txt"):
+    for suffix in (".gz", ".jsonl", ".ndjson", ".json", ".txt", ".xml", ".atom"):
         name = name.removesuffix(suffix)
     return name or "file"
 
@@ -80,21 +81,26 @@ def _ingest_one(conn, path: str, fmt: str, source: str, quiet: bool, out: TextIO
     source_input = open_input(path)  # opened here too, so a bad path fails fast and clearly
     parallel = ParallelParse(path, fmt) if worth_parallel(path) else None
     position = (lambda: parallel.position) if parallel else source_input.position
-    shown = 0
+    shown = {"skipped": 0, "kept": 0}
+
+    def say(kind: str, line: int, text: str) -> None:
+        shown[kind] += 1
+        if shown[kind] <= MAX_ERRORS_SHOWN:
+            message = f"{path}:{line}: {kind}{': ' if kind == 'skipped' else ', '}{text}"
+            bar.write(message, file=out) if bar else print(message, file=out)
+        elif shown[kind] == MAX_ERRORS_SHOWN + 1:
+            print(f"{path}: more {kind} records not shown", file=out)
 
     def report(line: int, error: RecordError) -> None:
-        nonlocal shown
-        shown += 1
-        if shown <= MAX_ERRORS_SHOWN:
-            bar.write(f"{path}:{line}: skipped: {error}", file=out) if bar else print(
-                f"{path}:{line}: skipped: {error}", file=out)
-        elif shown == MAX_ERRORS_SHOWN + 1:
-            print(f"{path}: more skipped records not shown", file=out)
+        say("skipped", line, str(error))
+
+    def report_drop(line: int, record: PaperIn) -> None:
+        say("kept", line, ", ".join(record.dropped))
 
     show_bar = not quiet and out.isatty()
     bar = tqdm(total=source_input.size, file=out, unit="B", unit_scale=True, dynamic_ncols=True,
                bar_format="{l_bar}{bar}| {postfix} [{elapsed}<{remaining}]") if show_bar else None
-    loader = Loader(conn, source, on_error=report)
+    loader = Loader(conn, source, on_error=report, on_drop=report_drop)
 
     def progress(_records: int) -> None:
         if bar is not None:

@@ -15,12 +15,14 @@ from app import tagging
 from app.db import transaction
 from app.engine import get_engine
 from app.ingest.categories import category_name
-from app.ingest.records import PaperIn, RecordError
+from app.ingest.classify import classification_label
+from app.ingest.records import Deleted, PaperIn, RecordError
 
 BATCH_SIZE = 10_000  # per transaction: larger batches amortise tagging and commits
 SQL_CHUNK = 5_000  # stays below SQLite's bound-parameter limit
 
 ErrorReporter = Callable[[int, RecordError], None]
+DropReporter = Callable[[int, PaperIn], None]
 
 
 @dataclass
@@ -30,22 +32,35 @@ class Stats:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0
+    deleted: int = 0   # withdrawn by the source (OAI-PMH deleted records)
+    kept: int = 0      # loaded with one or more fields dropped; also counted above
 
     def add(self, other: "Stats") -> None:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def summary(self) -> str:
-        return (f"read {self.read:,}, inserted {self.inserted:,}, updated {self.updated:,}, "
+        # read = inserted + updated + unchanged + skipped + deleted; "kept with drops" is
+        # a part of the loaded ones, said apart so it is never mistaken for a loss.
+        text = (f"read {self.read:,}, inserted {self.inserted:,}, updated {self.updated:,}, "
                 f"unchanged {self.unchanged:,}, skipped {self.skipped:,}")
+        if self.deleted:
+            text += f", deleted {self.deleted:,}"
+        return text + f"; kept with dropped fields {self.kept:,}"
 
 
-_PAPER_COLUMNS = "id, key, arxiv_id, title, abstract, authors, categories, published, url, content_hash"
+_PAPER_COLUMNS = ("id, key, arxiv_id, title, abstract, authors, categories, published, url, content_hash,"
+                  " classifications, upvotes")
 
 
 def content_hash(values: dict) -> str:
     parts = (values["key"], values["arxiv_id"] or "", values["title"], values["abstract"],
              values["authors"], values["categories"], values["published"] or "", values["url"] or "")
+    # Fields added later join the hash only when set, so papers stored before keep their hash.
+    if values["classifications"]:
+        parts += ("classifications=" + values["classifications"],)
+    if values["upvotes"] is not None:
+        parts += (f"upvotes={values['upvotes']}",)
     return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()
 
 
@@ -62,13 +77,15 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
 class Loader:
     """Writes batches of records; one instance per ingest run."""
 
-    def __init__(self, conn, source: str, on_error: ErrorReporter | None = None):
+    def __init__(self, conn, source: str, on_error: ErrorReporter | None = None,
+                 on_drop: DropReporter | None = None):
         self.conn = conn
         self.engine = get_engine()
         self.source = source
         self.on_error = on_error or (lambda line, err: None)
+        self.on_drop = on_drop or (lambda line, rec: None)
         self.stats = Stats()
-        self._category_ids: dict[str, int] = {}
+        self._code_ids: dict[str, int] = {}  # category or classification code -> tag id
         self._changed_ids: set[int] = set()  # papers written in the current batch
         self._by_arxiv: dict = {}            # arXiv id -> stored row, for the current batch
         self._has_idless = True
@@ -77,23 +94,49 @@ class Loader:
         # Random inserts into the author and tag indexes thrash SQLite's small default cache.
         conn.execute("PRAGMA cache_size = -262144")
 
-    def load(self, parsed: Iterable[tuple[int, PaperIn | RecordError]],
+    def load(self, parsed: Iterable[tuple[int, PaperIn | RecordError | Deleted]],
              batch_size: int = BATCH_SIZE, progress: Callable[[int], None] | None = None) -> Stats:
         for batch in batched(parsed, batch_size):
-            good: list[tuple[int, PaperIn]] = []
-            for line, item in batch:
-                self.stats.read += 1
-                if isinstance(item, RecordError):
-                    self.stats.skipped += 1
-                    self.on_error(line, item)
-                else:
-                    good.append((line, item))
-            if good:
-                with transaction(self.conn):
-                    self._write_batch(good)
+            self.load_batch(batch)
             if progress:
                 progress(len(batch))
         return self.stats
+
+    def load_batch(self, batch: list[tuple[int, PaperIn | RecordError | Deleted]]) -> None:
+        """Write one batch, committed when this returns."""
+        good: list[tuple[int, PaperIn]] = []
+        deleted: dict[str, int] = {}  # arXiv id -> position of its deletion in the batch
+        last_seen: dict[str, int] = {}
+        for position, (line, item) in enumerate(batch):
+            self.stats.read += 1
+            if isinstance(item, RecordError):
+                self.stats.skipped += 1
+                self.on_error(line, item)
+            elif isinstance(item, Deleted):
+                self.stats.deleted += 1
+                deleted[item.arxiv_id] = position
+            else:
+                good.append((line, item))
+                if item.arxiv_id:
+                    last_seen[item.arxiv_id] = position
+                if item.dropped:
+                    self.stats.kept += 1
+                    self.on_drop(line, item)
+        # A deletion followed by a new version of the same paper in the batch is outdated.
+        gone = [arxiv_id for arxiv_id, at in deleted.items() if last_seen.get(arxiv_id, -1) < at]
+        if good:
+            with transaction(self.conn):
+                self._write_batch(good)
+        if gone:
+            with transaction(self.conn):
+                self._delete(gone)
+
+    def _delete(self, arxiv_ids: list[str]) -> None:
+        # Outside the bulk path the engine keeps its index in step row by row, and the links
+        # (authors, tags, aliases) go with the paper by their foreign keys.
+        for start in range(0, len(arxiv_ids), SQL_CHUNK):
+            chunk = arxiv_ids[start:start + SQL_CHUNK]
+            self.conn.execute(f"DELETE FROM papers WHERE arxiv_id IN ({','.join('?' * len(chunk))})", chunk)
 
     # -- one batch, inside a transaction ------------------------------------------------
 
@@ -105,6 +148,7 @@ class Loader:
         now = _now()
         author_changes: dict[int, PaperIn] = {}
         category_changes: dict[int, tuple[str, ...]] = {}
+        classification_changes: dict[int, tuple[str, ...]] = {}
         self._prefetch(records)
         for _line, rec in records:
             row = self._find_existing(rec)
@@ -125,10 +169,13 @@ class Loader:
                 author_changes[paper_id] = rec
             if rec.categories is not None:
                 category_changes[paper_id] = rec.categories
+            if rec.classifications is not None:
+                classification_changes[paper_id] = rec.classifications
         self.engine.index(self.conn, sorted(self._changed_ids))
         self.engine.resume_sync(self.conn, sync)
         self._write_authors(author_changes)
-        self._write_categories(category_changes)
+        self._write_codes(category_changes, "category")
+        self._write_codes(classification_changes, "classification")
         if self._changed_ids:
             tagging.retag(self.conn, sorted(self._changed_ids))
         self._changed_ids.clear()
@@ -180,6 +227,9 @@ class Loader:
                            else (row["categories"] if row else "")),
             "published": (rec.published.isoformat() if rec.published
                           else (row["published"] if row else None)),
+            "classifications": (" ".join(rec.classifications) if rec.classifications is not None
+                                else (row["classifications"] if row else "")),
+            "upvotes": rec.upvotes if rec.upvotes is not None else (row["upvotes"] if row else None),
             "url": rec.url or (row["url"] if row else None),
             "title_norm": rec.title_norm,
         }
@@ -190,9 +240,9 @@ class Loader:
     def _insert(self, values: dict, now: str) -> int:
         cur = self.conn.execute(
             "INSERT INTO papers (key, arxiv_id, title, abstract, authors, categories, published, year,"
-            " added_at, updated_at, source, url, title_norm, content_hash)"
+            " added_at, updated_at, source, url, title_norm, content_hash, classifications, upvotes)"
             " VALUES (:key, :arxiv_id, :title, :abstract, :authors, :categories, :published, :year,"
-            " :now, :now, :source, :url, :title_norm, :content_hash)",
+            " :now, :now, :source, :url, :title_norm, :content_hash, :classifications, :upvotes)",
             {**values, "now": now, "source": self.source})
         self._changed_ids.add(cur.lastrowid)
         self._inserted_ids.add(cur.lastrowid)
@@ -208,7 +258,8 @@ class Loader:
         self.conn.execute(
             "UPDATE papers SET key = :key, arxiv_id = :arxiv_id, title = :title, abstract = :abstract,"
             " authors = :authors, categories = :categories, published = :published, year = :year,"
-            " url = :url, title_norm = :title_norm, content_hash = :content_hash, updated_at = :now"
+            " url = :url, title_norm = :title_norm, content_hash = :content_hash, updated_at = :now,"
+            " classifications = :classifications, upvotes = :upvotes"
             " WHERE id = :id", {**values, "now": now, "id": paper_id})
         if paper_id not in self._changed_ids:  # its indexed text is the stored one
             self.engine.unindex(self.conn, paper_id, row["title"], row["abstract"], row["authors"])
@@ -249,17 +300,22 @@ class Loader:
                 self._author_ids.update(self.conn.execute(
                     f"SELECT slug, id FROM authors WHERE slug IN ({marks})", [slug for _name, slug in new]))
 
-    def _write_categories(self, changes: dict[int, tuple[str, ...]]) -> None:
+    def _write_codes(self, changes: dict[int, tuple[str, ...]], kind: str) -> None:
+        """Link papers to their arXiv categories, or to their ACM/MSC classifications."""
         if not changes:
             return
-        for code in {c for cats in changes.values() for c in cats} - self._category_ids.keys():
+        for code in {c for codes in changes.values() for c in codes} - self._code_ids.keys():
+            if kind == "category":
+                slug, name, description = code, category_name(code), f"arXiv category {code}"
+            else:  # "msc:68T50" -> tag "msc-68T50", never one of the arXiv category facets
+                slug = code.replace(":", "-", 1)
+                name, description = classification_label(code)
             self.conn.execute("INSERT OR IGNORE INTO tags (slug, name, kind, description, rule)"
-                              " VALUES (?, ?, 'category', ?, '')",
-                              (code, category_name(code), f"arXiv category {code}"))
-            self._category_ids[code] = self.conn.execute(
-                "SELECT id FROM tags WHERE slug = ?", (code,)).fetchone()[0]
+                              " VALUES (?, ?, ?, ?, '')", (slug, name, kind, description))
+            self._code_ids[code] = self.conn.execute(
+                "SELECT id FROM tags WHERE slug = ?", (slug,)).fetchone()[0]
         self.conn.executemany(
-            "DELETE FROM paper_tags WHERE paper_id = ? AND tag_id IN (SELECT id FROM tags WHERE kind = 'category')",
-            [(p,) for p in changes if p not in self._inserted_ids])
+            "DELETE FROM paper_tags WHERE paper_id = ? AND tag_id IN (SELECT id FROM tags WHERE kind = ?)",
+            [(p, kind) for p in changes if p not in self._inserted_ids])
         self.conn.executemany("INSERT OR IGNORE INTO paper_tags (tag_id, paper_id) VALUES (?, ?)",
-                              [(self._category_ids[c], p) for p, cats in changes.items() for c in cats])
+                              [(self._code_ids[c], p) for p, codes in changes.items() for c in codes])

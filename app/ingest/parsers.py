@@ -16,11 +16,15 @@ from typing import BinaryIO
 
 import orjson
 
-from app.ingest.records import PaperIn, RecordError, record_from_mapping, record_from_text
+from app.ingest.records import Deleted, PaperIn, RecordError, record_from_mapping, record_from_text
+from app.ingest.xmlformats import XmlError, parse_atom, parse_oai
 
-Parsed = tuple[int, PaperIn | RecordError]
+Parsed = tuple[int, PaperIn | RecordError | Deleted]
 
-FORMATS = ("seed", "jsonl", "json")
+# jsonl and json also read the arXiv metadata snapshot and the daily-papers JSON (field names
+# are recognised per record); oai is an OAI-PMH response (arXiv, arXivRaw or oai_dc); atom
+# an arXiv API feed.
+FORMATS = ("seed", "jsonl", "json", "oai", "atom")
 MAX_LINE_BYTES = 4 * 1024 * 1024     # one JSON Lines record
 MAX_JSON_BYTES = 512 * 1024 * 1024   # a whole JSON document is read into memory
 
@@ -91,6 +95,9 @@ def detect_format(path: str, stream: BinaryIO) -> str:
     if name.endswith((".txt", ".text", ".md")):
         return "seed"
     head = stream.peek(64 * 1024)[: 64 * 1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"<"):
+        # An XML document: an Atom feed declares its <feed> root near the top; else OAI-PMH.
+        return "atom" if b"<feed" in head[:4096] and b"<OAI-PMH" not in head[:4096] else "oai"
     if head.startswith(b"["):
         return "json"
     if head.startswith(b"{"):
@@ -110,7 +117,18 @@ def parse(stream: BinaryIO, fmt: str) -> Iterator[Parsed]:
         return parse_json(stream)
     if fmt == "seed":
         return parse_seed(stream)
+    if fmt == "oai":
+        return _xml(parse_oai(stream))
+    if fmt == "atom":
+        return _xml(parse_atom(stream))
     raise InputError(f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
+
+
+def _xml(parsed: Iterator[Parsed]) -> Iterator[Parsed]:
+    try:
+        yield from parsed
+    except XmlError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _decode(raw: bytes) -> str:

@@ -1,7 +1,9 @@
 """The normalized record every parser yields, and the rules that validate it.
 
 Parsers stay format-specific; everything a record means (identity, limits,
-accepted field variants) is decided here, once.
+accepted field variants) is decided here, once. Only a record without a usable
+title or abstract is refused: any other field that fails is dropped from the
+record (and named in `PaperIn.dropped`), so one odd value never costs a paper.
 """
 
 import hashlib
@@ -12,18 +14,19 @@ from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from app.ingest.classify import sort_field
+
 # Limits well above any real paper, well below what would hurt the index or a page.
 MAX_TITLE_CHARS = 1_000
 MAX_ABSTRACT_CHARS = 20_000
 MAX_AUTHORS = 10_000        # large collaborations list thousands
 MAX_AUTHOR_CHARS = 1_000    # sources sometimes glue several names into one
 MAX_URL_CHARS = 2_000
-MAX_CATEGORIES = 50
+MAX_UPVOTES = 10**9
 
 NEW_ARXIV_ID = re.compile(r"(?<![\w.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\w.])")
 OLD_ARXIV_ID = re.compile(r"(?<![\w.-])([a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?(?!\w)")
 ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf|html)/([^?#\s]+?)(?:\.pdf)?(?:[?#]|$)", re.I)
-CATEGORY = re.compile(r"^[a-z][a-z-]*(?:\.[A-Za-z-]+)?$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
 _WEB_URL = re.compile(r"https?://", re.I)
 _NON_WORD = re.compile(r"[\W_]+")
@@ -36,6 +39,12 @@ class RecordError(ValueError):
 
 
 @dataclass(frozen=True)
+class Deleted:
+    """The source withdrew this record (an OAI-PMH deleted header): the paper goes too."""
+    arxiv_id: str
+
+
+@dataclass(frozen=True)
 class PaperIn:
     title: str
     abstract: str
@@ -44,6 +53,9 @@ class PaperIn:
     arxiv_id: str | None = None
     categories: tuple[str, ...] | None = None
     url: str | None = None
+    classifications: tuple[str, ...] | None = None   # "acm:I.2.7", "msc:68T50"
+    upvotes: int | None = None                       # popularity where the source has it
+    dropped: tuple[str, ...] = field(default=(), compare=False)  # "dropped category 'x'", ...
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     # Derived once, where the record is parsed (a worker process), not in the writer.
     title_norm: str = field(default="", compare=False)
@@ -156,7 +168,7 @@ def _authors(value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        names = _AUTHOR_SPLIT.split(value)
+        names = _AUTHOR_SPLIT.split(_strip_affiliations(value))
     elif isinstance(value, list):
         names = []
         for item in value:
@@ -170,28 +182,11 @@ def _authors(value: Any) -> tuple[str, ...] | None:
         raise RecordError("authors must be a list or a string")
     if len(names) > MAX_AUTHORS:
         raise RecordError(f"too many authors ({len(names):,}, limit {MAX_AUTHORS:,})")
-    cleaned = tuple(n for n in (clean_text(name) for name in names) if n)
+    cleaned = tuple(n for n in (clean_text(latex_to_text(name)) for name in names) if n)
     for name in cleaned:
         if len(name) > MAX_AUTHOR_CHARS:
             raise RecordError(f"author name too long ({len(name):,} characters)")
     return cleaned
-
-
-def _categories(value: Any) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        items = value.replace(",", " ").split()
-    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-        items = [v.strip() for v in value]
-    else:
-        raise RecordError("categories must be a list of codes or a space-separated string")
-    if len(items) > MAX_CATEGORIES:
-        raise RecordError(f"too many categories ({len(items)})")
-    bad = [c for c in items if c and not CATEGORY.match(c)]
-    if bad:
-        raise RecordError(f"invalid category {bad[0]!r:.40}")
-    return tuple(dict.fromkeys(c for c in items if c))
 
 
 def _url(obj: dict) -> str | None:
@@ -212,28 +207,137 @@ def _url(obj: dict) -> str | None:
     return None
 
 
+def latex_to_text(text: str) -> str:
+    """LaTeX accents and braces in a name as Unicode: `G\\"odel` -> Gödel, `{\\AA}ngstr\\"om` -> Ångström."""
+    if "\\" not in text and "{" not in text:
+        return text  # the common case: nothing to convert, and the converter is slow
+    global _LATEX
+    if _LATEX is None:
+        from pylatexenc.latex2text import LatexNodes2Text
+        _LATEX = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
+    try:
+        return _LATEX.latex_to_text(text)
+    except Exception:  # noqa: BLE001 - a name the converter cannot read is kept as written
+        return text
+
+
+_LATEX = None
+_AFFILIATION = re.compile(r"\([^()]*\)")
+
+
+def _strip_affiliations(value: str) -> str:
+    """arXiv author strings carry affiliations in parentheses: "A. Author (MIT), B. Author"."""
+    return _AFFILIATION.sub(" ", value) if "(" in value else value
+
+
+def _parsed_authors(value: Any) -> list[str] | None:
+    """The snapshot's `authors_parsed`: [[last, first, suffix, affiliation...], ...] as names."""
+    if not isinstance(value, list) or not value:
+        return None
+    names = []
+    for item in value:
+        if not (isinstance(item, list) and item and all(isinstance(p, str) for p in item)):
+            return None
+        last, first, suffix = (item + ["", ""])[:3]
+        names.append(" ".join(p for p in (first, last, suffix) if p.strip()))
+    return names
+
+
+_CODE_FIELDS = ("categories", "acm_class", "acm-class", "msc_class", "msc-class")
+_DATE_FIELDS = ("published", "publishedAt", "date", "created", "update_date", "updated")
+
+
+def _published(obj: dict, dropped: list[str]) -> date | None:
+    value = obj.get("published")
+    if value:  # the common case first
+        try:
+            return parse_date(value)
+        except RecordError:
+            pass
+    candidates = [obj.get(name) for name in _DATE_FIELDS[:4]]
+    versions = obj.get("versions")
+    if isinstance(versions, list) and versions and isinstance(versions[0], dict):
+        candidates.append(versions[0].get("created"))  # the first version: when it appeared
+    candidates += [obj.get(name) for name in _DATE_FIELDS[4:]]
+    for value in candidates:
+        if value in (None, ""):
+            continue
+        try:
+            return parse_date(value)
+        except RecordError:
+            dropped.append(f"dropped date {str(value)!r:.60}")
+    return None
+
+
+def _upvotes(value: Any, dropped: list[str]) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_UPVOTES:
+        dropped.append(f"dropped upvotes {str(value)!r:.30}")
+        return None
+    return value
+
+
+def _daily_entry(obj: dict) -> dict:
+    """A daily-papers entry nests the paper: {"paper": {id, title, summary, upvotes...}, ...}."""
+    paper = obj["paper"]
+    merged = {k: v for k, v in obj.items() if k != "paper"}
+    merged.update(paper)
+    return merged
+
+
 def record_from_mapping(obj: Any) -> PaperIn:
-    """Validate one JSON object with arXiv-like fields into a PaperIn."""
+    """Validate one JSON object with arXiv-like fields into a PaperIn.
+
+    Title and abstract are required; every other field that fails validation is
+    left out of the record and named in `dropped`.
+    """
     if not isinstance(obj, dict):
         raise RecordError(f"expected a JSON object, got {type(obj).__name__}")
+    if isinstance(obj.get("paper"), dict):
+        obj = _daily_entry(obj)
     title = _text_field(obj, ("title",), MAX_TITLE_CHARS, "title")
     abstract = _text_field(obj, ("abstract", "summary"), MAX_ABSTRACT_CHARS, "abstract")
-    url = _url(obj)
+    dropped: list[str] = []
+    try:
+        url = _url(obj)
+    except RecordError as exc:
+        url = None
+        dropped.append(f"dropped url ({exc})")
     raw_id = obj.get("arxiv_id", obj.get("id"))
     # A numeric id is not trusted: JSON numbers drop trailing zeros (2310.06820 -> 2310.0682).
     arxiv_id = parse_arxiv_id(raw_id) if isinstance(raw_id, str) else None
     if arxiv_id is None and url:
         arxiv_id = parse_arxiv_id(url)
-    published = None
-    for name in ("published", "date", "update_date", "updated"):
-        if obj.get(name) not in (None, ""):
-            published = parse_date(obj[name])
-            break
+    published = _published(obj, dropped)
     if url is None and arxiv_id:
         url = f"https://arxiv.org/abs/{arxiv_id}"
-    return PaperIn(title=title, abstract=abstract, authors=_authors(obj.get("authors")),
-                   published=published, arxiv_id=arxiv_id,
-                   categories=_categories(obj.get("categories")), url=url)
+    authors = None
+    try:
+        # The snapshot's parsed list is cleaner than its one-string form (no affiliations).
+        authors = _authors(_parsed_authors(obj.get("authors_parsed")) or obj.get("authors"))
+    except RecordError as exc:
+        dropped.append(f"dropped authors ({exc})")
+    categories = classifications = None
+    sorted_codes = None
+    for name in _CODE_FIELDS:
+        value = obj.get(name)
+        if value is None:
+            continue
+        found = sort_field(value)
+        if found is None:
+            dropped.append(f"dropped {name} (not a list or a string)")
+        elif sorted_codes is None:
+            sorted_codes = found
+        else:  # classes in their own fields (OAI-PMH acm-class, msc-class) join the categories'
+            sorted_codes = tuple(a + tuple(x for x in b if x not in a) for a, b in zip(sorted_codes, found))
+    if sorted_codes is not None:
+        categories, classifications, drops = sorted_codes
+        categories, classifications = categories or None, classifications or None
+        dropped.extend(drops)
+    return PaperIn(title=title, abstract=abstract, authors=authors, published=published,
+                   arxiv_id=arxiv_id, categories=categories, url=url, classifications=classifications,
+                   upvotes=_upvotes(obj.get("upvotes"), dropped), dropped=tuple(dropped))
 
 
 def record_from_text(title: str, abstract: str) -> PaperIn:

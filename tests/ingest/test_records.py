@@ -103,14 +103,31 @@ def test_whitespace_and_invisible_controls_are_cleaned():
     ({"title": "T" * 1_001, "abstract": "x"}, "title too long"),
     ({"title": "T", "abstract": "a" * 20_001}, "abstract too long"),
     ({"title": "T", "abstract": "a" * 1_000_000}, "abstract too long"),
-    ({**BASE, "authors": 7}, "authors must be"),
-    ({**BASE, "categories": "cs.LG <script>"}, "invalid category"),
-    ({**BASE, "url": "javascript:alert(1)"}, "not an http"),
     ([1, 2], "expected a JSON object"),
 ])
-def test_bad_records_are_rejected_with_a_reason(obj, reason):
+def test_records_without_title_or_abstract_are_rejected_with_a_reason(obj, reason):
     with pytest.raises(RecordError, match=reason):
         record_from_mapping(obj)
+
+
+@pytest.mark.parametrize("extra, field, dropped", [
+    ({"authors": 7}, "authors", "dropped authors (authors must be a list or a string)"),
+    ({"authors": ["n" * 2_000]}, "authors", "dropped authors (author name too long (2,000 characters))"),
+    ({"categories": "cs.LG <script>"}, "categories", "dropped category '<script>'"),
+    ({"url": "javascript:alert(1)"}, "url", "dropped url (url is not an http(s) link: 'javascript:alert(1)')"),
+    ({"published": "sometime in spring"}, "published", "dropped date 'sometime in spring'"),
+    ({"upvotes": -3}, "upvotes", "dropped upvotes '-3'"),
+])
+def test_a_field_that_fails_costs_that_field_not_the_record(extra, field, dropped):
+    record = record_from_mapping({**BASE, **extra})
+    assert record.title == BASE["title"] and record.abstract == BASE["abstract"]
+    assert dropped in record.dropped
+    assert getattr(record, field) in (None, ("cs.LG",))  # what was valid in the field stays
+
+
+def test_a_bad_date_gives_way_to_the_next_date_field():
+    record = record_from_mapping({**BASE, "published": "soon", "update_date": "2021-02-03"})
+    assert record.published == date(2021, 2, 3) and record.dropped == ("dropped date 'soon'",)
 
 
 def test_title_normalization_ignores_case_accents_and_punctuation():

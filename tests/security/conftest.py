@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from hostile_records import REFUSED, STORED
+from hostile_records import REFUSED, STORED, STRIPPED
 
 from app import migrate
 from app.db import connect
@@ -18,7 +18,8 @@ def hostile_database(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("hostile")
     source = folder / "hostile.jsonl"
-    records = list(STORED.values()) + [record for record, _ in REFUSED.values()]
+    records = (list(STORED.values()) + [record for record, _ in STRIPPED.values()]
+               + [record for record, _ in REFUSED.values()])
     source.write_text("".join(json.dumps(r) + "\n" for r in records))
     path = folder / "papers.db"
     migrate.upgrade(f"sqlite:///{path}")
@@ -26,7 +27,8 @@ def hostile_database(tmp_path_factory):
     report = io.StringIO()
     stats, status = ingest(conn, [str(source)], fmt="jsonl", source="hostile", quiet=True, out=report)
     conn.close()
-    assert stats.inserted == len(STORED), report.getvalue()
+    assert stats.inserted == len(STORED) + len(STRIPPED), report.getvalue()
+    assert stats.kept == len(STRIPPED), report.getvalue()
     assert stats.skipped == len(REFUSED), report.getvalue()
     return path, report.getvalue()
 

@@ -44,20 +44,25 @@ STORED = {
     "long": {"id": "2601.00008", "title": "Experts " + "w" * 900, "abstract": "Distillation " + "word " * 3900,
              "authors": ["A" * 900], "published": "2026-01-10"},
 }
+# Records the ingest keeps without their dangerous field: (record, what the report says it dropped).
+STRIPPED = {
+    "javascript-url": ({"title": "Js link", "abstract": "A.", "url": "javascript:alert(1)"},
+                       r"dropped url \(url is not an http"),
+    "spaced-javascript-url": ({"title": "Js link 2", "abstract": "A.", "url": " JaVaScRiPt:alert(1)"},
+                              r"dropped url \(url is not an http"),
+    "data-url": ({"title": "Data link", "abstract": "A.", "url": "data:text/html,<script>alert(1)</script>"},
+                 r"dropped url \(url is not an http"),
+    "tabbed-url": ({"title": "Tab link", "abstract": "A.", "url": "https://example.org/\tjavascript:x"},
+                   r"dropped url \(url contains invisible"),
+    "huge-author": ({"title": "Huge author", "abstract": "A.", "authors": ["n" * 1_000_000]},
+                    r"dropped authors \(author name too long"),
+    "script-category": ({"title": "Bad category", "abstract": "A.", "categories": ['cs.LG"><script>']},
+                        r"dropped category 'cs.LG\"><script>'"),
+}
 # Records the ingest must refuse, with the reason it gives.
 REFUSED = {
-    "javascript-url": ({"title": "Js link", "abstract": "A.", "url": "javascript:alert(1)"}, "url is not an http"),
-    "spaced-javascript-url": ({"title": "Js link 2", "abstract": "A.", "url": " JaVaScRiPt:alert(1)"},
-                              "url is not an http"),
-    "data-url": ({"title": "Data link", "abstract": "A.", "url": "data:text/html,<script>alert(1)</script>"},
-                 "url is not an http"),
-    "tabbed-url": ({"title": "Tab link", "abstract": "A.", "url": "https://example.org/\tjavascript:x"},
-                   "url contains invisible"),
     "huge-title": ({"title": "t" * 1_000_000, "abstract": "A."}, "title too long"),
     "huge-abstract": ({"title": "Huge abstract", "abstract": "a " * 500_000}, "abstract too long"),
-    "huge-author": ({"title": "Huge author", "abstract": "A.", "authors": ["n" * 1_000_000]}, "author name too long"),
-    "script-category": ({"title": "Bad category", "abstract": "A.", "categories": ['cs.LG"><script>']},
-                        "invalid category"),
     "only-invisible-title": ({"title": "\u200b\u202e\u0000", "abstract": "A."}, "missing title"),
 }
 

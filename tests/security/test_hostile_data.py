@@ -4,7 +4,7 @@ BibTeX entry, JSON-LD block or meta tag ever carries executable markup or breaks
 import re
 
 import pytest
-from hostile_records import FTS, IMG, JINJA, MARKERS, REFUSED, SCRIPT, STORED, TEX, clean
+from hostile_records import FTS, IMG, JINJA, MARKERS, REFUSED, SCRIPT, STORED, STRIPPED, TEX, clean
 from wellformed import check_bibtex, check_html, check_xml
 
 from app.db import connect
@@ -53,6 +53,19 @@ def test_hostile_text_is_stored_as_text_without_invisible_characters(hostile, na
 def test_dangerous_or_oversized_records_are_refused_with_a_reason(hostile_database, name):
     _, reason = REFUSED[name]
     assert re.search(rf"hostile\.jsonl:\d+: skipped: {reason}", hostile_database[1]), hostile_database[1]
+
+
+@pytest.mark.parametrize("name", STRIPPED)
+def test_dangerous_or_oversized_fields_are_dropped_and_the_paper_kept(hostile_database, name):
+    record, dropped = STRIPPED[name]
+    assert re.search(rf"hostile\.jsonl:\d+: kept, {dropped}", hostile_database[1]), hostile_database[1]
+    conn = connect(hostile_database[0])
+    try:
+        row = conn.execute("SELECT url, authors, categories FROM papers WHERE title = ?",
+                           (record["title"],)).fetchone()
+    finally:
+        conn.close()
+    assert row is not None and row["url"] is None and row["authors"] == "" and row["categories"] == ""
 
 
 def test_no_stored_url_is_anything_but_http(hostile):

@@ -3,7 +3,7 @@
 Layers, top to bottom (a module may import its own layer and those below):
   edge      app.main, app.web (HTML, JSON, HTTP concerns), app.cli, app.feeds
   search    app.search (query plan, catalogue, facets, hits, snippets, spelling),
-            app.papers (the read layer), app.related, app.tagging, app.ingest
+            app.papers (the read layer), app.related, app.tagging, app.ingest, app.sync
   engine    app.engine (the only place that speaks the engine's query language)
   store     app.db, app.models, app.migrate
   ground    app.plan, app.results, app.kinds, app.settings (import nothing from the app but each other)
@@ -14,7 +14,7 @@ import pytest
 
 LAYERS = [
     ("edge", {"app.main", "app.web", "app.cli", "app.feeds"}),
-    ("search", {"app.search", "app.papers", "app.related", "app.tagging", "app.ingest"}),
+    ("search", {"app.search", "app.papers", "app.related", "app.tagging", "app.ingest", "app.sync"}),
     ("engine", {"app.engine"}),
     ("store", {"app.db", "app.models", "app.migrate"}),
     ("ground", {"app.plan", "app.results", "app.kinds", "app.settings", "app"}),

@@ -1,0 +1,253 @@
+"""arXiv's XML formats: OAI-PMH responses (arXiv, arXivRaw, oai_dc) and API Atom feeds.
+
+XML is read by real parsers only: OAI-PMH with defusedxml (expat with entity
+expansion and external references refused), streamed record by record so a
+harvest file of any size takes little memory; Atom with feedparser. Each record
+becomes the same mapping a JSON record would be, and goes through the same
+validation (`record_from_mapping`), so every format obeys one set of rules.
+"""
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
+
+from app.ingest.categories import ARXIV_CATEGORIES
+from app.ingest.records import Deleted, PaperIn, RecordError, parse_arxiv_id, record_from_mapping
+
+Parsed = tuple[int, PaperIn | RecordError | Deleted]
+
+OAI = "{http://www.openarchives.org/OAI/2.0/}"
+ARXIV = "{http://arxiv.org/OAI/arXiv/}"
+ARXIV_RAW = "{http://arxiv.org/OAI/arXivRaw/}"
+OAI_DC = "{http://www.openarchives.org/OAI/2.0/oai_dc/}"
+DC = "{http://purl.org/dc/elements/1.1/}"
+CHUNK = 256 * 1024
+MAX_FEED_BYTES = 64 * 1024 * 1024  # an API page is a few hundred kB; feedparser reads it whole
+
+# oai_dc names subjects in words ("Computer Science - Machine Learning"); back to codes.
+_ARCHIVE_NAMES = {"computer science": "cs", "statistics": "stat", "mathematics": "math",
+                  "electrical engineering and systems science": "eess", "economics": "econ",
+                  "quantitative biology": "q-bio", "quantitative finance": "q-fin", "physics": "physics"}
+_BY_NAME = {(code.split(".")[0], re.sub(r"\s*\(.*\)$", "", name).lower()): code
+            for code, name in ARXIV_CATEGORIES.items()}
+
+
+class XmlError(ValueError):
+    """The document as a whole is not readable XML past some point."""
+
+
+@dataclass
+class OaiPage:
+    """What one OAI-PMH response says besides its records."""
+    token: str | None = None              # resumptionToken; None or "" when the list is complete
+    complete_size: int | None = None
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
+    response_date: str | None = None
+
+
+class _Target:
+    """expat target that builds one <record> at a time and hands it over when it closes."""
+
+    def __init__(self, page: OaiPage):
+        self.page = page
+        self.builder: ET.TreeBuilder | None = None
+        self.depth = 0
+        self.line = 0
+        self.done: list[tuple[int, ET.Element]] = []
+        self.text: list[str] | None = None  # text of a response-level element being read
+        self.attrs: dict = {}
+        self.parser = None  # the expat parser, for line numbers
+
+    def start(self, tag, attrs):
+        if self.builder is None and tag == f"{OAI}record":
+            self.builder, self.depth, self.line = ET.TreeBuilder(), 0, self.parser.CurrentLineNumber
+        if self.builder is not None:
+            self.depth += 1
+            self.builder.start(tag, attrs)
+        elif tag in (f"{OAI}resumptionToken", f"{OAI}error", f"{OAI}responseDate"):
+            self.text, self.attrs = [], attrs
+
+    def end(self, tag):
+        if self.builder is not None:
+            self.builder.end(tag)
+            self.depth -= 1
+            if self.depth == 0:
+                self.done.append((self.line, self.builder.close()))
+                self.builder = None
+        elif self.text is not None:
+            text = "".join(self.text).strip()
+            if tag == f"{OAI}resumptionToken":
+                self.page.token = text
+                size = self.attrs.get("completeListSize", "")
+                self.page.complete_size = int(size) if size.isdigit() else None
+            elif tag == f"{OAI}error":
+                self.page.errors.append((self.attrs.get("code", ""), text))
+            else:
+                self.page.response_date = text
+            self.text = None
+
+    def data(self, data):
+        if self.builder is not None:
+            self.builder.data(data)
+        elif self.text is not None:
+            self.text.append(data)
+
+    def close(self):
+        return None
+
+
+def parse_oai(stream: BinaryIO, page: OaiPage | None = None) -> Iterator[Parsed]:
+    """Records of an OAI-PMH ListRecords/GetRecord response, streamed; `page` gets the rest."""
+    target = _Target(page if page is not None else OaiPage())
+    parser = DefusedXMLParser(target=target, forbid_dtd=True)
+    target.parser = parser.parser
+    while True:
+        chunk = stream.read(CHUNK)
+        try:
+            if chunk:
+                parser.feed(chunk)
+            else:
+                parser.close()
+        except (ET.ParseError, DefusedXmlException) as exc:
+            yield from _records(target)
+            raise XmlError(f"not well-formed XML ({exc}); the records before were read") from None
+        yield from _records(target)
+        if not chunk:
+            return
+
+
+def _records(target: _Target) -> Iterator[Parsed]:
+    done, target.done = target.done, []
+    for line, element in done:
+        try:
+            yield line, oai_record(element)
+        except RecordError as exc:
+            yield line, exc
+
+
+def oai_record(record: ET.Element) -> PaperIn | Deleted:
+    header = record.find(f"{OAI}header")
+    identifier = _text(header, f"{OAI}identifier") if header is not None else ""
+    header_id = parse_arxiv_id(identifier.rsplit(":", 1)[-1]) if identifier else None
+    if header is not None and header.get("status") == "deleted":
+        if header_id is None:
+            raise RecordError(f"deleted record without an arXiv identifier ({identifier!r:.60})")
+        return Deleted(header_id)
+    metadata = record.find(f"{OAI}metadata")
+    if metadata is None or len(metadata) == 0:
+        raise RecordError("record without metadata")
+    body = metadata[0]
+    if body.tag == f"{ARXIV}arXiv":
+        mapping = _arxiv(body)
+    elif body.tag == f"{ARXIV_RAW}arXivRaw":
+        mapping = _arxiv_raw(body)
+    elif body.tag == f"{OAI_DC}dc":
+        mapping = _oai_dc(body)
+    else:
+        raise RecordError(f"unknown metadata format {body.tag!r:.80}")
+    if not mapping.get("id") and header_id:
+        mapping["id"] = header_id
+    return record_from_mapping(mapping)
+
+
+def _text(element: ET.Element | None, path: str) -> str:
+    found = element.find(path) if element is not None else None
+    return "".join(found.itertext()).strip() if found is not None else ""
+
+
+def _fields(body: ET.Element, ns: str, names: tuple[str, ...]) -> dict:
+    mapping = {}
+    for name in names:
+        value = _text(body, f"{ns}{name}")
+        if value:
+            mapping[name.replace("-", "_")] = value
+    return mapping
+
+
+def _arxiv(body: ET.Element) -> dict:
+    mapping = _fields(body, ARXIV, ("id", "title", "abstract", "categories", "msc-class", "acm-class",
+                                    "doi", "journal-ref", "comments", "license"))
+    mapping["published"] = _text(body, f"{ARXIV}created") or None
+    mapping["updated"] = _text(body, f"{ARXIV}updated") or None
+    authors = body.find(f"{ARXIV}authors")
+    if authors is not None:
+        mapping["authors"] = [" ".join(p for p in (_text(a, f"{ARXIV}forenames"), _text(a, f"{ARXIV}keyname"),
+                                                   _text(a, f"{ARXIV}suffix")) if p)
+                              for a in authors.findall(f"{ARXIV}author")]
+    return mapping
+
+
+def _arxiv_raw(body: ET.Element) -> dict:
+    mapping = _fields(body, ARXIV_RAW, ("id", "title", "abstract", "authors", "categories", "msc-class",
+                                        "acm-class", "doi", "journal-ref", "comments", "license", "submitter"))
+    versions = [{"version": v.get("version"), "created": _text(v, f"{ARXIV_RAW}date")}
+                for v in body.findall(f"{ARXIV_RAW}version")]
+    if versions:
+        mapping["versions"] = versions
+    return mapping
+
+
+def _oai_dc(body: ET.Element) -> dict:
+    def all_of(name: str) -> list[str]:
+        return [t for t in ("".join(e.itertext()).strip() for e in body.findall(f"{DC}{name}")) if t]
+
+    descriptions = [d for d in all_of("description") if not d.startswith("Comment:")]
+    identifiers = all_of("identifier")
+    link = next((i for i in identifiers if parse_arxiv_id(i)), None)
+    mapping = {"title": next(iter(all_of("title")), None),
+               "abstract": descriptions[0] if descriptions else None,
+               # dc:creator is "Family, Given"; the catalogue shows "Given Family".
+               "authors": [" ".join(reversed([p.strip() for p in c.split(",", 1)])) for c in all_of("creator")],
+               "published": next(iter(all_of("date")), None),
+               "categories": [_subject_code(s) for s in all_of("subject")]}
+    if link:
+        mapping["id"] = parse_arxiv_id(link)
+        mapping["url"] = link if link.startswith(("http://", "https://")) else None
+    return mapping
+
+
+def _subject_code(subject: str) -> str:
+    archive, sep, name = subject.partition(" - ")
+    code = _ARCHIVE_NAMES.get(archive.strip().lower())
+    if code and sep:
+        return _BY_NAME.get((code, name.strip().lower()), subject)
+    return code if code and not sep else subject
+
+
+def parse_atom(stream: BinaryIO) -> Iterator[Parsed]:
+    """Entries of an arXiv API Atom feed (the position of an entry stands for its line)."""
+    import feedparser
+
+    data = stream.read(MAX_FEED_BYTES + 1)
+    if len(data) > MAX_FEED_BYTES:
+        raise XmlError("Atom feed larger than 64 MiB: fetch it in pages")
+    feed = feedparser.parse(data)
+    if feed.bozo and not feed.entries:
+        raise XmlError(f"not a readable Atom feed ({feed.bozo_exception})")
+    for number, entry in enumerate(feed.entries, start=1):
+        try:
+            yield number, atom_entry(entry)
+        except RecordError as exc:
+            yield number, exc
+
+
+def atom_entry(entry) -> PaperIn:
+    entry_id = entry.get("id", "")
+    if "/api/errors" in entry_id:  # the API reports a bad query as an entry
+        raise RecordError(f"the feed reports an error: {entry.get('summary', '')!r:.100}")
+    terms = [t.get("term") for t in entry.get("tags", []) if t.get("term")]
+    primary = entry.get("arxiv_primary_category", {}).get("term")
+    links = [link.get("href") for link in entry.get("links", [])
+             if link.get("rel") == "alternate" and link.get("href")]
+    return record_from_mapping({
+        "id": entry_id, "title": entry.get("title"), "summary": entry.get("summary"),
+        "authors": [a.get("name", "") for a in entry.get("authors", [])] or None,
+        "published": entry.get("published"), "updated": entry.get("updated"),
+        "categories": ([primary] if primary else []) + [t for t in terms if t != primary] or None,
+        "url": links[0] if links else None,
+    })

@@ -1,0 +1,132 @@
+"""Real source formats, read from small samples in the shape each source publishes."""
+
+import io
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from app.ingest import ingest
+from app.ingest.parsers import detect_format, open_input, parse
+from app.ingest.records import Deleted, PaperIn
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def records(name: str) -> list:
+    with open_input(str(SAMPLES / name)) as source:
+        fmt = detect_format(name, source.stream)
+        return [item for _line, item in parse(source.stream, fmt)]
+
+
+def by_id(name: str) -> dict[str, PaperIn]:
+    return {r.arxiv_id: r for r in records(name) if isinstance(r, PaperIn)}
+
+
+@pytest.mark.parametrize("name, fmt", [
+    ("arxiv-snapshot.jsonl", "jsonl"), ("daily-papers.json", "json"), ("oai-arxiv.xml", "oai"),
+    ("oai-arxivraw.xml", "oai"), ("oai-dc.xml", "oai"), ("arxiv-api.atom", "atom"),
+])
+def test_each_format_is_detected_by_its_content(name, fmt):
+    with open_input(str(SAMPLES / name)) as source:
+        assert detect_format("-", source.stream) == fmt
+
+
+def test_arxiv_snapshot_names_lose_their_latex_accents():
+    papers = by_id("arxiv-snapshot.jsonl")
+    assert papers["0704.0001"].authors == ("C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan")
+    assert papers["hep-th/9901001"].authors == ("J. Rañada", "K. Gödel")  # affiliation left out
+    assert papers["2310.06825"].authors == ("Jiří Matoušek", "Paul Erdős", "Åsa Ström")
+
+
+def test_arxiv_snapshot_takes_the_first_version_as_publication_date():
+    papers = by_id("arxiv-snapshot.jsonl")
+    assert papers["0704.0001"].published == date(2007, 4, 2)
+    assert papers["0704.0001"].title == ("Calculation of prompt diphoton production cross sections at "
+                                         "Tevatron and LHC energies")
+    assert papers["hep-th/9901001"].categories == ("hep-th", "math-ph", "math.MP")
+
+
+def test_math_in_titles_is_left_as_written():
+    assert by_id("arxiv-snapshot.jsonl")["2310.06825"].title == r"Sparse graphs via $\ell_1$ relaxations"
+
+
+def test_oai_arxiv_format_with_classifications_and_a_deleted_record():
+    items = records("oai-arxiv.xml")
+    assert Deleted("2511.04321") in items
+    paper = by_id("oai-arxiv.xml")["2511.01234"]
+    assert paper.authors == ("Kurt Gödel", "John Smith Jr")
+    assert paper.categories == ("cs.LO", "cs.AI", "math.LO")
+    assert paper.classifications == ("acm:F.4.1", "acm:I.2.3", "msc:03F40", "msc:68T20")
+    assert paper.abstract.endswith("arithmetic & discuss what follows.")
+    assert paper.published == date(2025, 11, 3)
+
+
+def test_oai_arxiv_raw_format():
+    paper = by_id("oai-arxivraw.xml")["2511.07777"]
+    assert paper.authors == ("François Chollet", "Mike Knoop", "Gregory Kamradt")
+    assert paper.published == date(2025, 11, 10)  # version 1
+    assert paper.classifications == ("acm:I.2.6", "msc:68T20", "msc:68T05")
+
+
+def test_oai_dublin_core_subjects_become_codes():
+    paper = by_id("oai-dc.xml")["2511.08888"]
+    assert paper.authors == ("Grace Hopper", "Alan M. Turing")
+    assert paper.categories == ("cs.IR", "cs.CL") and paper.classifications == ("acm:H.3.3",)
+    assert paper.abstract.startswith("Agents that search") and "Comment" not in paper.abstract
+
+
+def test_arxiv_api_atom_feed():
+    papers = by_id("arxiv-api.atom")
+    assert papers["2511.09999"].title == "Tokenizers that know morphology"
+    assert papers["2511.09999"].authors == ("Noam Chomsky", "Zoë Ångström")
+    assert papers["2511.09999"].categories == ("cs.CL",) and papers["2511.09999"].classifications == ("acm:I.2.7",)
+    assert papers["hep-th/9901002"].title == "Strings and <b>branes</b>"  # markup is text
+
+
+def test_daily_papers_keep_their_upvotes():
+    papers = by_id("daily-papers.json")
+    assert papers["2511.11111"].upvotes == 87 and papers["2511.12222"].upvotes == 12
+    assert papers["2511.11111"].authors == ("Li Wei", "Ana Sánchez")
+    assert papers["2511.11111"].published == date(2025, 11, 17)
+
+
+def test_a_deleted_record_removes_the_paper_from_the_catalogue(conn, tmp_path):
+    snapshot = tmp_path / "before.jsonl"
+    snapshot.write_text('{"id": "2511.04321", "title": "Withdrawn later", "abstract": "Soon gone."}\n')
+    ingest(conn, [str(snapshot)], quiet=True, out=io.StringIO())
+    stats, status = ingest(conn, [str(SAMPLES / "oai-arxiv.xml")], quiet=True, out=io.StringIO())
+    assert (stats.inserted, stats.deleted, status) == (2, 1, 0)
+    assert conn.execute("SELECT count(*) FROM papers WHERE arxiv_id = '2511.04321'").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH 'withdrawn'").fetchone()[0] == 0
+
+
+def test_upvotes_and_classifications_are_stored(conn):
+    ingest(conn, [str(SAMPLES / "daily-papers.json"), str(SAMPLES / "oai-arxiv.xml")], quiet=True,
+           out=io.StringIO())
+    assert conn.execute("SELECT upvotes FROM papers WHERE arxiv_id = '2511.11111'").fetchone()[0] == 87
+    tags = conn.execute("SELECT t.slug, t.kind FROM paper_tags pt JOIN tags t ON t.id = pt.tag_id"
+                        " JOIN papers p ON p.id = pt.paper_id WHERE p.arxiv_id = '2511.01234'"
+                        " ORDER BY t.slug").fetchall()
+    assert [tuple(t) for t in tags] == [
+        ("acm-F.4.1", "classification"), ("acm-I.2.3", "classification"), ("cs.AI", "category"),
+        ("cs.LO", "category"), ("math.LO", "category"), ("msc-03F40", "classification"),
+        ("msc-68T20", "classification")]
+
+
+def test_broken_xml_keeps_the_records_before_the_break(conn, tmp_path):
+    text = (SAMPLES / "oai-arxiv.xml").read_text()
+    broken = tmp_path / "broken.xml"
+    broken.write_text(text[: text.index("<record>", text.index("status=\"deleted\""))] + "<record><hea")
+    out = io.StringIO()
+    stats, status = ingest(conn, [str(broken)], quiet=True, out=out)
+    assert status == 2 and stats.inserted == 1 and "not well-formed XML" in out.getvalue()
+
+
+def test_entities_and_doctypes_are_refused(conn, tmp_path):
+    bomb = tmp_path / "bomb.xml"
+    bomb.write_text('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]>'
+                    '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><ListRecords/></OAI-PMH>')
+    out = io.StringIO()
+    stats, status = ingest(conn, [str(bomb)], fmt="oai", quiet=True, out=out)
+    assert status == 2 and stats.read == 0
