@@ -47,6 +47,11 @@ class Memo:
             self._items[key] = value
         return value
 
+    def peek(self, key):
+        """The value if cached (None otherwise), without computing it."""
+        with self._lock:
+            return self._items.get(key)
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
