@@ -78,3 +78,24 @@ def test_counts_never_rise_while_a_query_is_typed():
     counts = [search(typed[:n], typing=True).total for n in range(1, len(typed) + 1)]
     assert all(later <= earlier for earlier, later in zip(counts, counts[1:])), counts
     assert counts[-1] > 0
+
+
+# --- exact scores from per-phrase contributions ---------------------------------------------
+
+@pytest.mark.parametrize("q", ["model", "language models", "experts OR routing", "mixture of experts",
+                               "(tensor OR gpipe) pipeline -zebra", "title:routing experts", "distil*"])
+def test_scores_assembled_from_single_phrases_are_the_engines_to_the_last_bit(q):
+    from app.db import reader
+    from app.engine import get_engine
+    from app.search import WEIGHTS, ranking
+    from app.search.catalogue import catalogue as current
+    from app.search.query import compile_query
+    from app.settings import get_settings
+
+    conn = reader()
+    cat = current(conn, get_settings().database_path)
+    match = compile_query(q).match
+    assembled = ranking._assembled(conn, cat, match)
+    whole = dict(get_engine().rank(conn, match, WEIGHTS, None, 0))
+    assert set(assembled.match.nonzero()[0].tolist()) == set(whole)
+    assert all(assembled.score[i] == score for i, score in whole.items())
