@@ -1,22 +1,35 @@
 # The two commands: `make serve` and `make test`. Each sets up what it needs.
+#   make serve [HOST=0.0.0.0] [PORT=8080] [WORKERS=N]   (HOST and PORT are also read from the environment)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.runtime
 STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?=
 
 .PHONY: serve test install browser clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+# What serving needs, nothing more.
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# The runtime and the test tools.
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $@ $(RUNTIME)
 
 install: $(STAMP)
 
-# Serve the catalogue on http://127.0.0.1:8000 (migrates, and loads the seed papers when empty).
-serve: $(STAMP)
-	$(BIN)/papers serve
+# Serve the catalogue on http://$(HOST):$(PORT) (migrates, and loads the seed papers when empty).
+serve: $(RUNTIME)
+	$(BIN)/papers serve --host $(HOST) --port $(PORT) $(if $(WORKERS),--workers $(WORKERS))
 
 # Debian's chromium drives the browser tests (no browser download needed).
 browser:

@@ -2,12 +2,14 @@
 
 import argparse
 import errno
+import os
+import socket
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from app import migrate
+from app import migrate, sqlite_driver
 from app.db import connect, sqlite3, transaction
 from app.engine import get_engine
 from app.ingest.load import BATCH_SIZE
@@ -16,6 +18,11 @@ from app.settings import SEED_FILE, get_settings
 
 EXIT_DATABASE = 3  # the database cannot be used: missing, read-only, disk full, damaged
 SYNC_FAILED = 2  # the source could not be read (after retries); what was committed stays
+EXIT_ADDRESS = 4  # the server cannot listen where it was asked to
+# Default worker processes: one per core, at most this many (each holds its own in-memory catalogue,
+# a few hundred MB on the 165k corpus: bench/README.md).
+MAX_DEFAULT_WORKERS = 4
+WORKER_PATIENCE = 60  # seconds a worker may take to answer its supervisor (import, start)
 
 
 class DatabaseProblem(Exception):
@@ -176,9 +183,42 @@ def _short(exc: BaseException) -> str:
     return "".join(c if c.isprintable() and c != "\ufffd" else "?" for c in text)[:120]
 
 
+def address_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port, in one line that says what to do; None if it can.
+    Checked before migrating and seeding, so a busy port is said at once and plainly."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                      flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        return f"cannot listen on {host!r}: {exc.strerror}; give an address of this machine with --host"
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        if os.name != "nt":  # as uvicorn does: a port whose last connections are closing counts as free
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE or getattr(exc, "winerror", None) == 10048:
+                return (f"port {port} on {host} is already in use: pick another with --port N "
+                        "(or PORT=N; `make serve PORT=N`)")
+            if exc.errno == errno.EACCES:
+                return f"port {port} needs privileges here: pick one above 1023 with --port N"
+            return f"cannot listen on {host}:{port}: {exc.strerror}; check --host and --port"
+    return None
+
+
+def default_workers() -> int:
+    """One per core this process may use (a container's CPU set, where the system tells), capped."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, MAX_DEFAULT_WORKERS))
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    problem = address_problem(args.host, args.port)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_ADDRESS
     if not args.skip_check:
         problem = startup_problem(get_settings().database_path)
         if problem:
@@ -188,15 +228,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ensure_seeded(conn)
     conn.close()
     settings = get_settings()
-    print(f"serving {settings.site_name} from {settings.database_path} on http://{args.host}:{args.port}",
-          file=sys.stderr)
-    if args.workers == 1:
-        # The in-memory catalogue and spelling vocabulary take a second or two to build on a
-        # large corpus: build them while uvicorn starts, not during the first visitor's search.
-        threading.Thread(target=_warm_search, name="warm-search", daemon=True).start()
-    uvicorn.run("app.main:app", host=args.host, port=args.port, log_level=args.log_level,
-                workers=args.workers, proxy_headers=True)
+    print(f"serving {settings.site_name} from {settings.database_path} on http://{args.host}:{args.port} "
+          f"({args.workers} worker{'s' if args.workers > 1 else ''}, {sqlite_driver.describe()})", file=sys.stderr)
+    # A worker that does not answer its supervisor within uvicorn's default 5 s is killed and started
+    # again; importing the app on a busy machine can take longer than that, and then none ever serves.
+    uvicorn.run("app.cli:worker_app", factory=True, host=args.host, port=args.port, log_level=args.log_level,
+                workers=args.workers, proxy_headers=True, timeout_worker_healthcheck=WORKER_PATIENCE)
     return 0
+
+
+def worker_app():
+    """The app one server process serves (uvicorn calls this in each worker). Every process keeps its
+    own in-memory catalogue and spelling vocabulary, a second or two to build on a large corpus:
+    built while the worker starts, not during the first visitor's search."""
+    from app.main import create_app
+
+    threading.Thread(target=_warm_search, name="warm-search", daemon=True).start()
+    return create_app()
 
 
 def _warm_search() -> None:
@@ -252,9 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(func=cmd_db)
 
     serve = sub.add_parser("serve", help="migrate, load the seed data if empty, and serve the web app")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--host", default=os.environ.get("HOST") or "127.0.0.1",
+                       help="address to listen on (default: $HOST, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=os.environ.get("PORT") or 8000,
+                       help="port to listen on (default: $PORT, else 8000)")
+    serve.add_argument("--workers", type=_positive, default=default_workers(), metavar="N",
+                       help=f"server processes (default: one per core, at most {MAX_DEFAULT_WORKERS}; "
+                            f"here {default_workers()})")
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--no-seed", action="store_true", help="do not load the seed data into an empty database")
     serve.add_argument("--skip-check", action="store_true",
@@ -266,12 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        sqlite_driver.require()
         return args.func(args)
     except KeyboardInterrupt:
         print("interrupted: committed batches are kept; run the same command again to finish",
               file=sys.stderr)
         return 130
-    except DatabaseProblem as exc:
+    except (DatabaseProblem, sqlite_driver.SQLiteUnfit) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATABASE
     except Exception as exc:  # noqa: BLE001 - database and disk failures get words, anything else its traceback

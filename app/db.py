@@ -1,7 +1,7 @@
 """The store: database connections, one configured SQLite driver for migrations and raw SQL alike.
 
-We use the `pysqlite3` build of SQLite (a recent release with FTS5) rather than
-the system library: it ranks faster and lets readers scale across threads.
+The driver (the standard library's `sqlite3`, or a bundled newer SQLite where one is
+installed) is chosen in `app.sqlite_driver`; every module imports `sqlite3` from here.
 """
 
 import threading
@@ -10,10 +10,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from time import monotonic
 
-import pysqlite3.dbapi2 as sqlite3
+from fastapi import Depends
 from sqlalchemy import Engine, create_engine, event
 
 from app.settings import get_settings
+from app.sqlite_driver import sqlite3
 
 BUSY_TIMEOUT_MS = 10_000
 PROGRESS_STEPS = 50_000  # SQLite VM steps between deadline checks (a few milliseconds)

@@ -17,13 +17,15 @@ class FacetKind:
     name: str        # stored in tags.kind (tag kinds) and used in URLs, JSON and CSS
     heading: str     # a group of values: "Topics"
     singular: str    # one value: "Topic"
-    source: str      # "tag": rows of `tags` with this kind; "year": the papers' publication year
+    source: str      # "tag": rows of `tags` with this kind; "year"/"date": the papers' publication date
     facet: bool      # offered as a facet on search pages (else shown on paper pages only)
 
 
 KINDS: tuple[FacetKind, ...] = (
     FacetKind("topic", "Topics", "Topic", "tag", facet=True),
     FacetKind("category", "Categories", "arXiv category", "tag", facet=True),
+    # Past week / month / year and a from-to range over the publication date.
+    FacetKind("date", "Published", "Publication date", "date", facet=True),
     FacetKind("year", "Years", "Year", "year", facet=True),
     # ACM CCS / MSC codes given by a source: too many and too fine to filter by.
     FacetKind("classification", "Classifications", "Classification", "tag", facet=False),

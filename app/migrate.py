@@ -5,11 +5,12 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from app.settings import MIGRATIONS_DIR, PROJECT_ROOT, get_settings
+from app.resources import alembic_ini
+from app.settings import MIGRATIONS_DIR, get_settings
 
 
 def alembic_config(url: str | None = None) -> Config:
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg = Config(str(alembic_ini()))
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url or get_settings().sqlalchemy_url)
     return cfg

@@ -186,6 +186,99 @@ def author_by_slug(slug: str) -> tuple[AuthorRef, list[Hit]] | None:
     return AuthorRef(row["name"], row["slug"]), hits_for_rows(papers)
 
 
+def hits_by_keys(keys: list[str]) -> tuple[list[Hit], list[str]]:
+    """The papers of these keys (aliases and arXiv versions followed), in the keys' order, and the
+    keys no paper answers to."""
+    conn = reader()
+    rows = {row["key"]: row for row in conn.execute(
+        f"SELECT {PAPER_COLUMNS} FROM papers p WHERE p.key IN ({_marks(keys)})", keys)} if keys else {}
+    ordered, missing, seen = [], [], set()
+    for key in keys:
+        row = rows.get(key)
+        if row is None:
+            target = canonical_key(key)
+            row = conn.execute(f"SELECT {PAPER_COLUMNS} FROM papers p WHERE p.key = ?",
+                               (target,)).fetchone() if target else None
+        if row is None:
+            missing.append(key)
+        elif row["id"] not in seen:
+            seen.add(row["id"])
+            ordered.append(row)
+    return hits(conn, ordered), missing
+
+
+def author_ref(slug: str) -> AuthorRef | None:
+    row = reader().execute("SELECT name, slug FROM authors WHERE slug = ?", (slug,)).fetchone()
+    return AuthorRef(row["name"], row["slug"]) if row else None
+
+
+@dataclass
+class AuthorProfile:
+    """Who an author writes with, and whether the name seems to cover several people."""
+    coauthors: list[tuple[AuthorRef, int]]       # most frequent first
+    groups: list[list[AuthorRef]] = field(default_factory=list)  # when several: each group's main co-authors
+
+
+MAX_PROFILED = 2000  # papers read to describe an author: a name with more is certainly several people
+
+
+def author_profile(slug: str) -> AuthorProfile:
+    """Co-authors of an author's papers; and, when the papers fall into groups that share no
+    co-author and no arXiv archive (cs, physics, q-bio...), those groups: one name, several people."""
+    conn = reader()
+    rows = conn.execute(
+        "SELECT pa.paper_id, a.name, a.slug, p.categories FROM paper_authors me"
+        " JOIN authors self ON self.id = me.author_id AND self.slug = ?"
+        " JOIN paper_authors pa ON pa.paper_id = me.paper_id AND pa.author_id != me.author_id"
+        " JOIN authors a ON a.id = pa.author_id JOIN papers p ON p.id = me.paper_id"
+        " ORDER BY me.paper_id DESC LIMIT ?", (slug, MAX_PROFILED * 20)).fetchall()
+    counts: dict[str, int] = {}
+    names: dict[str, str] = {}
+    by_paper: dict[int, set[str]] = {}
+    archives: dict[int, set[str]] = {}
+    for row in rows:
+        counts[row["slug"]] = counts.get(row["slug"], 0) + 1
+        names[row["slug"]] = row["name"]
+        by_paper.setdefault(row["paper_id"], set()).add(row["slug"])
+        archives[row["paper_id"]] = {c.split(".")[0] for c in (row["categories"] or "").split()}
+    top = sorted(counts, key=lambda s: (-counts[s], names[s]))[:12]
+    return AuthorProfile([(AuthorRef(names[s], s), counts[s]) for s in top], _people(by_paper, archives, names))
+
+
+def _people(by_paper: dict[int, set[str]], archives: dict[int, set[str]], names: dict[str, str]) -> list:
+    """Papers joined when they share a co-author or an archive; two or more groups of at least
+    two papers each suggest different people of the same name."""
+    parent = {pid: pid for pid in by_paper}
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    owner: dict[str, int] = {}
+    for pid in by_paper:
+        for key in [*by_paper[pid], *(f"archive:{a}" for a in archives.get(pid, ()))]:
+            if key in owner:
+                parent[find(pid)] = find(owner[key])
+            else:
+                owner[key] = pid
+    groups: dict[int, list[int]] = {}
+    for pid in by_paper:
+        groups.setdefault(find(pid), []).append(pid)
+    big = sorted((g for g in groups.values() if len(g) >= 2), key=len, reverse=True)
+    if len(big) < 2:
+        return []
+    out = []
+    for group in big[:4]:
+        counts: dict[str, int] = {}
+        for pid in group:
+            for s in by_paper[pid]:
+                counts[s] = counts.get(s, 0) + 1
+        out.append([AuthorRef(names[s], s) for s in sorted(counts, key=lambda s: (-counts[s], names[s]))[:3]])
+    return out
+
+
 def tags_with_counts() -> list[TagInfo]:
     """Every tag, by kind (topics first), then most papers, with the number of papers it holds."""
     found = reader().execute(

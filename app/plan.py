@@ -5,7 +5,7 @@
 - **Text** nodes (`Words`, `AllOf`, `AnyOf`) say which words and phrases must
   occur, in which columns. Only an engine turns them into its own syntax (FTS5
   MATCH text for SQLite, a tsquery for PostgreSQL): see `app/engine/base.py`.
-- **Filter** nodes (`Matches`, `Tag`, `TagPrefix`, `Years`, `PaperId`, `Not`,
+- **Filter** nodes (`Matches`, `Tag`, `TagPrefix`, `Years`, `Published`, `PaperId`, `Not`,
   `And`, `Or`) say which papers qualify. The in-memory catalogue evaluates them on
   bitsets; tagging evaluates the same tree over a batch of papers.
 
@@ -18,6 +18,7 @@ This module imports nothing from the app: every layer may use it.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 # --- text ---------------------------------------------------------------------------
 
@@ -97,6 +98,13 @@ class Years:
 
 
 @dataclass(frozen=True)
+class Published:
+    """Papers published between two days, both included; None: open (`published:2026-01..2026-03`)."""
+    start: date | None
+    end: date | None
+
+
+@dataclass(frozen=True)
 class PaperId:
     """The paper with this arXiv id (any version) or this public key."""
     arxiv_id: str
@@ -118,7 +126,7 @@ class Or:
     nodes: tuple["Filter", ...]
 
 
-Filter = Matches | Tag | TagPrefix | Years | PaperId | Not | And | Or
+Filter = Matches | Tag | TagPrefix | Years | Published | PaperId | Not | And | Or
 
 
 def and_(nodes) -> "Filter | None":
@@ -130,7 +138,7 @@ def and_(nodes) -> "Filter | None":
 
 # A leaf resolver gives (papers where the leaf is true, papers where it is false) as
 # bitsets; papers in neither are "unknown" (SQL NULL), as a paper without a year is.
-Resolver = Callable[[Matches | Tag | TagPrefix | Years | PaperId], tuple[int, int]]
+Resolver = Callable[[Matches | Tag | TagPrefix | Years | Published | PaperId], tuple[int, int]]
 
 
 def evaluate(node: "Filter", resolve: Resolver, universe: int) -> tuple[int, int]:

@@ -30,6 +30,9 @@ class SearchParams:
     sort: str | None = None      # None: relevance with a query, newest without
     page: int = 1
     per_page: int = PER_PAGE
+    since: date | None = None    # published on or after (URL `from`)
+    until: date | None = None    # published on or before (URL `to`)
+    author: str | None = None    # an author's slug: only their papers
     as_typed: bool = False       # search the words as typed, never a spelling correction of them
     # A live request while the user types (never in a URL): the last word is a prefix.
     typing: bool = False
@@ -47,6 +50,12 @@ class SearchParams:
         pairs += [("tag", t) for t in p.tags]
         pairs += [("not_tag", t) for t in p.not_tags]
         pairs += [("year", str(y)) for y in p.years]
+        if p.since:
+            pairs.append(("from", p.since.isoformat()))
+        if p.until:
+            pairs.append(("to", p.until.isoformat()))
+        if p.author:
+            pairs.append(("author", p.author))
         if p.sort:
             pairs.append(("sort", p.sort))
         if p.page != 1:
@@ -66,6 +75,10 @@ class SearchParams:
         not_tags = (tuple(t for t in self.not_tags if t != slug) if slug in self.not_tags
                     else (*self.not_tags, slug))
         return replace(self, not_tags=not_tags, tags=tuple(t for t in self.tags if t != slug), page=1)
+
+    def published_in(self, since: date | None, until: date | None) -> "SearchParams":
+        """The view limited to a publication period (both None: any date)."""
+        return replace(self, since=since, until=until, page=1)
 
     def toggle_year(self, year: int) -> "SearchParams":
         years = tuple(y for y in self.years if y != year) if year in self.years else (*self.years, year)

@@ -3,13 +3,17 @@
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-APP_DIR = PROJECT_ROOT / "app"
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
-STATIC_DIR = PROJECT_ROOT / "static"
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+from app import resources
+
+# The source checkout (an installed package has its files in site-packages: see app/resources.py).
+PROJECT_ROOT = resources.SOURCE_ROOT
+APP_DIR = Path(__file__).resolve().parent
+TEMPLATES_DIR = resources.templates_dir()
+STATIC_DIR = resources.static_dir()
+MIGRATIONS_DIR = resources.migrations_dir()
 SEED_FILE = APP_DIR / "data" / "seed-papers.txt"
 TOPICS_FILE = APP_DIR / "topics.toml"
 
@@ -17,7 +21,8 @@ TOPICS_FILE = APP_DIR / "topics.toml"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
-    data_dir: Path = PROJECT_ROOT / "data"
+    # ./data of the directory the command runs in, so an installed `papers` serves from anywhere.
+    data_dir: Path = Field(default_factory=lambda: Path.cwd() / "data")
     database_url: str = ""
     site_name: str = "Paper Catalogue"
     # Public origin used in permalinks, feeds and sitemaps when set
@@ -30,6 +35,10 @@ class Settings(BaseSettings):
     sync_pause: float = 3.0
     sync_retries: int = 5
     sync_max_wait: float = 600.0
+    # Which SQLite driver: auto, stdlib or pysqlite3 (see app/sqlite_driver.py).
+    papers_sqlite: str = "auto"
+    # The full arXiv corpus that benchmarks and the corpus tests read (absent: they skip and say so).
+    papers_corpus: Path = PROJECT_ROOT.parent / "shared" / "corpus" / "arxiv-ai-2025-2026.jsonl.gz"
 
     @property
     def database_path(self) -> Path:

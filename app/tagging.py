@@ -16,6 +16,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from whoosh.lang.porter import stem
@@ -169,6 +170,11 @@ class Scope:
                              (leaf.start if leaf.start is not None else -10**9,
                               leaf.end if leaf.end is not None else 10**9))
             dated = self._ids("SELECT group_concat(id) FROM papers WHERE year IS NOT NULL", ())
+            return true, dated & ~true
+        if isinstance(leaf, plan.Published):
+            true = self._ids("SELECT group_concat(id) FROM papers WHERE published BETWEEN ? AND ?",
+                             ((leaf.start or date.min).isoformat(), (leaf.end or date.max).isoformat()))
+            dated = self._ids("SELECT group_concat(id) FROM papers WHERE published IS NOT NULL", ())
             return true, dated & ~true
         if isinstance(leaf, plan.PaperId):
             true = self._ids("SELECT group_concat(id) FROM papers WHERE arxiv_id = ? OR key = ?",

@@ -23,7 +23,9 @@ RESULTS_DIR = BENCH_DIR / "results"
 MAIN_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 PEERS_VENV = BENCH_DIR / ".venv-peers"
 PEERS_PYTHON = PEERS_VENV / "bin" / "python"
-CORPUS = PROJECT_ROOT.parent / "shared" / "corpus" / "arxiv-ai-2025-2026.jsonl.gz"
+# The app's PAPERS_CORPUS setting, read the same way (this module does not import the app).
+CORPUS = Path(os.environ.get("PAPERS_CORPUS")
+              or PROJECT_ROOT.parent / "shared" / "corpus" / "arxiv-ai-2025-2026.jsonl.gz")
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 
@@ -183,12 +185,8 @@ def machine() -> dict:
             mem_kb = int(line.split()[1])
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    try:
-        import pysqlite3.dbapi2 as sqlite3
-        sqlite_version = sqlite3.sqlite_version
-    except ImportError:
-        import sqlite3
-        sqlite_version = sqlite3.sqlite_version
+    from app.sqlite_driver import sqlite3
+    sqlite_version = sqlite3.sqlite_version
     return {
         "cores": os.cpu_count(),
         "memory_gb": round(mem_kb / 1024 / 1024, 1),

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import orjson
-import pysqlite3.dbapi2 as sqlite3
 
+from app.sqlite_driver import sqlite3
 from bench.common import FTS_TOKENIZER, latency_summary, timed_repeats
 from bench.queries import MIX, PER_PAGE, Query
 

@@ -78,7 +78,7 @@ def find_database(explicit: str | None) -> Path:
 
 def private_copy(source: Path) -> Path:
     """A copy the server may open read-write (WAL files and all) without touching the original."""
-    import pysqlite3.dbapi2 as sqlite3
+    from app.sqlite_driver import sqlite3
 
     target = WORK / "papers.db"
     WORK.mkdir(parents=True, exist_ok=True)
@@ -95,7 +95,7 @@ def private_copy(source: Path) -> Path:
 
 
 def paper_paths(db: Path, count: int, seed: int) -> list[str]:
-    import pysqlite3.dbapi2 as sqlite3
+    from app.sqlite_driver import sqlite3
 
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     size = conn.execute("SELECT max(id) FROM papers").fetchone()[0]

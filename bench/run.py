@@ -183,7 +183,7 @@ def run(cfg: Config) -> dict:
 
 
 def _db_counts(db: Path) -> dict:
-    import pysqlite3.dbapi2 as sqlite3
+    from app.sqlite_driver import sqlite3
 
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:

@@ -1,15 +1,14 @@
 """Shared fixtures: a migrated database per test, the seed catalogue, an ASGI client."""
 
-from pathlib import Path
-
 import pytest
 
 from app import migrate
 from app.db import connect
-from app.settings import SEED_FILE, get_settings
+from app.settings import SEED_FILE, Settings, get_settings
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-CORPUS = SHARED / "corpus" / "arxiv-ai-2025-2026.jsonl.gz"
+CORPUS = Settings().papers_corpus
+CORPUS_HINT = f"set PAPERS_CORPUS to its path (nothing at {CORPUS})"
+CORPUS_REASON = f"needs the arXiv corpus: {CORPUS_HINT}"
 
 
 def pytest_addoption(parser):
@@ -17,12 +16,22 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--run-slow"):
-        return
-    skip = pytest.mark.skip(reason="long variant: pass --run-slow")
+    slow = None if config.getoption("--run-slow") else pytest.mark.skip(reason="long variant: pass --run-slow")
+    corpus = None if CORPUS.exists() else pytest.mark.skip(reason=CORPUS_REASON)
     for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+        if slow and "slow" in item.keywords:
+            item.add_marker(slow)
+        elif corpus and "corpus" in item.keywords:
+            item.add_marker(corpus)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line saying why the corpus tests did not run, and how to run them."""
+    skipped = [report for report in terminalreporter.stats.get("skipped", [])
+               if isinstance(report.longrepr, tuple) and CORPUS_REASON in str(report.longrepr[2])]
+    if skipped:
+        terminalreporter.write_line(f"{len(skipped)} tests skipped for want of the arXiv corpus: {CORPUS_HINT}",
+                                    yellow=True)
 
 
 @pytest.fixture
@@ -75,3 +84,24 @@ def client(seeded):
 
     with TestClient(create_app()) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def rich_database(tmp_path_factory):
+    """The seed papers with authors, arXiv ids, categories and dates up to today (see rich_catalogue.py)."""
+    import rich_catalogue
+
+    return rich_catalogue.build(tmp_path_factory.mktemp("rich"))
+
+
+@pytest.fixture
+def rich_client(rich_database, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{rich_database}")
+    get_settings.cache_clear()
+    with TestClient(create_app()) as test_client:
+        yield test_client
+    get_settings.cache_clear()

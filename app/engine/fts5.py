@@ -10,10 +10,10 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import orjson
-import pysqlite3.dbapi2 as sqlite3
 
 from app.engine.base import ELLIPSIS, MARK_CLOSE, MARK_OPEN
 from app.plan import AllOf, AnyOf, Text, Words
+from app.sqlite_driver import sqlite3
 
 TABLE = "papers_fts"
 SQL_CHUNK = 500  # ids per statement: well under SQLite's bound-parameter limit

@@ -28,6 +28,7 @@ full-text matches and marks them; facets.py, hits.py and spelling.py fill in the
 
 import re
 from dataclasses import replace
+from datetime import date
 from time import perf_counter
 
 from app.db import reader
@@ -53,7 +54,7 @@ _OPERATORS = re.compile(r'["():*]|(?:^|\s)-\S|\b(?:AND|OR|NOT)\b')
 _TYPED_WORD = re.compile(r"(?:^|\s)([^\s\"():*\-][^\s\"():*]*)$")
 
 
-def run(params: SearchParams) -> SearchResult:
+def run(params: SearchParams, *, all_facets: bool = False) -> SearchResult:
     """The page of results, facets and hints for one view. Never raises on user input.
 
     A finished result is kept per catalogue (which is rebuilt whenever the database
@@ -63,7 +64,9 @@ def run(params: SearchParams) -> SearchResult:
     params = _sane(params)
     conn = reader()
     cat = catalogue(conn, get_settings().database_path)
-    return cat.results.get_or(params, lambda: _run(params, conn, cat))
+    # `all_facets`: every value of every facet group ("show all"), not the first FACET_LIMIT.
+    key = (params, all_facets, date.today())  # "past week" moves with the day
+    return cat.results.get_or(key, lambda: _run(params, conn, cat, all_facets))
 
 
 def typed_so_far(text: str) -> str:
@@ -81,7 +84,7 @@ def typed_so_far(text: str) -> str:
     return head + word + "*"
 
 
-def _run(params: SearchParams, conn, cat: Catalogue) -> SearchResult:
+def _run(params: SearchParams, conn, cat: Catalogue, all_facets: bool = False) -> SearchResult:
     started = perf_counter()
     text = typed_so_far(params.q) if params.typing else params.q
     compiled = compile_query(text)
@@ -117,7 +120,8 @@ def _run(params: SearchParams, conn, cat: Catalogue) -> SearchResult:
     else:
         order = {"newest": cat.newest, "oldest": cat.oldest, "title": cat.by_title}[sort]
         ids = bitsets.in_order(order, sets.results, start, count, cat.size)
-    groups, more = facets.compute(cat, params, sets, compiled.tags, compiled.not_tags)
+    groups, more = facets.compute(cat, params, sets, compiled.tags, compiled.not_tags,
+                                  limit=None if all_facets else facets.FACET_LIMIT)
     # The words marked on the page: the loosened reading's when loosened.
     highlight = search.loose_text if relaxed else used.match
     matches = search.bits(highlight) if highlight is not None else None
@@ -225,11 +229,16 @@ class _Search:
         for slug in params.tags:
             tag = cat.tag(slug)
             core &= tag.bits if tag else 0
+        if params.author:
+            core &= cat.author_papers(self.conn, params.author)
+        # Years and a publication period are the date facet: counted as if none were chosen.
         in_years = cat.universe
         if params.years:
             in_years = 0
             for year in params.years:
                 in_years |= cat.years.get(year, 0)
+        if params.since or params.until:
+            in_years &= cat.published_between(params.since, params.until)
         hidden = {tag.slug: tag.bits for slug in params.not_tags if (tag := cat.tag(slug))}
         masks = list(hidden.values())
         # OR of the exclusions before and after each one: every "all but this one" in O(n).
@@ -243,4 +252,4 @@ class _Search:
         results = core & in_years & ~all_hidden
         without_exclusion = {slug: core & in_years & ~(before[i] | after[i + 1])
                              for i, slug in enumerate(hidden)}
-        return facets.Sets(results, core & ~all_hidden, without_exclusion)
+        return facets.Sets(results, core & ~all_hidden, without_exclusion, core & in_years)

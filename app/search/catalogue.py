@@ -13,6 +13,8 @@ database or its WAL, so comparing (mtime, size) of both costs two `stat` calls p
 import os
 import threading
 from array import array
+from bisect import bisect_left, bisect_right
+from datetime import date
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +84,8 @@ class Catalogue:
     newest: array                      # ids, newest first (undated last, by id)
     oldest: array                      # ids, oldest first (undated last, by id)
     date_rank: array                   # id -> position in `newest`
+    days: array                        # publication day (ordinal) of each dated paper, in `newest` order
+    dated: int                         # papers with a publication date
     by_title: array                    # ids by normalized title
     matches: Memo = field(default_factory=lambda: Memo(MATCH_CACHE_SIZE))
     predicates: Memo = field(default_factory=lambda: Memo(PREDICATE_CACHE_SIZE))
@@ -101,6 +105,32 @@ class Catalogue:
             folded = self.tags_folded.get(slug.lower())
             found = self.tags.get(folded) if folded else None
         return found
+
+    def published_between(self, start: date | None, end: date | None) -> int:
+        """Papers published from `start` to `end`, both included (None: open): two binary searches
+        in the newest-first order, cached per catalogue."""
+        def compute() -> int:
+            days = self.days
+            first = 0 if end is None else bisect_left(days, -end.toordinal(), key=lambda d: -d)
+            last = len(days) if start is None else bisect_right(days, -start.toordinal(), key=lambda d: -d)
+            return from_ids(self.newest[first:last], self.size) if first < last else 0
+        return self.predicates.get_or(("published", start, end), compute)
+
+    def author_papers(self, conn, slug: str) -> int:
+        """The papers of the author with this slug (cached per catalogue)."""
+        return self.predicates.get_or(("author", slug), lambda: from_ids(parse_ids(conn.execute(
+            "SELECT group_concat(pa.paper_id) FROM paper_authors pa JOIN authors a ON a.id = pa.author_id"
+            " WHERE a.slug = ?", (slug,)).fetchone()[0]), self.size))
+
+    @property
+    def latest_day(self) -> date | None:
+        """The most recent publication day in the catalogue."""
+        return date.fromordinal(self.days[0]) if self.days else None
+
+    def day_before(self, day: date) -> date | None:
+        """The latest publication day before `day` that has papers."""
+        i = bisect_left(self.days, -(day.toordinal() - 1), key=lambda d: -d)
+        return date.fromordinal(self.days[i]) if i < len(self.days) else None
 
     def match_bits(self, conn, engine, text: plan.Text) -> int:
         """The papers matching a text tree (cached per catalogue)."""
@@ -134,6 +164,9 @@ class Catalogue:
                 else:
                     false |= bits
             return true, false  # papers without a year are in neither
+        if isinstance(leaf, plan.Published):
+            true = self.published_between(leaf.start, leaf.end)
+            return true, self.dated & ~true  # papers without a date are in neither
         if isinstance(leaf, plan.PaperId):
             true = self.predicates.get_or(leaf, lambda: from_ids(parse_ids(conn.execute(
                 "SELECT group_concat(id) FROM papers WHERE arxiv_id = ? OR key = ?",
@@ -187,6 +220,9 @@ def _build(conn, signature: tuple) -> Catalogue:
         newest = parse_ids(conn.execute(
             "SELECT group_concat(id) FROM (SELECT id FROM papers WHERE published IS NOT NULL"
             " ORDER BY published DESC, id DESC)").fetchone()[0])
+        days = array("i", (date.fromisoformat(str(day)[:10]).toordinal() for day in (conn.execute(
+            "SELECT group_concat(published) FROM (SELECT published FROM papers WHERE published IS NOT NULL"
+            " ORDER BY published DESC, id DESC)").fetchone()[0] or "").split(",") if day))
         undated = parse_ids(conn.execute(
             "SELECT group_concat(id) FROM (SELECT id FROM papers WHERE published IS NULL"
             " ORDER BY id DESC)").fetchone()[0])
@@ -216,4 +252,5 @@ def _build(conn, signature: tuple) -> Catalogue:
         signature=signature, size=size, universe=from_ids(all_ids, size), tags=tags,
         tags_folded={slug.lower(): slug for slug in tags}, years=years, with_arxiv_id=with_arxiv_id,
         newest=array("i", all_ids), oldest=array("i", oldest), date_rank=date_rank,
+        days=days, dated=from_ids(newest, size),
         by_title=array("i", by_title))

@@ -12,6 +12,7 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from whoosh import query as wq
 from whoosh.lang.porter import stem
 
 from app.plan import (
-    And, AnyOf, Filter, Matches, Not, Or, PaperId, Tag, TagPrefix, Text, Words, Years, all_of, and_, any_of,
+    And, AnyOf, Filter, Matches, Not, Or, PaperId, Published, Tag, TagPrefix, Text, Words, Years, all_of, and_,
+    any_of,
 )
 
 MAX_QUERY_CHARS = 500  # cap BEFORE parsing: whoosh's parser is quadratic in input length
@@ -115,7 +117,7 @@ def _make_parser() -> qparser.QueryParser:
 
 
 _PARSER = _make_parser()
-_FIELD_GAP = re.compile(r"\b(title|abstract|authors?|tag|year|id):\s+", re.IGNORECASE)
+_FIELD_GAP = re.compile(r"\b(title|abstract|authors?|tag|year|published|id):\s+", re.IGNORECASE)
 _ARXIV_PREFIX = re.compile(r"\bid:arxiv:", re.IGNORECASE)
 
 
@@ -249,6 +251,11 @@ class _Compiler:
         if isinstance(q, wq.TermRange):
             if fieldname == "year":
                 return self.year_range(q)
+            if fieldname == "published":  # published:>2026-02 starts after February
+                start = _day(q.start, last=bool(q.startexcl))
+                end = _day(q.end, last=not q.endexcl)
+                return _published_bounds(start and start + timedelta(days=bool(q.startexcl)),
+                                         end and end - timedelta(days=bool(q.endexcl)))
             # A range over text means nothing to FTS5: search its two ends as words.
             return self.and_([wq.Term(fieldname, end) for end in (q.start, q.end) if end], negated)
         raw = " ".join(q.words) if isinstance(q, wq.Phrase) else q.text
@@ -257,6 +264,9 @@ class _Compiler:
         if fieldname == "year":
             piece = self.year(raw)
             return piece if piece else self.text(DEFAULT_FIELD, f"year {raw}", negated)
+        if fieldname == "published":
+            piece = self.published(raw)
+            return piece if piece else self.text(DEFAULT_FIELD, f"published {raw}", negated)
         if fieldname == "id":
             return self.id_(raw)
         if fieldname != DEFAULT_FIELD and fieldname not in COLUMNS:
@@ -361,6 +371,18 @@ class _Compiler:
             return _Piece(preds=[Years(int(single), int(single))])
         return _year_bounds(start and int(start), end and int(end))
 
+    def published(self, raw) -> _Piece | None:
+        """A day, month or year, or a range of them: 2026-03-05, 2026-03, 2026-01..2026-03, 2026-02.."""
+        start, dots, end = raw.strip().partition("..")
+        if not dots:
+            return _published_bounds(_day(start, last=False), _day(start, last=True))
+        first, last = _day(start, last=False), _day(end, last=True)
+        if (start.strip() and first is None) or (end.strip() and last is None):
+            return None
+        if first and last and first > _day(end, last=False):  # 2026-03..2026-01 means the same months
+            first, last = _day(end, last=False), _day(start, last=True)
+        return _published_bounds(first, last)
+
     def year_range(self, q) -> _Piece | None:
         start = int(q.start) if q.start and str(q.start).isdigit() else None
         end = int(q.end) if q.end and str(q.end).isdigit() else None
@@ -387,13 +409,45 @@ def _year_bounds(start: int | None, end: int | None) -> _Piece | None:
     return _Piece(preds=[Years(start, end)])
 
 
+_DAY = re.compile(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
+
+
+def _day(raw, last: bool) -> date | None:
+    """The first (or last) day of a year, month or day written YYYY[-MM[-DD]]; None if it is not one."""
+    m = _DAY.fullmatch(str(raw or "").strip())
+    if not m:
+        return None
+    year, month, day = int(m.group(1)), m.group(2), m.group(3)
+    try:
+        if day:
+            return date(year, int(month), int(day))
+        if month:
+            first = date(year, int(month), 1)
+            following = date(year + (first.month == 12), first.month % 12 + 1, 1)
+            return following - timedelta(days=1) if last else first
+        return date(year, 12, 31) if last else date(year, 1, 1)
+    except ValueError:
+        return None
+
+
+day_of = _day  # the web edge reads `from`/`to` the way the query language reads published:
+
+
+def _published_bounds(start: date | None, end: date | None) -> _Piece | None:
+    if start is None and end is None:
+        return None
+    if start is not None and end is not None and start > end:
+        start, end = end, start
+    return _Piece(preds=[Published(start, end)])
+
+
 def _plain_word(q) -> bool:
     return (type(q) is wq.Term and (q.fieldname or DEFAULT_FIELD) in (DEFAULT_FIELD, *COLUMNS)
             and q.text not in OPERATOR_WORDS)
 
 
 def _is_dangling_field(raw: str) -> bool:
-    return raw.endswith(":") and raw[:-1].lower() in (*COLUMNS, "tag", "year", "id")
+    return raw.endswith(":") and raw[:-1].lower() in (*COLUMNS, "tag", "year", "published", "id")
 
 
 # --- public ------------------------------------------------------------------------

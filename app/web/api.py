@@ -92,7 +92,8 @@ def search_papers(params: ViewParams) -> SearchOut:
     """Search the catalogue: a ranked page of papers, the total, tag facets and a spelling suggestion."""
     result = search.run(params)
     facet_tags = [FacetTagOut(slug=v.value, name=v.label, kind=v.kind, count=v.count, selected=v.selected)
-                  for kind in kinds.TAG_FACETS for v in result.facets.get(kind, [])]
+                  for kind in kinds.TAG_FACETS for v in result.facets.get(kind, [])
+                  if v.count or v.selected]  # pages keep rows an exclusion emptied (so none moves); the API need not
     return SearchOut(query=params.q, total=result.total, page=params.page, per_page=params.per_page,
                      results=[_result(h) for h in result.hits], facets=FacetsOut(tags=facet_tags),
                      suggestion=result.suggestion, corrected_query=result.corrected_query)
@@ -123,3 +124,9 @@ def list_tags() -> list[TagDetailOut]:
     tags = sorted(cat.tags.values(), key=lambda t: (kinds.order(t.kind), -t.count, t.name.lower()))
     return [TagDetailOut(slug=t.slug, name=t.name, kind=t.kind, description=t.description, rule=t.rule,
                          count=t.count) for t in tags]
+
+
+# Link checkers and unfurlers ask with HEAD; answered like GET, kept out of the schema.
+for _route in list(router.routes):
+    router.add_api_route(_route.path.removeprefix("/api"), _route.endpoint, methods=["HEAD"],
+                         response_model=_route.response_model, include_in_schema=False)

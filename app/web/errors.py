@@ -1,7 +1,6 @@
 """One error mapper for the whole site: JSON `{"detail": ...}` under /api and for /health,
 the site's styled error page everywhere else, whatever raised it."""
 
-import pysqlite3.dbapi2 as sqlite3
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -9,6 +8,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.sqlite_driver import sqlite3
 from app.web import security
 from app.web.render import common, templates
 

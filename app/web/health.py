@@ -17,7 +17,7 @@ LOW_DISK_BYTES = 64 * 1024 * 1024  # below this, ingest is likely to stop with "
 router = APIRouter()
 
 
-@router.get("/docs", include_in_schema=False)
+@router.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)  # link checkers use HEAD
 def api_docs(request: Request) -> Response:
     # FastAPI's own docs page loads its scripts from a CDN and starts them inline, which our
     # CSP forbids: this page serves a vendored Swagger UI started from a static file.

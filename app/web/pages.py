@@ -7,12 +7,14 @@ say `Vary: HX-Request`, so no cache hands a fragment to a full navigation.
 
 from dataclasses import replace
 from typing import Annotated
+from urllib.parse import parse_qsl, urlsplit
 from urllib.parse import quote as url_quote
 
 from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from app import feeds, kinds, papers, search
+from app.ingest.records import author_slug
 from app.related import related_papers
 from app.results import MAX_PER_PAGE, PER_PAGE, SearchParams, SearchResult
 from app.settings import get_settings
@@ -28,6 +30,9 @@ def page(path: str, **kwargs):
     return router.api_route(path, methods=["GET", "HEAD"], **kwargs)
 
 
+templates.env.filters["author_slug"] = author_slug  # the ingest's own rule, so row links need no query
+templates.env.globals["highlight_terms"] = papers.highlight_terms
+templates.env.globals["url_pairs"] = lambda url: parse_qsl(urlsplit(url).query)  # a URL's state as form fields
 FEED_SIZE = 50
 MAX_EXPORT = 1000
 SITEMAP_SIZE = 50_000  # the sitemap protocol's limit of URLs per file
@@ -39,13 +44,17 @@ def run_search(params: SearchParams) -> SearchResult:
 
 
 class View:
-    """Where a search view lives: `/` or a tag page, which keeps its own tag out of the query string."""
+    """Where a search view lives: `/`, a tag page or an author page, which keep their own tag or
+    author out of the query string."""
 
-    def __init__(self, fixed_tag: str | None = None):
-        self.fixed_tag = fixed_tag
+    def __init__(self, fixed_tag: str | None = None, fixed_author: str | None = None):
+        self.fixed_tag, self.fixed_author = fixed_tag, fixed_author
 
     def url(self, params: SearchParams, path: str = "") -> str:
-        if self.fixed_tag and self.fixed_tag in params.tags:
+        if self.fixed_author and params.author == self.fixed_author:
+            base = f"/authors/{url_quote(self.fixed_author, safe='')}"
+            qs = params.query_string(author=None)
+        elif self.fixed_tag and self.fixed_tag in params.tags:
             base = f"/tags/{url_quote(self.fixed_tag, safe='')}"
             qs = params.query_string(tags=tuple(t for t in params.tags if t != self.fixed_tag))
         else:
@@ -53,6 +62,14 @@ class View:
         if path:
             base = base.rstrip("/") + "/" + path
         return base + ("?" + qs if qs else "")
+
+    def facets_url(self, kind: str, params: SearchParams) -> str:
+        """The whole of one facet group of this view ("show all")."""
+        pairs = params.query_string(page=1, author=None)
+        extra = "&".join(p for p in (f"within={url_quote(self.fixed_tag, safe='')}" if self.fixed_tag else "",
+                                     f"by={url_quote(self.fixed_author, safe='')}" if self.fixed_author else "") if p)
+        qs = "&".join(p for p in (pairs, extra) if p)
+        return f"/facets/{kind}" + ("?" + qs if qs else "")
 
     def feed(self, params: SearchParams) -> str:
         return _export_url("feed.atom", params)
@@ -66,20 +83,25 @@ def _export_url(name: str, params: SearchParams) -> str:
     return f"/{name}" + ("?" + qs if qs else "")
 
 
-def render_view(request: Request, params: SearchParams, *, tag: papers.TagInfo | None = None) -> Response:
+def render_view(request: Request, params: SearchParams, *, tag: papers.TagInfo | None = None,
+                author: papers.AuthorRef | None = None, **extra) -> Response:
     fragment = wants_fragment(request)
     # The request htmx sends while the user types (static/app.js): the last word is a prefix.
     if fragment and request.headers.get("HX-Live") == "1":
         params = replace(params, typing=True)
     result = run_search(params)
-    view = View(tag.slug if tag else None)
+    view = View(tag.slug if tag else None, author.slug if author else None)
     if tag:
         title = tag.name + (f": {params.q}" if params.q else "")
+    elif author:
+        title = author.name + (f": {params.q}" if params.q else "")
     else:
         title = f"{params.q} – search" if params.q else "All papers"
-    context = common(request, result=result, params=params, view=view, tag=tag, title=title, fragment=fragment,
+    context = common(request, result=result, params=params, view=view, tag=tag, author=author, title=title,
+                     fragment=fragment, **extra,
                      view_path=view.url(replace(params, q="", not_tags=(), years=(), sort=None, page=1,
-                                                per_page=PER_PAGE, tags=(tag.slug,) if tag else ())),
+                                                per_page=PER_PAGE, tags=(tag.slug,) if tag else (),
+                                                since=None, until=None)),
                      canonical=base_url(request) + view.url(params),
                      feed_url=view.feed(params), bib_url=view.bibtex(params))
     if fragment:
@@ -114,15 +136,14 @@ def tag_page(request: Request, slug: str, params: ViewParams) -> Response:
 
 
 @page("/authors/{slug}", response_class=HTMLResponse)
-def author_page(request: Request, slug: str) -> Response:
-    """An author's papers, newest first."""
-    found = papers.author_by_slug(slug)
-    if found is None:
+def author_page(request: Request, slug: str, params: ViewParams) -> Response:
+    """An author's papers, searched and filtered like any view; co-authors, topics, and a note
+    when the name seems to cover several people."""
+    author = papers.author_ref(slug)
+    if author is None:
         raise HTTPException(404, f"There is no author “{slug}” in the catalogue.")
-    author, hits = found
-    return templates.TemplateResponse(request, "author.html", common(
-        request, title=author.name, author=author, hits=hits,
-        canonical=f"{base_url(request)}/authors/{url_quote(author.slug, safe='')}"))
+    extra = {} if wants_fragment(request) else {"profile": papers.author_profile(author.slug)}
+    return render_view(request, replace(params, author=author.slug), author=author, **extra)
 
 
 @page("/papers/{key:path}", response_class=HTMLResponse)
@@ -189,14 +210,12 @@ templates.env.globals["describe_rule"] = papers.describe_rule
 
 def _collect(params: SearchParams, limit: int, sort: str | None) -> list:
     """Up to `limit` hits of a view from its first page on, fetched a page of MAX_PER_PAGE at a time."""
-    first = run_search(SearchParams(q=params.q, tags=params.tags, not_tags=params.not_tags, years=params.years,
-                                    sort=sort, page=1, per_page=min(limit, MAX_PER_PAGE)))
+    first = run_search(replace(params, sort=sort, page=1, per_page=min(limit, MAX_PER_PAGE)))
     hits = list(first.hits)
     page = 1
     while len(hits) < min(first.total, limit) and len(hits) == page * MAX_PER_PAGE:
         page += 1
-        more = run_search(SearchParams(q=params.q, tags=params.tags, not_tags=params.not_tags,
-                                       years=params.years, sort=sort, page=page, per_page=MAX_PER_PAGE))
+        more = run_search(replace(params, sort=sort, page=page, per_page=MAX_PER_PAGE))
         if not more.hits:
             break
         hits += more.hits
@@ -207,6 +226,10 @@ def _view_title(params: SearchParams) -> str:
     parts = [f"“{params.q}”"] if params.q else []
     parts += [f"tag {t}" for t in params.tags] + [f"not {t}" for t in params.not_tags]
     parts += [str(y) for y in params.years]
+    if params.since or params.until:
+        parts.append("published " + "–".join(d.isoformat() if d else "…" for d in (params.since, params.until)))
+    if params.author:
+        parts.append(f"by {params.author}")
     return ", ".join(parts) or "all papers"
 
 
@@ -218,8 +241,7 @@ def atom_feed(request: Request, params: ViewParams) -> Response:
     root = base_url(request)
     html_view = View(params.tags[0] if len(params.tags) == 1 else None)
     body = feeds.atom(hits, title=f"{site}: {_view_title(params)}", feed_url=root + _export_url("feed.atom", params),
-                      html_url=root + html_view.url(SearchParams(q=params.q, tags=params.tags,
-                                                                 not_tags=params.not_tags, years=params.years)),
+                      html_url=root + html_view.url(replace(params, sort=None, page=1, per_page=PER_PAGE)),
                       base_url=root, updated=papers.last_changes([h.id for h in hits]), generator=site)
     return Response(body, media_type=ATOM_TYPE)
 

@@ -176,7 +176,7 @@ def test_tag_page_keeps_its_own_tag_out_of_its_links(client):
 def test_tag_list_shows_every_topic_with_its_count(client):
     body = client.get("/tags").text
     assert "/tags/mixture-of-experts" in hrefs(body)
-    assert re.search(r"Mixture of experts</a>\s*<span class=\"count\">\d+ papers?", body)
+    assert re.search(r"Mixture of experts</a>\s*<span class=\"count\">[\d,]+<span class=\"visually-hidden\"> papers?", body)
 
 
 def test_unknown_tag_is_a_404_page(client):

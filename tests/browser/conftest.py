@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,18 +31,17 @@ def _papers_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """`papers serve` on a free port over a fresh data dir: it migrates and loads the 93 seed papers."""
-    data_dir = tmp_path_factory.mktemp("live")
+@contextmanager
+def _serving(data_dir: Path, *extra: str):
+    """`papers serve` on a free port over `data_dir`, until the 93 papers answer /health."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "BASE_URL")}
     env["DATA_DIR"] = str(data_dir)
     log_path = data_dir / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([*_papers_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
-                                    "--log-level", "warning"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   cwd=PROJECT_ROOT)
+                                    "--workers", "1", "--log-level", "warning", *extra], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -65,6 +65,20 @@ def live_server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """`papers serve` over a fresh data dir: it migrates and loads the 93 seed papers."""
+    with _serving(tmp_path_factory.mktemp("live")) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def rich_server(rich_database):
+    """`papers serve` over the seed papers with authors, ids, categories and dates (tests/rich_catalogue.py)."""
+    with _serving(rich_database.parent, "--no-seed") as base:
+        yield base
 
 
 @pytest.fixture(scope="session")
@@ -97,17 +111,38 @@ def context_factory(browser):
         context.close()
 
 
-@pytest.fixture
-def page(context_factory, live_server):
-    """A page whose JavaScript errors fail the test."""
-    context = context_factory(base_url=live_server)
-    tab = context.new_page()
+def _watched(tab):
+    """Collects the page's JavaScript errors, which the fixtures below turn into failures."""
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
     tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     tab.console_errors = errors  # a test that provokes an expected error removes it here
+    return tab
+
+
+@pytest.fixture
+def page(context_factory, live_server):
+    """A page whose JavaScript errors fail the test."""
+    tab = _watched(context_factory(base_url=live_server).new_page())
     yield tab
-    assert errors == []
+    assert tab.console_errors == []
+
+
+DEVICES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture(params=[("desktop", "light"), ("desktop", "dark"), ("phone", "light"), ("phone", "dark")],
+                ids=lambda p: "-".join(p))
+def rich_page(request, context_factory, rich_server):
+    """A page on the rich catalogue, at desktop and phone sizes, light and dark; JavaScript errors fail it."""
+    device, scheme = request.param
+    context = context_factory(base_url=rich_server, viewport=DEVICES[device], color_scheme=scheme,
+                              has_touch=device == "phone")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=rich_server)
+    tab = _watched(context.new_page())
+    tab.device = device
+    yield tab
+    assert tab.console_errors == []
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ def live_server(data_dir: Path, *extra: str, startup_seconds: float = 120, env_e
     log_path = data_dir.parent / f"server-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([*papers_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
-                                    "--log-level", "warning", *extra], env=env, stdout=log,
+                                    "--workers", "1", "--log-level", "warning", *extra], env=env, stdout=log,
                                    stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
     try:
         deadline = time.monotonic() + startup_seconds

@@ -21,7 +21,9 @@ from urllib.parse import quote
 import pytest
 from live import Client, live_server
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "arxiv-ai-2025-2026.jsonl.gz"
+from app.settings import Settings
+
+CORPUS = Settings().papers_corpus  # PAPERS_CORPUS
 PAPERS = [sys.executable, "-m", "app.cli"]
 SEARCHES = ["/api/papers?per_page=20", "/api/papers?tag=cs.LG&per_page=10", "/api/papers?q=language+models",
             "/api/papers?q=distillation&per_page=50", "/api/papers?q=learning&tag=cs.LG&sort=newest",

@@ -21,12 +21,13 @@ from pathlib import Path
 import pytest
 
 from app.db import connect
+from app.settings import Settings
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "arxiv-ai-2025-2026.jsonl.gz"
+CORPUS = Settings().papers_corpus  # PAPERS_CORPUS
 PAPERS = [sys.executable, "-m", "app.cli"]
 SUMMARY = re.compile(r"read ([\d,]+), inserted ([\d,]+), updated ([\d,]+), unchanged ([\d,]+), skipped ([\d,]+)")
 
-needs_corpus = pytest.mark.skipif(not CORPUS.exists(), reason=f"the shared corpus is not here ({CORPUS})")
+needs_corpus = pytest.mark.corpus  # skipped, with the reason, when the corpus is absent (conftest.py)
 
 
 def corpus_slice(path: Path, count: int, offset: int = 0) -> Path:

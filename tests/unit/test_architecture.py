@@ -6,7 +6,8 @@ Layers, top to bottom (a module may import its own layer and those below):
             app.papers (the read layer), app.related, app.tagging, app.ingest, app.sync
   engine    app.engine (the only place that speaks the engine's query language)
   store     app.db, app.models, app.migrate
-  ground    app.plan, app.results, app.kinds, app.settings (import nothing from the app but each other)
+  ground    app.plan, app.results, app.kinds, app.settings, app.resources, app.sqlite_driver
+            (import nothing from the app but each other)
 """
 
 import grimp
@@ -17,7 +18,8 @@ LAYERS = [
     ("search", {"app.search", "app.papers", "app.related", "app.tagging", "app.ingest", "app.sync"}),
     ("engine", {"app.engine"}),
     ("store", {"app.db", "app.models", "app.migrate"}),
-    ("ground", {"app.plan", "app.results", "app.kinds", "app.settings", "app"}),
+    ("ground", {"app.plan", "app.results", "app.kinds", "app.settings", "app.resources", "app.sqlite_driver",
+                "app"}),
 ]
 
 

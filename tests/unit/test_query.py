@@ -1,6 +1,5 @@
 """The query language: what each construct finds, and that no input can break FTS5."""
 
-import pysqlite3.dbapi2 as sqlite3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -8,6 +7,7 @@ from hypothesis import strategies as st
 from app.engine import get_engine
 from app.plan import Matches, Not, Or, Tag, Years
 from app.search.query import MAX_QUERY_CHARS, CompiledQuery, compile_query, fts_tokens, loosen
+from app.sqlite_driver import sqlite3
 from app.tagging import papers_matching
 
 fts = get_engine().render  # the FTS5 text the engine makes of a plan's match part
@@ -401,3 +401,43 @@ def test_a_prefix_shorter_than_three_letters_is_searched_as_the_word():
     assert fts(compile_query("a*").match) == '"a"'
     assert fts(compile_query("title:tr*").match) == 'title : "tr"'
     assert fts(compile_query("dis*").match) == '"dis" *'
+
+
+# --- publication dates -------------------------------------------------------------------------
+
+from datetime import date as _date  # noqa: E402
+
+from app.plan import Published  # noqa: E402
+
+
+@pytest.mark.parametrize("text, start, end", [
+    ("published:2026-01..2026-03", _date(2026, 1, 1), _date(2026, 3, 31)),
+    ("published:2026-02", _date(2026, 2, 1), _date(2026, 2, 28)),
+    ("published:2024-02", _date(2024, 2, 1), _date(2024, 2, 29)),
+    ("published:2026-03-05", _date(2026, 3, 5), _date(2026, 3, 5)),
+    ("published:2025", _date(2025, 1, 1), _date(2025, 12, 31)),
+    ("published:2026-02..", _date(2026, 2, 1), None),
+    ("published:..2025-12", None, _date(2025, 12, 31)),
+    ("published:2026-03..2026-01", _date(2026, 1, 1), _date(2026, 3, 31)),
+    ("published:>=2026-02-10", _date(2026, 2, 10), None),
+    ("published:>2026-02", _date(2026, 3, 1), None),
+    ("published:<2026-02", None, _date(2026, 1, 31)),
+    ("published: 2026-01", _date(2026, 1, 1), _date(2026, 1, 31)),
+])
+def test_published_ranges_compile_to_a_date_filter(text, start, end):
+    compiled = compile_query(text)
+    assert compiled.match is None
+    assert compiled.filter == Published(start, end)
+
+
+@pytest.mark.parametrize("text", ["published:yesterday", "published:2026-13", "published:2026-02-30"])
+def test_a_published_value_that_is_no_date_is_searched_as_words(text):
+    compiled = compile_query(text)
+    assert compiled.filter is None
+    assert compiled.match is not None
+
+
+def test_published_combines_with_words_and_not():
+    compiled = compile_query("distillation -published:2026-01")
+    assert compiled.match is not None
+    assert "Published" in repr(compiled.filter) and "Not" in repr(compiled.filter)

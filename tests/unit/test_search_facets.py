@@ -110,6 +110,17 @@ def test_many_exclusions_stay_cheap():
     assert values["cs.CL"].excluded and values["cs.LG"].excluded
 
 
+@pytest.mark.parametrize("q", ["", "model", "experts"])
+def test_excluding_a_value_moves_no_row(q):
+    """Rows keep their order after an exclusion, so the pointer stays on the row it just excluded."""
+    before = search(q=q).facets
+    for kind in ("topic", "category"):
+        for value in before[kind]:
+            after = search(q=q, not_tags=(value.value,)).facets[kind]
+            assert [v.value for v in after] == [v.value for v in before[kind]], (kind, value.value)
+            assert next(v for v in after if v.value == value.value).excluded
+
+
 @pytest.fixture
 def with_classification(tmp_path, monkeypatch):
     """A copy of the fixture catalogue where one paper carries an ACM classification tag."""
@@ -145,4 +156,4 @@ def test_a_kind_registered_without_facet_is_not_offered_as_one(with_classificati
     assert result.total == 1
     assert [t.kind for t in result.hits[0].tags].count("classification") == 1  # shown on the paper
     assert "classification" not in result.facets
-    assert [kind for kind in result.facets] == ["topic", "category", "year"]
+    assert [kind for kind in result.facets] == ["topic", "category", "date", "year"]

@@ -13,15 +13,14 @@ import shutil
 import warnings
 from pathlib import Path
 
-import pysqlite3.dbapi2 as sqlite3
 import pytest
 
 from app import migrate
-from app.db import connect
-from app.settings import SEED_FILE
+from app.db import connect, sqlite3
+from app.settings import SEED_FILE, Settings
 from app.tagging import Topic, explain, load_topics, retag, sync_topics
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "arxiv-ai-2025-2026.jsonl.gz"
+CORPUS = Settings().papers_corpus  # PAPERS_CORPUS
 SEED_CHROME_PARAGRAPHS = 5
 NOW = "2026-01-01 00:00:00"  # ISO text: the datetime adapter is deprecated
 
@@ -220,7 +219,6 @@ def test_every_topic_tags_a_seed_paper_unless_it_is_a_corpus_theme(db):
 
 
 @pytest.mark.corpus
-@pytest.mark.skipif(not CORPUS.exists(), reason="needs the shared arXiv corpus")
 def test_corpus_themes_tag_papers_of_a_corpus_sample(tmp_path):
     path = migrated(tmp_path / "sample.db")
     conn = connect(path)
