@@ -282,7 +282,7 @@ def _warm_search() -> None:
     from app import search
 
     try:
-        search.warm()
+        search.warm(background=False)  # already in a thread of its own
     except Exception as exc:  # noqa: BLE001 - only an optimisation; the first search will retry
         print(f"warning: search warm-up failed: {exc}", file=sys.stderr)
 

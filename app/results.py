@@ -33,6 +33,9 @@ class SearchParams:
     since: date | None = None    # published on or after (URL `from`)
     until: date | None = None    # published on or before (URL `to`)
     author: str | None = None    # an author's slug: only their papers
+    as_typed: bool = False       # search the words as typed, never a spelling correction of them
+    # A live request while the user types (never in a URL): the last word is a prefix.
+    typing: bool = False
 
     @property
     def effective_sort(self) -> str:
@@ -59,6 +62,8 @@ class SearchParams:
             pairs.append(("page", str(p.page)))
         if p.per_page != PER_PAGE:
             pairs.append(("per_page", str(p.per_page)))
+        if p.as_typed:
+            pairs.append(("as_typed", "1"))
         return urlencode(pairs)
 
     def toggle_tag(self, slug: str) -> "SearchParams":
@@ -121,12 +126,10 @@ class SearchResult:
     hits: list[Hit]
     facets: dict[str, list[FacetValue]] = field(default_factory=dict)  # "topic", "category", "year"
     suggestion: str | None = None            # corrected query ("did you mean"), or None
+    corrected_query: str | None = None       # the correction searched instead of the query, or None
     expansions: list[tuple[str, str]] = field(default_factory=list)  # synonyms applied
     relaxed: bool = False                    # strict AND found little: ranked OR results shown
     elapsed_ms: float = 0.0
-    # Relevance order covers the first `ranked_within` results (the most recently added
-    # matches of a very broad query); the rest follow newest first. None: all ranked.
-    ranked_within: int | None = None
     facets_more: dict[str, int] = field(default_factory=dict)  # facet values left out, per group
     terms: list[str] = field(default_factory=list)             # words searched for (unstemmed)
 

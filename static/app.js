@@ -433,6 +433,9 @@
     var params = event.detail.parameters;
     if (event.detail.verb !== "get" || !params) return;
     ["q", "from", "to"].forEach(function (name) { if (params[name] === "") delete params[name]; });
+    // Sent while typing: the server reads the last word as a prefix (a submitted query means what it says).
+    var cause = event.detail.triggeringEvent;
+    if (cause && cause.type === "input") event.detail.headers["HX-Live"] = "1";
   });
 
   // Back/forward restore a snapshot of the page: the search box shows the restored query.

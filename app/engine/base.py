@@ -19,7 +19,7 @@ Conventions:
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
-from app.plan import Text
+from app.plan import Text, Words
 
 MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"
 ELLIPSIS = "…"
@@ -57,6 +57,18 @@ class SearchEngine(Protocol):
         Term statistics (document frequencies, average lengths) are those of the
         whole catalogue, not of the candidates, so a score does not depend on the
         filters around it. Order of the returned list is unspecified.
+        """
+
+    def phrase_scores(self, conn, words: Words, weights: tuple[float, float, float]
+                      ) -> tuple[Sequence[int], Sequence[float]]:
+        """(ids ascending, score of each) for every paper matching one leaf `words` alone:
+        its BM25 contribution with these column `weights`, lower = more relevant.
+
+        The search assembles the score of any text tree from these (app/search/ranking.py):
+        the sum, in the order the leaves are written, of the contributions of the leaves
+        in branches the paper matches (not the unmatched side of an OR, never an excluded
+        leaf). An engine whose `rank` scores a tree so (FTS5's bm25 does, bit for bit)
+        gives the same order through either method; statistics are the whole catalogue's.
         """
 
     def highlight(self, conn, text: Text, ids: Sequence[int], dense: bool,

@@ -115,6 +115,17 @@ class Fts5Engine:
         cursor.row_factory = None
         return cursor.execute(sql, args).fetchall()
 
+    def phrase_scores(self, conn, words: Words, weights: tuple[float, float, float]
+                      ) -> tuple[list[int], list[float]]:
+        cursor = conn.cursor()
+        cursor.row_factory = None
+        rows = cursor.execute(f"SELECT rowid, bm25({TABLE}, {', '.join(map(str, weights))}) FROM {TABLE}"
+                              f" WHERE {TABLE} MATCH ?", (self.render(words),)).fetchall()
+        if not rows:
+            return [], []
+        ids, scores = zip(*rows)  # ascending rowid: FTS5 walks the postings in rowid order
+        return list(ids), list(scores)
+
     def highlight(self, conn, text: Text, ids: Sequence[int], dense: bool,
                   snippet_tokens: int) -> dict[int, tuple[str | None, str | None]]:
         if not ids:

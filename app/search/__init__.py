@@ -10,18 +10,21 @@ full-text matches and marks them; facets.py, hits.py and spelling.py fill in the
 # --- the engine ----------------------------------------------------------------------
 #
 # Design, measured on the 165k-paper arXiv corpus (see bench/README.md):
-#  * Sets, not SQL, for everything but ranking. The FTS5 match set is fetched once
-#    (group_concat + orjson), then filters, facet counts and date sorts are bitset
-#    operations on in-memory tag/year sets (bitsets.py, catalogue.py).
-#  * BM25 with column weights is the costly part (~1.5 µs a row, plus one pass over
-#    each term's postings for its IDF): ranking all 128k matches of "model" takes
-#    ~140 ms. So at most RANK_LIMIT (1000) matches are ranked: all of them when the result
-#    set is smaller, else the most recently added ones (the top of the rowid range,
-#    which FTS5 can seek to). The rest follow newest first, and `ranked_within` says
-#    where relevance order ends. Totals and facet counts stay exact.
-#  * A strict AND of plain words that finds fewer than RELAX_BELOW papers is retried
-#    as a ranked OR of its top-level parts (`relaxed`), with the strict matches kept
-#    on top. A query written with operators is loosened only when it finds nothing.
+#  * Sets, not SQL, for everything but scoring. Filters, facet counts and date sorts are
+#    bitset operations on in-memory tag/year sets (bitsets.py, catalogue.py).
+#  * Relevance is exact over every match, whatever the filters (ranking.py): a query's
+#    BM25 is assembled from per-phrase contributions the engine computes once per word
+#    and catalogue state (cached; the most frequent words at start-up), then the page is
+#    a partial sort of the filtered papers, ties newest first.
+#  * Correct, then search: a query that finds (almost) nothing whose spelling correction
+#    finds clearly more shows the corrected results (`corrected_query`); `as_typed` forces
+#    the words as typed.
+#  * A plain query whose AND still finds too little is loosened the way mature engines do:
+#    stopwords and words in most of the catalogue stop counting, most of the remaining
+#    words are required (2 of 3, 3 of 5), the strict matches stay on top (`relaxed`).
+#  * While typing (`typing`: the live request), the last word is a prefix ("mixt" finds
+#    "mixture"), a fragment of one or two letters waits, and nothing is loosened or
+#    corrected, so the count only falls as letters are added.
 
 import re
 from dataclasses import replace
@@ -30,19 +33,25 @@ from time import perf_counter
 
 from app.db import reader
 from app.engine import get_engine
-from app.plan import Text
+from app.plan import AnyOf, Text, Words, any_of
 from app.results import MAX_PER_PAGE, SORTS, FacetValue, Hit, SearchParams, SearchResult, TagRef
-from app.search import bitsets, facets, hits, spelling
+from app.search import bitsets, facets, hits, ranking, spelling
 from app.search.catalogue import Catalogue, catalogue
-from app.search.query import CompiledQuery, compile_query, fts_tokens, loosen
+from app.search.query import MIN_PREFIX_CHARS, CompiledQuery, compile_query, fts_tokens
 from app.settings import get_settings
 
 __all__ = ["FacetValue", "Hit", "SearchParams", "SearchResult", "TagRef", "run", "warm"]
 
-WEIGHTS = (5.0, 1.0, 2.0)  # title, abstract, authors: nDCG is flat for title weights 4-10
-RANK_LIMIT = 1000
-RELAX_BELOW = 3
+WEIGHTS = ranking.WEIGHTS
+RELAX_BELOW = 3          # a plain query's AND finding fewer results than this is loosened
+CORRECT_BELOW = 20       # a query finding fewer is worth a corrected search ...
+CORRECT_GAIN = 5         # ... shown when the correction finds this many times more
+COMMON_SHARE = 0.5       # a word in more than this share of the catalogue does not count in a fallback
+LOOSE_MAX_SHARE = 0.1    # a fallback answering more than this share requires more of the words
+STOPWORDS = frozenset("""a an and are as at be by for from how in into is it of on or over the their
+this to under using via what when which with without""".split())
 _OPERATORS = re.compile(r'["():*]|(?:^|\s)-\S|\b(?:AND|OR|NOT)\b')
+_TYPED_WORD = re.compile(r"(?:^|\s)([^\s\"():*\-][^\s\"():*]*)$")
 
 
 def run(params: SearchParams, *, all_facets: bool = False) -> SearchResult:
@@ -60,51 +69,83 @@ def run(params: SearchParams, *, all_facets: bool = False) -> SearchResult:
     return cat.results.get_or(key, lambda: _run(params, conn, cat, all_facets))
 
 
+def typed_so_far(text: str) -> str:
+    """The query a live request searches: the word being typed is a prefix ("mixt" ->
+    "mixt*"), or left out while shorter than a prefix may be ("mixture o" -> "mixture")."""
+    if not text or text[-1].isspace() or text.count('"') % 2:
+        return text
+    m = _TYPED_WORD.search(text)
+    if not m or not m.group(1).isalnum():
+        return text
+    word = m.group(1)
+    head = text[:m.start(1)]
+    if len(word) < MIN_PREFIX_CHARS:
+        return head.rstrip()
+    return head + word + "*"
+
+
 def _run(params: SearchParams, conn, cat: Catalogue, all_facets: bool = False) -> SearchResult:
     started = perf_counter()
-    compiled = compile_query(params.q)
-    engine = _Engine(conn, cat)
+    text = typed_so_far(params.q) if params.typing else params.q
+    compiled = compile_query(text)
+    search = _Search(conn, cat, params)
     try:
-        sets, matches = engine.filter(compiled, compiled.match, params)
-        used, pinned, relaxed = compiled, 0, False
-        plain = _plain(compiled.text)
-        if compiled.match and sets.results.bit_count() < (RELAX_BELOW if plain else 1):
-            for looser in _loosenings(compiled, plain):
-                looser_sets, looser_matches = engine.filter(looser, looser.match, params)
-                if looser_sets.results.bit_count() > sets.results.bit_count():
-                    pinned, relaxed = sets.results, True
-                    used, sets, matches = looser, looser_sets, looser_matches
-                    break
+        sets, scored = search.filter(compiled)
+        used, pinned, relaxed, corrected = compiled, 0, False, None
+        suggestion = spelling.suggest(conn, cat, compiled) if compiled.match else None
+        found = sets.results.bit_count()
+        if (suggestion and not params.typing and not params.as_typed and found < CORRECT_BELOW):
+            better = compile_query(suggestion)
+            better_sets, better_scored = search.filter(better)
+            gained = better_sets.results.bit_count()
+            if gained > found and gained >= CORRECT_GAIN * found:
+                used, sets, scored, corrected = better, better_sets, better_scored, suggestion
+                found = sets.results.bit_count()
+        # A query written with operators says exactly what it wants: loosened only when it finds nothing.
+        if used.match and not params.typing and found < (RELAX_BELOW if _plain(used.text) else 1):
+            loose = search.loosened(used, sets)
+            if loose is not None:
+                (sets, scored), pinned, relaxed = loose, sets.results, True
     except Exception as exc:
-        if not engine.engine.refuses(exc):
+        if not search.engine.refuses(exc):
             raise
         # Rendering quotes every token; should the engine still refuse a query, that is no results.
         return SearchResult(params=params, total=0, hits=[], terms=list(compiled.terms))
     start, count = (params.page - 1) * params.per_page, params.per_page
     sort = params.effective_sort
-    if sort not in SORTS or (sort == "relevance" and not used.match):
+    if sort not in SORTS or (sort == "relevance" and scored is None):
         sort = "newest"
-    ranked_within = None
     if sort == "relevance":
-        ids, ranked_within = engine.ranked(used.match, sets.results, matches, pinned, start, count)
+        ids = ranking.page(cat, scored, sets.results, pinned, start, count)
     else:
         order = {"newest": cat.newest, "oldest": cat.oldest, "title": cat.by_title}[sort]
         ids = bitsets.in_order(order, sets.results, start, count, cat.size)
     groups, more = facets.compute(cat, params, sets, compiled.tags, compiled.not_tags,
                                   limit=None if all_facets else facets.FACET_LIMIT)
-    total = sets.results.bit_count()
+    # The words marked on the page: the loosened reading's when loosened.
+    highlight = search.loose_text if relaxed else used.match
+    matches = search.bits(highlight) if highlight is not None else None
     return SearchResult(
-        params=params, total=total, hits=hits.page(conn, ids, used.match, matches), facets=groups,
-        suggestion=spelling.suggest(conn, cat, compiled),
-        expansions=list(used.expansions), relaxed=relaxed, ranked_within=ranked_within,
-        facets_more=more, terms=list(compiled.terms), elapsed_ms=(perf_counter() - started) * 1000)
+        params=params, total=sets.results.bit_count(), hits=hits.page(conn, ids, highlight, matches),
+        facets=groups, suggestion=suggestion, corrected_query=corrected,
+        expansions=list(used.expansions), relaxed=relaxed,
+        facets_more=more, terms=list(used.terms), elapsed_ms=(perf_counter() - started) * 1000)
 
 
-def warm() -> None:
+def warm(background: bool = True) -> None:
     """Build what the first search would otherwise wait for: the in-memory catalogue and
-    the spelling vocabulary (about a second on 165k papers). Worth calling at server start."""
+    the spelling vocabulary (about a second on 165k papers), then the BM25 contributions of
+    the most frequent words (ranking.warm; in a background thread unless told otherwise,
+    tens of seconds on 165k papers while searches are already answered). Worth calling at
+    server start."""
     conn = reader()
-    spelling.correct(conn, catalogue(conn, get_settings().database_path), "warm")
+    cat = catalogue(conn, get_settings().database_path)
+    spelling.correct(conn, cat, "warm")
+    words = spelling.frequent_words(conn, cat, ranking.WARM_WORDS)
+    if background:
+        ranking.warm_in_background(reader, cat, words)
+    else:
+        ranking.warm(conn, cat, words)
 
 
 def _sane(params: SearchParams) -> SearchParams:
@@ -117,44 +158,71 @@ def _sane(params: SearchParams) -> SearchParams:
     return replace(params, sort=sort, page=page, per_page=per_page)
 
 
-def _loosenings(compiled: CompiledQuery, plain: bool):
-    """Looser readings of a query that found too little, most faithful first.
-
-    The ranked OR of its parts; then, for plain words, every word on its own (a
-    synonym or a hyphenated word is otherwise one phrase: "parameter efficient
-    fine-tuning" is rarely written exactly so) and, last, any of those words.
-    """
-    loose = loosen(compiled)
-    if loose is not None and loose.match:
-        yield loose
-    if plain:
-        words = compile_query(" ".join(fts_tokens(compiled.text)), synonyms=False)
-        if words.match and words.match != compiled.match:
-            yield words
-            any_word = loosen(words)
-            if any_word is not None and any_word.match and (loose is None or any_word.match != loose.match):
-                yield any_word
-
-
 def _plain(text: str) -> bool:
     """Just words: no operators, quotes, fields or groups, which say exactly what is wanted."""
     return not _OPERATORS.search(text)
 
 
-class _Engine:
+class _Search:
     """One search's use of the engine and the catalogue (a connection, the sets cached per catalogue)."""
 
-    def __init__(self, conn, cat: Catalogue):
-        self.conn, self.cat, self.engine = conn, cat, get_engine()
+    def __init__(self, conn, cat: Catalogue, params: SearchParams):
+        self.conn, self.cat, self.params, self.engine = conn, cat, params, get_engine()
+        self.loose_text: Text | None = None   # the words of the last loosened reading
 
-    def match_bits(self, text: Text) -> int:
-        return self.cat.match_bits(self.conn, self.engine, text)
+    def filter(self, compiled: CompiledQuery) -> tuple[facets.Sets, ranking.Scored | None]:
+        """The result set and its facet variants; and the scored full-text matches (None: no text)."""
+        if compiled.match is None:
+            return self._sets(compiled, self.cat.universe), None
+        scored = ranking.score(self.conn, self.cat, compiled.match)
+        return self._sets(compiled, self.bits(compiled.match) & self.cat.universe), scored
 
-    def filter(self, compiled: CompiledQuery, match: Text | None,
-               params: SearchParams) -> tuple[facets.Sets, int]:
-        """The result set and its facet variants; and the bare full-text match set."""
-        cat = self.cat
-        matches = self.match_bits(match) & cat.universe if match else cat.universe
+    def bits(self, text: Text) -> int:
+        """The papers matching a text tree, as a bitset (cached per catalogue)."""
+        return self.cat.matches.get_or(("scored", self.engine.render(text)),
+                                       lambda: ranking.score(self.conn, self.cat, text).bits())
+
+    def loosened(self, compiled: CompiledQuery, strict: facets.Sets):
+        """The minimum-should-match reading of a query that found too little, or None.
+
+        Stopwords and words found in most of the catalogue do not count; most of the rest
+        must occur (2 of 3, 3 of 5), and more of them while that would still answer a large
+        share of the catalogue. Synonyms and phrases count as one part; if that finds no
+        more than the strict query, the words are taken one by one.
+        """
+        found = strict.results.bit_count()
+        readings = [compiled.parts]
+        if _plain(compiled.text):  # a phrase in quotes stays a phrase
+            words = compile_query(" ".join(fts_tokens(compiled.text)), synonyms=False)
+            if words.match is not None and words.parts != compiled.parts:
+                readings.append(words.parts)
+        for parts in readings:
+            result = self._at_least(compiled, parts)
+            if result is not None and result[0].results.bit_count() > found:
+                return result
+        return None
+
+    def _at_least(self, compiled: CompiledQuery, parts: tuple[Text, ...]):
+        cat, conn = self.cat, self.conn
+        meaningful = [p for p in parts if not (isinstance(p, Words) and len(p.tokens) == 1
+                                               and p.tokens[0] in STOPWORDS)]
+        counted = [p for p in meaningful
+                   if ranking.score(conn, cat, p).match.sum() <= COMMON_SHARE * cat.total]
+        if len(meaningful) < 1 or len(counted) < 1 or len(parts) < 2:
+            return None
+        need = ranking.required(len(counted))
+        excluded = ranking.score(conn, cat, any_of(compiled.excluded)).match if compiled.excluded else None
+        while True:
+            scored = ranking.at_least(conn, cat, meaningful, counted, need, excluded)
+            if need >= len(counted) or scored.match.sum() <= LOOSE_MAX_SHARE * cat.total:
+                break
+            need += 1
+        self.loose_text = meaningful[0] if len(meaningful) == 1 else AnyOf(tuple(meaningful))
+        return self._sets(compiled, scored.bits() & cat.universe), scored
+
+    def _sets(self, compiled: CompiledQuery, matches: int) -> facets.Sets:
+        """The result set and its facet variants, given the full-text matches."""
+        cat, params = self.cat, self.params
         core = matches
         if compiled.filter is not None:
             core &= cat.evaluate(self.conn, self.engine, compiled.filter)
@@ -184,33 +252,4 @@ class _Engine:
         results = core & in_years & ~all_hidden
         without_exclusion = {slug: core & in_years & ~(before[i] | after[i + 1])
                              for i, slug in enumerate(hidden)}
-        return facets.Sets(results, core & ~all_hidden, without_exclusion, core & in_years), matches
-
-    def ranked(self, match: Text, results: int, matches: int, pinned: int,
-               start: int, count: int) -> tuple[list[int], int | None]:
-        """A page in relevance order, and where that order ends if not all results are ranked."""
-        cat = self.cat
-        window = bitsets.top(results, RANK_LIMIT) | pinned
-        if not window:
-            return [], None
-        # Keyed by the sets themselves (hashing a 165k-bit int takes microseconds):
-        # the next page of the same view reuses the ranking.
-        ordered = cat.rankings.get_or((self.engine.render(match), WEIGHTS, window, pinned),
-                                      lambda: self._rank(match, window, matches, pinned))
-        ids = ordered[start:start + count]
-        if len(ids) < count:
-            ids += bitsets.in_order(cat.newest, results & ~window, max(0, start - len(ordered)),
-                                    count - len(ids), cat.size)
-        return ids, (None if window == results else len(ordered))
-
-    def _rank(self, match: Text, window: int, matches: int, pinned: int) -> list[int]:
-        """The window's papers by BM25 (strict matches of a loosened query first), ties newest first."""
-        low = (window & -window).bit_length() - 1
-        # Filters apply when the window is not all of the matches above its lowest id:
-        # then only the window's papers are scored.
-        candidates = bitsets.members(window) if (matches >> low) != (window >> low) else None
-        scored = self.engine.rank(self.conn, match, WEIGHTS, candidates, low)
-        pin = set(bitsets.members(pinned)) if pinned else set()
-        rank = self.cat.date_rank
-        scored.sort(key=lambda r: (r[0] not in pin, r[1], rank[r[0]] if r[0] < len(rank) else 0))
-        return [r[0] for r in scored]
+        return facets.Sets(results, core & ~all_hidden, without_exclusion, core & in_years)

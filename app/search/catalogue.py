@@ -25,7 +25,8 @@ from app.search.bitsets import from_ids, parse_ids
 
 MATCH_CACHE_SIZE = 64       # rendered text -> bitset, per catalogue (about 20 KB each at 165k papers)
 PREDICATE_CACHE_SIZE = 64   # filter leaves the catalogue cannot answer from memory (ids)
-RANKING_CACHE_SIZE = 32     # (match, window) -> ids in relevance order, at most RANK_LIMIT of them
+LEAF_CACHE_SIZE = 512      # one phrase's BM25 contributions (ranking.py), beside the warmed ones
+SCORE_CACHE_SIZE = 8       # a text tree's matches and scores, 1.5 MB each at 165k papers
 RESULT_CACHE_SIZE = 64      # view -> finished SearchResult: popular views are answered without work
 
 
@@ -47,6 +48,11 @@ class Memo:
         with self._lock:
             self._items[key] = value
         return value
+
+    def peek(self, key):
+        """The value if cached (None otherwise), without computing it."""
+        with self._lock:
+            return self._items.get(key)
 
     def clear(self) -> None:
         with self._lock:
@@ -83,10 +89,13 @@ class Catalogue:
     by_title: array                    # ids by normalized title
     matches: Memo = field(default_factory=lambda: Memo(MATCH_CACHE_SIZE))
     predicates: Memo = field(default_factory=lambda: Memo(PREDICATE_CACHE_SIZE))
-    rankings: Memo = field(default_factory=lambda: Memo(RANKING_CACHE_SIZE))
     results: Memo = field(default_factory=lambda: Memo(RESULT_CACHE_SIZE))
     # The engine's vocabulary (term -> papers), read on first use by related papers.
     vocabulary: Memo = field(default_factory=lambda: Memo(1))
+    leaves: Memo = field(default_factory=lambda: Memo(LEAF_CACHE_SIZE))
+    scores: Memo = field(default_factory=lambda: Memo(SCORE_CACHE_SIZE))
+    # The most frequent words' contributions, scored at start-up and never evicted.
+    warm_leaves: dict = field(default_factory=dict)
 
     @property
     def total(self) -> int:

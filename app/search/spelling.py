@@ -97,6 +97,11 @@ def _build(conn, papers: int) -> _Vocabulary:
     return _Vocabulary(papers, frequencies, least, _Corrector(common))
 
 
+def frequent_words(conn, cat, count: int) -> list[str]:
+    """The catalogue's most written words (titles and sampled abstracts), most frequent first."""
+    return [word for word, _ in _vocabulary(conn, cat).frequencies.most_common(count)]
+
+
 def _stem_docs(conn, stems: set[str]) -> dict[str, int]:
     return get_engine().document_frequencies(conn, stems) if stems else {}
 

@@ -56,6 +56,9 @@ class SearchOut(BaseModel):
     results: list[ResultOut]
     facets: FacetsOut
     suggestion: str | None = Field(description="A corrected query (did you mean), or null")
+    corrected_query: str | None = Field(
+        default=None, description="The spelling correction whose results are shown instead of the query's"
+                                  " (the query found almost nothing; as_typed=true searches it as typed), or null")
 
 
 class PaperDetailOut(PaperOut):
@@ -93,7 +96,7 @@ def search_papers(params: ViewParams) -> SearchOut:
                   if v.count or v.selected]  # pages keep rows an exclusion emptied (so none moves); the API need not
     return SearchOut(query=params.q, total=result.total, page=params.page, per_page=params.per_page,
                      results=[_result(h) for h in result.hits], facets=FacetsOut(tags=facet_tags),
-                     suggestion=result.suggestion)
+                     suggestion=result.suggestion, corrected_query=result.corrected_query)
 
 
 @router.get("/papers/{key:path}", response_model=PaperDetailOut,

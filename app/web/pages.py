@@ -85,6 +85,10 @@ def _export_url(name: str, params: SearchParams) -> str:
 
 def render_view(request: Request, params: SearchParams, *, tag: papers.TagInfo | None = None,
                 author: papers.AuthorRef | None = None, **extra) -> Response:
+    fragment = wants_fragment(request)
+    # The request htmx sends while the user types (static/app.js): the last word is a prefix.
+    if fragment and request.headers.get("HX-Live") == "1":
+        params = replace(params, typing=True)
     result = run_search(params)
     view = View(tag.slug if tag else None, author.slug if author else None)
     if tag:
@@ -93,7 +97,6 @@ def render_view(request: Request, params: SearchParams, *, tag: papers.TagInfo |
         title = author.name + (f": {params.q}" if params.q else "")
     else:
         title = f"{params.q} – search" if params.q else "All papers"
-    fragment = wants_fragment(request)
     context = common(request, result=result, params=params, view=view, tag=tag, author=author, title=title,
                      fragment=fragment, **extra,
                      view_path=view.url(replace(params, q="", not_tags=(), years=(), sort=None, page=1,

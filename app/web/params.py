@@ -34,6 +34,7 @@ def view_params(
     until: Annotated[str, Query(alias="to", max_length=10, pattern=DAY_PATTERN,
                                 description="Published on or before: YYYY-MM-DD, YYYY-MM or YYYY")] = "",
     author: Annotated[str, Query(max_length=200, description="An author's slug (as in /authors/{slug})")] = "",
+    as_typed: Annotated[bool, Query(description="Search the words as typed, never a spelling correction")] = False,
 ) -> SearchParams:
     """The view a URL names (every state is a URL)."""
     def unique(values):
@@ -43,7 +44,7 @@ def view_params(
         first, last = last, first
     return SearchParams(q=q.strip()[:MAX_QUERY_CHARS], tags=unique(tag), not_tags=unique(not_tag),
                         years=unique(year), sort=sort, page=page, per_page=per_page, since=first, until=last,
-                        author=author.strip() or None)
+                        author=author.strip() or None, as_typed=as_typed)
 
 
 def _day(text: str, last: bool):

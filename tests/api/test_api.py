@@ -12,7 +12,7 @@ from search_fixtures import PAPERS, catalogue, fixture_database, load  # noqa: E
 
 from app.main import create_app  # noqa: E402
 
-SEARCH_KEYS = {"query", "total", "page", "per_page", "results", "facets", "suggestion"}
+SEARCH_KEYS = {"query", "total", "page", "per_page", "results", "facets", "suggestion", "corrected_query"}
 RESULT_KEYS = {"id", "title", "abstract", "authors", "published", "url", "tags", "snippet"}
 FACET_KEYS = {"slug", "name", "kind", "count", "selected"}
 
@@ -137,3 +137,13 @@ def test_browsing_without_a_query_is_newest_first(api):
     assert body["total"] == PAPERS
     dates = [r["published"] for r in body["results"] if r["published"]]
     assert dates == sorted(dates, reverse=True)
+
+
+def test_a_query_that_finds_nothing_is_answered_with_its_correction(api):
+    body = api.get("/api/papers", params={"q": "paralelism"}).json()
+    assert body["corrected_query"] == "parallelism" and body["total"] > 0 and body["query"] == "paralelism"
+
+
+def test_as_typed_searches_the_words_as_typed(api):
+    body = api.get("/api/papers", params={"q": "paralelism", "as_typed": "true"}).json()
+    assert body["corrected_query"] is None and body["total"] == 0 and body["suggestion"] == "parallelism"

@@ -108,11 +108,15 @@ def test_search_hint_offers_a_year_the_catalogue_has(many_client):
 
 
 def test_a_misspelled_query_gets_one_notice(client):
+    # Corrected and searched: one notice says so and offers the words as typed.
     body = client.get("/", params={"q": "langauge modles reasoning"}).text
     notices = elements(body, "notice")
     assert len(notices) == 1
-    text = notices[0][2]
-    assert "Did you mean" in text and "some of them" in text
+    assert "Showing results for" in notices[0][2] and "search instead for" in notices[0][2]
+    # As typed: the suggestion, still one notice.
+    body = client.get("/", params={"q": "langauge modles reasoning", "as_typed": "1"}).text
+    notices = elements(body, "notice")
+    assert len(notices) == 1 and "Did you mean" in notices[0][2]
 
 
 # --- result rows --------------------------------------------------------------------------------

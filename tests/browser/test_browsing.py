@@ -325,3 +325,35 @@ def test_results_region_keeps_its_place_while_updating(page: Page):
     expect(page).to_have_url(re.compile(r"q=experts"))
     settle(page)
     assert page.locator("#q").bounding_box() == box
+
+
+# --- typing and corrected queries ---------------------------------------------------------------
+
+def test_typing_mixture_of_experts_letter_by_letter_never_makes_the_count_jump(page: Page):
+    page.goto("/")
+    everything = result_count(page)
+    box = page.locator("#q")
+    typed, counts = "", []
+    for letter in "mixture of experts":
+        typed += letter
+        box.press_sequentially(letter)
+        # Each letter waits out the debounce, so every prefix is searched live.
+        expect(page.locator("#results")).to_have_attribute("data-q", typed.strip(), timeout=10_000)
+        settle(page)
+        counts.append(result_count(page))
+    assert all(later <= earlier for earlier, later in zip(counts, counts[1:])), counts
+    assert counts[0] == everything            # "m" is no word yet
+    assert counts[2] < everything             # "mix" finds words beginning so
+    assert counts[-1] > 0                     # "mixture of experts" finds the papers on it
+
+
+def test_a_corrected_query_links_to_the_query_as_typed(page: Page):
+    page.goto("/?q=paralelism")
+    notice = page.locator(".notice .corrected")
+    expect(notice).to_contain_text("Showing results for parallelism")
+    assert result_count(page) > 0
+    notice.locator("a.as-typed").click()
+    expect(page).to_have_url(re.compile(r"as_typed=1"))
+    expect(page.locator(".notice .corrected")).to_have_count(0)
+    expect(page.locator(".hit-list")).to_have_count(0)
+    expect(page.locator("#results .notice").first).to_contain_text("Did you mean")

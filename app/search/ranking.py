@@ -1,0 +1,254 @@
+"""Exact BM25 order over every match, from cached per-phrase contributions.
+
+BM25 as the engine computes it is a sum over the query's phrases, in the order they
+are written, of one contribution per phrase and paper; a contribution depends only on
+the phrase, the paper and statistics of the whole catalogue (the phrase's document
+count, the paper's length, the average length). A phrase in a branch of the query the
+paper does not match (the unmatched side of an OR, the excluded side of a NOT)
+contributes nothing. So the score of any text tree is assembled here from the scores
+of its leaves asked alone (`engine.phrase_scores`), bit for bit what the engine gives
+for the whole tree, and:
+
+- every match is ranked, whatever the filters: the filters only choose which of the
+  scored papers are sorted (a partial sort for the page, ties newest first);
+- a leaf is scored once per catalogue state and cached (`Catalogue.leaves`), so a new
+  query made of words seen before costs array arithmetic, not an index walk; the
+  words that occur most are scored when the server starts (`warm`), so the broadest
+  queries are fast the first time they are asked;
+- the match set of the query comes from the same arrays (no second engine query);
+- a query with a word not scored yet is scored by the engine in one statement over its
+  own matches (`engine.rank`: the same values, and an AND of a rare and a common word
+  touches far fewer papers than the common word has); its single words are cached.
+
+Arrays are numpy: a leaf of 128k papers is 1.5 MB (ids int32, scores float64; the
+scores must stay float64 to be the engine's to the last bit).
+"""
+
+import threading
+from dataclasses import dataclass
+from math import floor
+
+import numpy as np
+
+from app.engine import get_engine
+from app.plan import AllOf, AnyOf, Text, Words
+from app.search.catalogue import Catalogue
+
+WEIGHTS = (5.0, 1.0, 2.0)   # title, abstract, authors: nDCG is flat for title weights 4-10
+WARM_WORDS = 200            # most frequent words scored at start-up
+WARM_MIN_SHARE = 0.02       # ... of those, the ones in at least 2% of the catalogue
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A text tree over the catalogue: which papers match and their scores (lower is better)."""
+    match: np.ndarray   # bool per paper id
+    score: np.ndarray   # float64 per paper id (0 where not matched)
+
+    def bits(self) -> int:
+        """The match set as a catalogue bitset (bit i = paper id i)."""
+        return int.from_bytes(np.packbits(self.match, bitorder="little").tobytes(), "little")
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False  # cached and shared between threads
+    return array
+
+
+def _leaf_key(words: Words) -> tuple:
+    return (get_engine().render(words), WEIGHTS)
+
+
+def _known(cat: Catalogue, words: Words) -> bool:
+    key = _leaf_key(words)
+    return key in cat.warm_leaves or cat.leaves.peek(key) is not None
+
+
+def leaf(conn, cat: Catalogue, words: Words) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, contributions) of one phrase alone, cached per catalogue state."""
+    engine = get_engine()
+    key = _leaf_key(words)
+    warm = cat.warm_leaves.get(key)
+    if warm is not None:
+        return warm
+
+    def compute():
+        ids, scores = engine.phrase_scores(conn, words, WEIGHTS)
+        ids = np.asarray(ids, dtype=np.int32)
+        scores = np.asarray(scores, dtype=np.float64)
+        keep = ids < cat.size  # a paper added since the catalogue was built waits for the next one
+        return _frozen(ids[keep]), _frozen(scores[keep])
+    return cat.leaves.get_or(key, compute)
+
+
+def score(conn, cat: Catalogue, text: Text) -> Scored:
+    """The matches of a text tree and their BM25 scores (cached per catalogue state)."""
+    return cat.scores.get_or((get_engine().render(text), WEIGHTS), lambda: _score(conn, cat, text))
+
+
+def _leaves(text: Text):
+    if isinstance(text, Words):
+        yield text
+    else:
+        for part in text.parts:
+            yield from _leaves(part)
+        for part in getattr(text, "excluded", ()):
+            yield from _leaves(part)
+
+
+def _score(conn, cat: Catalogue, text: Text) -> Scored:
+    if isinstance(text, Words) or all(_known(cat, w) for w in _leaves(text)):
+        return _assembled(conn, cat, text)
+    # A word never scored before: one engine statement scores the query's own matches
+    # (an AND of a rare and a common word touches far fewer papers than the common word
+    # has), the same values the assembly would give; its leaves stay unscored.
+    size = cat.size
+    rows = get_engine().rank(conn, text, WEIGHTS, None, 0)
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+    keep = ids < size
+    match = np.zeros(size, dtype=bool)
+    match[ids[keep]] = True
+    total = np.zeros(size, dtype=np.float64)
+    total[ids[keep]] = scores[keep]
+    return Scored(_frozen(match), _frozen(total))
+
+
+def _assembled(conn, cat: Catalogue, text: Text) -> Scored:
+    size = cat.size
+    masks: dict[int, np.ndarray] = {}
+    arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def match(node: Text) -> np.ndarray:
+        if isinstance(node, Words):
+            ids, scores = arrays[id(node)] = leaf(conn, cat, node)
+            m = np.zeros(size, dtype=bool)
+            m[ids] = True
+        elif isinstance(node, AnyOf):
+            m = np.zeros(size, dtype=bool)
+            for part in node.parts:
+                m |= match(part)
+        else:
+            m = np.ones(size, dtype=bool)
+            for part in node.parts:
+                m &= match(part)
+            for part in node.excluded:
+                m &= ~match(part)
+        masks[id(node)] = m
+        return m
+
+    root = match(text)
+    total = np.zeros(size, dtype=np.float64)
+
+    # Contributions are added in the order the leaves are written, as the engine adds
+    # them, so every sum is the engine's to the last bit; a leaf counts only where
+    # every node above it matched.
+    def add(node: Text, live: np.ndarray) -> None:
+        if isinstance(node, Words):
+            ids, scores = arrays[id(node)]
+            on = live[ids]
+            total[ids[on]] += scores[on]
+        elif isinstance(node, AnyOf):
+            for part in node.parts:
+                add(part, live & masks[id(part)])
+        else:
+            for part in node.parts:
+                add(part, live)
+
+    add(text, root)
+    return Scored(_frozen(root), _frozen(total))
+
+
+def at_least(conn, cat: Catalogue, parts: list[Text], counted: list[Text], need: int,
+             excluded: np.ndarray | None = None) -> Scored:
+    """Papers matching at least `need` of `counted` (and none of `excluded`), scored as the
+    OR of `parts` (a minimum-should-match: the fallback of a query whose AND finds too little)."""
+    scored = score(conn, cat, parts[0] if len(parts) == 1 else AnyOf(tuple(parts)))
+    hits = np.zeros(cat.size, dtype=np.int16)
+    for part in counted:
+        hits += score(conn, cat, part).match
+    match = scored.match & (hits >= need)
+    if excluded is not None:
+        match &= ~excluded
+    return Scored(_frozen(match), scored.score)
+
+
+def required(count: int) -> int:
+    """How many of `count` meaningful terms a loosened query still requires: 2 of 3, 3 of 4, 3 of 5."""
+    return max(1, floor(count * 0.75))
+
+
+def mask(bits: int, size: int) -> np.ndarray:
+    """A catalogue bitset as a bool array."""
+    length = max((size + 7) // 8, (bits.bit_length() + 7) // 8)
+    raw = np.frombuffer(bits.to_bytes(length, "little"), dtype=np.uint8)
+    return np.unpackbits(raw, bitorder="little", count=size).view(bool)
+
+
+def page(cat: Catalogue, scored: Scored, results: int, pinned: int, start: int, count: int) -> list[int]:
+    """Ids of one page of `results` in BM25 order (ties newest first), the `pinned` papers
+    (a loosened query's strict matches) before the rest."""
+    chosen = mask(results, cat.size)
+    ranks = np.frombuffer(cat.date_rank, dtype=np.int32)
+    groups = [chosen]
+    if pinned:
+        first = mask(pinned, cat.size) & chosen
+        groups = [first, chosen & ~first]
+    out: list[int] = []
+    for group in groups:
+        ids = np.flatnonzero(group)
+        if start >= len(ids):
+            start -= len(ids)
+            continue
+        out += _top(ids, scored.score[ids], ranks, start, count - len(out))
+        start = 0
+        if len(out) >= count:
+            break
+    return out
+
+
+def _top(ids: np.ndarray, scores: np.ndarray, ranks: np.ndarray, skip: int, take: int) -> list[int]:
+    """The members skip..skip+take of ids sorted by (score, newest first): a partial sort
+    that keeps every paper tied with the last one needed, then an exact sort of those."""
+    k = skip + take
+    if k < len(ids):
+        kth = np.partition(scores, k - 1)[k - 1]
+        keep = scores <= kth
+        ids, scores = ids[keep], scores[keep]
+    order = np.lexsort((ranks[ids], scores))
+    return ids[order][skip:skip + take].tolist()
+
+
+# --- warming up --------------------------------------------------------------------------
+
+_warming: set[tuple] = set()
+_warming_lock = threading.Lock()
+
+
+def warm(conn, cat: Catalogue, words: list[str]) -> None:
+    """Score the catalogue's most frequent words once (the broadest queries are then as fast
+    the first time as later). Runs in the caller's thread; `warm_in_background` starts one."""
+    floor_docs = max(1, int(WARM_MIN_SHARE * cat.total))
+    engine = get_engine()
+    for word in words[:WARM_WORDS]:
+        node = Words((word,))
+        key = (engine.render(node), WEIGHTS)
+        if key in cat.warm_leaves:
+            continue
+        ids, scores = leaf(conn, cat, node)
+        if len(ids) >= floor_docs:
+            cat.warm_leaves[key] = (ids, scores)
+
+
+def warm_in_background(connect, cat: Catalogue, words: list[str]) -> threading.Thread | None:
+    """Warm the catalogue in a daemon thread with its own connection (once per catalogue)."""
+    with _warming_lock:
+        if cat.signature in _warming:
+            return None
+        _warming.add(cat.signature)
+
+    def work():
+        warm(connect(), cat, words)  # a connection of this thread's own
+    thread = threading.Thread(target=work, name="warm-ranking", daemon=True)
+    thread.start()
+    return thread
