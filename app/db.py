@@ -1,4 +1,5 @@
-"""Database connections: one configured SQLite driver for the ORM and raw SQL alike.
+"""Database connections: one configured SQLite driver for the ORM and raw SQL alike,
+or PostgreSQL through app/pg.py when DATABASE_URL says so.
 
 We use the `pysqlite3` build of SQLite (a recent release with FTS5) rather than
 the system library: it ranks faster and lets readers scale across threads.
@@ -14,9 +15,11 @@ from typing import Annotated
 import pysqlite3.dbapi2 as sqlite3
 from fastapi import Depends
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
-from app.settings import get_settings
+from app import pg
+from app.settings import POSTGRES_SCHEMES, get_settings
 
 BUSY_TIMEOUT_MS = 10_000
 PROGRESS_STEPS = 50_000  # SQLite VM steps between deadline checks (a few milliseconds)
@@ -36,9 +39,12 @@ def time_limit(seconds: float) -> Iterator[None]:
         _deadline.reset(token)
 
 
-def _past_deadline() -> int:
+def past_deadline() -> int:
     deadline = _deadline.get()
     return 1 if deadline is not None and monotonic() > deadline else 0
+
+
+_past_deadline = past_deadline
 
 
 def configure(conn: sqlite3.Connection) -> None:
@@ -49,8 +55,17 @@ def configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA synchronous = NORMAL")
 
 
-def connect(path=None, *, readonly: bool = False) -> sqlite3.Connection:
-    """A raw connection in autocommit mode; callers open transactions explicitly."""
+def connect(path=None, *, readonly: bool = False):
+    """A raw connection in autocommit mode; callers open transactions explicitly.
+
+    `path` is an SQLite file, or a database URL; None: the configured database
+    (on PostgreSQL a read-only connection goes to the readers' URL)."""
+    if path is None and get_settings().is_postgres:
+        path = get_settings().read_url if readonly else get_settings().sqlalchemy_url
+    if isinstance(path, str) and path.startswith(POSTGRES_SCHEMES):
+        return pg.connect(path, readonly=readonly)
+    if isinstance(path, str) and path.startswith("sqlite:///"):
+        path = path[len("sqlite:///"):]
     path = path or get_settings().database_path
     if readonly:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
@@ -81,14 +96,53 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
     conn.execute("COMMIT")
 
 
+def is_postgres(conn) -> bool:
+    return pg.is_postgres(conn)
+
+
 _local = threading.local()
 
 
-def reader() -> sqlite3.Connection:
-    """A per-thread read connection for request handlers (SQLite connections are not shared)."""
-    path = str(get_settings().database_path)
+_pools: dict[str, pg.ReaderPool] = {}
+_pools_lock = threading.Lock()
+
+
+def _pg_reader(url: str) -> pg.Connection:
     conn = getattr(_local, "conn", None)
-    if conn is None or getattr(_local, "path", None) != path:
+    if conn is not None and getattr(_local, "path", None) == url and not conn.raw.closed and not conn.raw.broken:
+        if conn.in_transaction:
+            conn.rollback()
+        return conn
+    with _pools_lock:
+        pool = _pools.get(url)
+        if pool is None:
+            pool = _pools[url] = pg.ReaderPool(url, get_settings().database_pool_size)
+    if conn is not None and isinstance(conn, pg.Connection):
+        owner = _pools.get(getattr(_local, "path", None))
+        if owner is not None:
+            owner.give_back(conn)  # broken, or of another database: the pool discards or keeps it
+    conn = pool.take()
+    _local.conn, _local.path = conn, url
+    return conn
+
+
+def close_pools() -> None:
+    """Close every PostgreSQL readers' pool (tests switching databases, process exit)."""
+    with _pools_lock:
+        for pool in _pools.values():
+            pool.close()
+        _pools.clear()
+    _local.__dict__.clear()
+
+
+def reader():
+    """A per-thread read connection for request handlers (SQLite connections are not shared)."""
+    settings = get_settings()
+    if settings.is_postgres:
+        return _pg_reader(settings.read_url)
+    path = str(settings.database_path)
+    conn = getattr(_local, "conn", None)
+    if conn is None or getattr(_local, "path", None) != path or isinstance(conn, pg.Connection):
         conn = connect(path, readonly=True)
         _local.conn, _local.path = conn, path
     elif conn.in_transaction:  # a request stopped mid-read must not pin this thread to an old snapshot
@@ -98,6 +152,8 @@ def reader() -> sqlite3.Connection:
 
 def make_engine(url: str | None = None) -> Engine:
     url = url or get_settings().sqlalchemy_url
+    if url.startswith(POSTGRES_SCHEMES):
+        return create_engine(url, poolclass=NullPool)
     engine = create_engine(url, module=sqlite3)
 
     @event.listens_for(engine, "connect")
