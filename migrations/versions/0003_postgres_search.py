@@ -43,10 +43,13 @@ UPGRADE = [
            RETURN setweight(to_tsvector('papers', papers_words(title)), 'A')
                || setweight(to_tsvector('papers', papers_words(abstract)), 'D')
                || setweight(to_tsvector('papers', papers_words(authors)), 'B')""",
+    # Words of a paper, as BM25 counts a document's length.
+    """CREATE FUNCTION papers_doc_len(title text, abstract text, authors text) RETURNS integer
+           LANGUAGE sql IMMUTABLE PARALLEL SAFE
+           RETURN regexp_count(title || ' ' || abstract || ' ' || authors, '[[:alnum:]]+')""",
     """ALTER TABLE papers
            ADD COLUMN tsv tsvector GENERATED ALWAYS AS (papers_tsv(title, abstract, authors)) STORED,
-           ADD COLUMN doc_len integer GENERATED ALWAYS AS
-               (regexp_count(title || ' ' || abstract || ' ' || authors, '[[:alnum:]]+')) STORED""",
+           ADD COLUMN doc_len integer GENERATED ALWAYS AS (papers_doc_len(title, abstract, authors)) STORED""",
     "CREATE INDEX ix_papers_tsv ON papers USING gin (tsv)",
     "CREATE TABLE search_terms (lexeme text PRIMARY KEY, docs integer NOT NULL)",
     """CREATE TABLE search_stats (id smallint PRIMARY KEY CHECK (id = 1),
@@ -106,6 +109,7 @@ DOWNGRADE = [
     "DROP INDEX IF EXISTS ix_papers_tsv",
     "ALTER TABLE papers DROP COLUMN IF EXISTS tsv, DROP COLUMN IF EXISTS doc_len",
     "DROP FUNCTION IF EXISTS papers_tsv(text, text, text)",
+    "DROP FUNCTION IF EXISTS papers_doc_len(text, text, text)",
     "DROP FUNCTION IF EXISTS papers_words(text)",
     "DROP TEXT SEARCH CONFIGURATION IF EXISTS papers",
     "DROP TEXT SEARCH DICTIONARY IF EXISTS papers_porter",
