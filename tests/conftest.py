@@ -1,22 +1,39 @@
-"""Shared fixtures: a migrated database per test, the seed catalogue, an ASGI client."""
+"""Shared fixtures: a migrated database per test, the seed catalogue, an ASGI client.
 
+The suite runs on SQLite (the default) or on PostgreSQL: `pytest --backend=postgres`
+(or PAPERS_TEST_BACKEND=postgres) starts a throwaway cluster (tests/pgcluster.py) for
+the session, and `database`, `seeded_database` and their kin are then PostgreSQL
+databases, each new one a copy of a migrated template. Tests of SQLite's own
+machinery (the database file, PRAGMAs, FTS5 tables) are marked `sqlite_only`.
+"""
+
+import itertools
+import os
 from pathlib import Path
 
 import pytest
 
 from app import migrate
-from app.db import connect
+from app.db import close_pools, connect
 from app.settings import SEED_FILE, get_settings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus" / "arxiv-ai-2025-2026.jsonl.gz"
+BACKENDS = ("sqlite", "postgres")
 
 
 def pytest_addoption(parser):
     parser.addoption("--run-slow", action="store_true", help="run the long variants (release checks)")
+    parser.addoption("--backend", choices=BACKENDS, default=os.environ.get("PAPERS_TEST_BACKEND") or "sqlite",
+                     help="database the suite runs on (postgres: a throwaway local cluster)")
 
 
 def pytest_collection_modifyitems(config, items):
+    if config.getoption("--backend") == "postgres":
+        skip_sqlite = pytest.mark.skip(reason="SQLite's own machinery: not part of the PostgreSQL run")
+        for item in items:
+            if "sqlite_only" in item.keywords:
+                item.add_marker(skip_sqlite)
     if config.getoption("--run-slow"):
         return
     skip = pytest.mark.skip(reason="long variant: pass --run-slow")
@@ -25,11 +42,68 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def pytest_report_header(config):
+    return f"database backend: {config.getoption('--backend')}"
+
+
+@pytest.fixture(scope="session")
+def backend(request) -> str:
+    return request.config.getoption("--backend")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL cluster for the session (started on first use, removed at the end)."""
+    from pgcluster import Cluster, available
+
+    problem = available()
+    if problem:
+        pytest.fail(f"PostgreSQL tests need a server: {problem}")
+    with Cluster.started() as cluster:
+        yield cluster
+        close_pools()
+
+
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster) -> str:
+    """A migrated database that each test's database is copied from (faster than migrating)."""
+    url = pg_cluster.create_database("papers_template")
+    migrate.upgrade(url)
+    return "papers_template"
+
+
+def new_pg_database(cluster, template: str) -> str:
+    import psycopg
+
+    name = f"papers_{os.getpid()}_{next(_names)}"
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return cluster.url(name)
+
+
+def drop_pg_database(cluster, url: str) -> None:
+    close_pools()
+    cluster.drop_database(url.rsplit("/", 1)[1])
+
+
 @pytest.fixture
-def database(tmp_path, monkeypatch):
-    """An empty, migrated database that the app's settings point at."""
+def database(tmp_path, monkeypatch, backend, request):
+    """An empty, migrated database that the app's settings point at (its path, or its URL)."""
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("READ_DATABASE_URL", raising=False)
+    if backend == "postgres":
+        cluster = request.getfixturevalue("pg_cluster")
+        url = new_pg_database(cluster, request.getfixturevalue("pg_template"))
+        monkeypatch.setenv("DATABASE_URL", url)
+        get_settings.cache_clear()
+        yield url
+        get_settings.cache_clear()
+        drop_pg_database(cluster, url)
+        return
     get_settings.cache_clear()
     migrate.upgrade()
     yield get_settings().database_path
@@ -44,13 +118,15 @@ def conn(database):
 
 
 @pytest.fixture(scope="session")
-def seeded_database(tmp_path_factory):
+def seeded_database(tmp_path_factory, backend, request):
     """One database with the 93 seed papers, shared read-only by a session's tests."""
     from app.ingest import ingest
 
-    path = tmp_path_factory.mktemp("seeded") / "papers.db"
-    url = f"sqlite:///{path}"
-    migrate.upgrade(url)
+    if backend == "postgres":
+        path = new_pg_database(request.getfixturevalue("pg_cluster"), request.getfixturevalue("pg_template"))
+    else:
+        path = tmp_path_factory.mktemp("seeded") / "papers.db"
+        migrate.upgrade(f"sqlite:///{path}")
     connection = connect(path)
     stats, status = ingest(connection, [str(SEED_FILE)], fmt="seed", source="seed", quiet=True)
     assert status == 0 and stats.inserted == 93
@@ -61,7 +137,8 @@ def seeded_database(tmp_path_factory):
 @pytest.fixture
 def seeded(seeded_database, monkeypatch):
     """Settings pointed at the shared seed database."""
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{seeded_database}")
+    monkeypatch.setenv("DATABASE_URL", seeded_database if isinstance(seeded_database, str)
+                       else f"sqlite:///{seeded_database}")
     get_settings.cache_clear()
     yield seeded_database
     get_settings.cache_clear()
