@@ -7,7 +7,10 @@ connection so that this SQL runs unchanged:
 
 - parameters: `?` and `:name` become psycopg's `%s` and `%(name)s` (outside string
   literals and identifiers; a literal `%` is doubled), translated once per statement;
-- `BEGIN IMMEDIATE` (SQLite's "take the write lock now") is a plain `BEGIN`;
+- transactions keep SQLite's meaning: `BEGIN IMMEDIATE` (a writer) takes one
+  transaction-scoped advisory lock, so writers (ingest, retag) still run one at a time
+  and never interleave their batches; `BEGIN` on a read connection reads one snapshot
+  (REPEATABLE READ), as a deferred SQLite transaction does;
 - `INSERT OR IGNORE` is `INSERT ... ON CONFLICT DO NOTHING`; `group_concat(x)` and
   `group_concat(x, sep)` over a column are `string_agg(CAST(x AS text), sep)`;
 - rows are read by position or by column name, as `sqlite3.Row` allows; dates and
@@ -90,11 +93,12 @@ _GROUP_CONCAT = re.compile(r"\bgroup_concat\(\s*([\w.]+)\s*(?:,\s*('(?:[^']|'')*
 _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 
 
+WRITER_LOCK = 0x7061706572  # the advisory lock a writer holds for its transaction ("paper")
+
+
 @lru_cache(maxsize=2048)
 def translate(sql: str) -> str:
     """The statement in psycopg's dialect (see the module docstring for what changes)."""
-    if sql.strip().upper() == "BEGIN IMMEDIATE":
-        return "BEGIN"
     sql = _GROUP_CONCAT.sub(lambda m: f"string_agg(CAST({m.group(1)} AS text), {m.group(2) or repr(',')})", sql)
     if _INSERT_OR_IGNORE.match(sql):
         sql = _INSERT_OR_IGNORE.sub("INSERT INTO", sql, count=1)
@@ -178,6 +182,12 @@ class Connection:
         self._lock = threading.Lock()
 
     def execute(self, sql: str, params=None) -> Cursor:
+        verb = sql.strip().upper()
+        if verb == "BEGIN IMMEDIATE":
+            self.raw.execute("BEGIN")
+            return Cursor(self).execute("SELECT pg_advisory_xact_lock(?)", (WRITER_LOCK,))
+        if verb == "BEGIN" and self.readonly:
+            return Cursor(self).execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         return Cursor(self).execute(sql, params)
 
     def executemany(self, sql: str, seq) -> Cursor:
@@ -221,6 +231,11 @@ def configure(raw: psycopg.Connection, *, readonly: bool) -> None:
         raw.execute(f"SET statement_timeout = {READ_STATEMENT_TIMEOUT_MS}")
         raw.execute("SET default_transaction_read_only = on")
     raw.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_TIMEOUT_MS}")
+
+
+def catalogue_version(conn: Connection) -> int:
+    """Bumped by every write to the catalogue's tables, in the writer's transaction (0003_postgres)."""
+    return conn.raw.execute("SELECT version FROM catalogue_version WHERE id = 1").fetchone()[0]
 
 
 def connect(url: str, *, readonly: bool = False) -> Connection:
