@@ -9,6 +9,7 @@ from pathlib import Path
 
 from app import migrate
 from app.db import connect, sqlite3, transaction
+from app.engine import get_engine
 from app.ingest.load import BATCH_SIZE
 from app.settings import SEED_FILE, get_settings
 
@@ -70,7 +71,7 @@ def cmd_db(args: argparse.Namespace) -> int:
         print("ok: integrity and full-text index verified", file=sys.stderr)
     elif args.action == "optimize":
         conn = connect(_existing_database())
-        conn.execute("INSERT INTO papers_fts(papers_fts) VALUES ('optimize')")
+        get_engine().optimize(conn)
         conn.execute("PRAGMA optimize")
         print("ok: full-text index optimized", file=sys.stderr)
     return 0
@@ -82,11 +83,7 @@ def check_database(conn) -> list[str]:
         problems = [row[0] for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
     except sqlite3.DatabaseError as exc:
         return [f"the file cannot be read as a database: {exc}"]
-    try:
-        conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES ('integrity-check', 1)")
-    except Exception as exc:  # noqa: BLE001 - reported, not handled
-        problems.append(f"full-text index: {exc}")
-    return problems
+    return problems + get_engine().check(conn)
 
 
 def ensure_seeded(conn) -> None:

@@ -1,4 +1,4 @@
-"""Database connections: one configured SQLite driver for the ORM and raw SQL alike,
+"""The store: database connections, one configured SQLite driver for migrations and raw SQL alike,
 or PostgreSQL through app/pg.py when DATABASE_URL says so.
 
 We use the `pysqlite3` build of SQLite (a recent release with FTS5) rather than
@@ -10,13 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from time import monotonic
-from typing import Annotated
 
 import pysqlite3.dbapi2 as sqlite3
-from fastapi import Depends
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
-from sqlmodel import Session
 
 from app import pg
 from app.settings import POSTGRES_SCHEMES, get_settings
@@ -171,11 +168,3 @@ def get_engine() -> Engine:
     if _engine is None or str(_engine.url) != get_settings().sqlalchemy_url:
         _engine = make_engine()
     return _engine
-
-
-def get_session() -> Iterator[Session]:
-    with Session(get_engine()) as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from xml.etree import ElementTree as ET
 
-from app.search import Hit
+from app.results import Hit
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 # Characters XML 1.0 cannot carry at all; ingest already strips most, this is the last guard.

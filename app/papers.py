@@ -1,6 +1,8 @@
-"""Look-ups behind the pages that are not a search: one paper, an author, the tag list, the sitemap.
+"""The read layer: every page, API route, feed and related-papers call reads papers,
+authors, tags and aliases through here, and every `Hit` is built here (`hits`).
 
-Searching itself is `search.run`; these are plain keyed reads shared by web.py and feeds.py.
+Searching itself is `search.run` (which reads its pages of results through `hits`
+too); these are plain keyed reads. Full-text work goes through app/engine.
 """
 
 import json
@@ -8,11 +10,15 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from datetime import date
+
 from markupsafe import Markup, escape
 
 from app.db import reader
-from app.hits import as_date
-from app.search import Hit, TagRef
+from app.results import Hit, TagRef
+
+ELLIPSIS = "…"
+PLAIN_EXCERPT_CHARS = 300
 
 KIND_ORDER = ("topic", "category")
 
@@ -56,37 +62,85 @@ class PaperPage:
         return self.hit.url
 
 
-def _tag_refs(paper_ids: list[int]) -> dict[int, list[TagRef]]:
+PAPER_COLUMNS = "p.id, p.key, p.arxiv_id, p.title, p.abstract, p.authors, p.published, p.url, p.categories"
+_TAG_ORDER = "ORDER BY t.kind = 'category', t.name"
+
+
+def _marks(ids) -> str:
+    return ",".join("?" * len(ids))
+
+
+def rows(conn, ids: list[int]) -> list:
+    """Paper rows for these ids, in that order (unknown ids left out)."""
+    if not ids:
+        return []
+    found = {r["id"]: r for r in conn.execute(f"SELECT {PAPER_COLUMNS} FROM papers p WHERE p.id IN ({_marks(ids)})",
+                                              ids)}
+    return [found[i] for i in ids if i in found]
+
+
+def tags_of(conn, paper_ids: list[int]) -> dict[int, list[TagRef]]:
+    """Each paper's tags, topics first, by name."""
     refs: dict[int, list[TagRef]] = {pid: [] for pid in paper_ids}
     if not paper_ids:
         return refs
-    marks = ",".join("?" * len(paper_ids))
-    rows = reader().execute(
-        "SELECT pt.paper_id, t.slug, t.name, t.kind FROM paper_tags pt JOIN tags t ON t.id = pt.tag_id"
-        f" WHERE pt.paper_id IN ({marks}) ORDER BY t.kind = 'category', t.name", paper_ids)
-    for row in rows:
-        refs[row["paper_id"]].append(TagRef(row["slug"], row["name"], row["kind"]))
+    for row in conn.execute("SELECT pt.paper_id, t.slug, t.name, t.kind FROM paper_tags pt JOIN tags t"
+                            f" ON t.id = pt.tag_id WHERE pt.paper_id IN ({_marks(paper_ids)}) {_TAG_ORDER}",
+                            paper_ids):
+        refs[row[0]].append(TagRef(row[1], row[2], row[3]))
     return refs
 
 
-def excerpt(text: str, limit: int = 320) -> str:
+def author_refs_of(conn, paper_ids: list[int]) -> dict[int, list["AuthorRef"]]:
+    """Each paper's authors in byline order (papers loaded before author rows have none)."""
+    out: dict[int, list[AuthorRef]] = {}
+    if not paper_ids:
+        return out
+    for row in conn.execute("SELECT pa.paper_id, a.name, a.slug FROM paper_authors pa JOIN authors a"
+                            f" ON a.id = pa.author_id WHERE pa.paper_id IN ({_marks(paper_ids)})"
+                            " ORDER BY pa.paper_id, pa.position", paper_ids):
+        out.setdefault(row[0], []).append(AuthorRef(row[1], row[2]))
+    return out
+
+
+def excerpt(text: str, limit: int = PLAIN_EXCERPT_CHARS) -> str:
     """The start of a text, cut at a word boundary."""
+    text = " ".join(text.split())
     if len(text) <= limit:
         return text
-    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:.") + " …"
+    cut = text.rfind(" ", 0, limit)
+    return text[:cut if cut > limit // 2 else limit].rstrip(" ,;:.") + ELLIPSIS
 
 
-def hits_for_rows(rows) -> list[Hit]:
+def as_date(value) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def hits(conn, paper_rows, marked: dict[int, tuple[Markup, Markup]] | None = None) -> list[Hit]:
+    """The one Hit builder: Hits for paper rows, in order; `marked` gives (title_html,
+    snippet_html) per id where a search highlighted them, else they are shown plain."""
+    ids = [row["id"] for row in paper_rows]
+    tags, authors = tags_of(conn, ids), author_refs_of(conn, ids)
+    marked = marked or {}
+    out = []
+    for row in paper_rows:
+        title_html, snippet = marked.get(row["id"]) or (Markup(escape(row["title"])),
+                                                        Markup(escape(excerpt(row["abstract"]))))
+        names = [a.name for a in authors.get(row["id"], [])] or [a for a in (row["authors"] or "").split(", ") if a]
+        out.append(Hit(id=row["id"], key=row["key"], arxiv_id=row["arxiv_id"], title=row["title"],
+                       abstract=row["abstract"], authors=names, published=as_date(row["published"]),
+                       url=row["url"], tags=tags[row["id"]], snippet=snippet, title_html=title_html))
+    return out
+
+
+def hits_for_rows(paper_rows) -> list[Hit]:
     """Plain (unhighlighted) Hits for paper rows, in the given order."""
-    tags = _tag_refs([row["id"] for row in rows])
-    return [Hit(id=row["id"], key=row["key"], arxiv_id=row["arxiv_id"], title=row["title"],
-                abstract=row["abstract"], authors=[a for a in row["authors"].split(", ") if a],
-                published=as_date(row["published"]), url=row["url"], tags=tags[row["id"]],
-                snippet=Markup(escape(excerpt(row["abstract"]))), title_html=Markup(escape(row["title"])))
-            for row in rows]
-
-
-PAPER_COLUMNS = "p.id, p.key, p.arxiv_id, p.title, p.abstract, p.authors, p.published, p.url, p.categories"
+    return hits(reader(), paper_rows)
 
 
 def paper_by_key(key: str) -> PaperPage | None:
@@ -94,16 +148,14 @@ def paper_by_key(key: str) -> PaperPage | None:
     row = conn.execute(f"SELECT {PAPER_COLUMNS} FROM papers p WHERE p.key = ?", (key,)).fetchone()
     if row is None:
         return None
-    hit = hits_for_rows([row])[0]
-    authors = [AuthorRef(r["name"], r["slug"]) for r in conn.execute(
-        "SELECT a.name, a.slug FROM paper_authors pa JOIN authors a ON a.id = pa.author_id"
-        " WHERE pa.paper_id = ? ORDER BY pa.position", (row["id"],))]
+    hit = hits(conn, [row])[0]
+    authors = author_refs_of(conn, [row["id"]]).get(row["id"], [])
     if not authors:  # papers loaded before author rows existed still show their names
         authors = [AuthorRef(name, "") for name in hit.authors]
     tags = [TagInfo(r["slug"], r["name"], r["kind"], r["description"], r["rule"]) for r in conn.execute(
         "SELECT t.slug, t.name, t.kind, t.description, t.rule FROM paper_tags pt JOIN tags t ON t.id = pt.tag_id"
-        " WHERE pt.paper_id = ? ORDER BY t.kind = 'category', t.name", (row["id"],))]
-    return PaperPage(hit=hit, author_refs=authors, tags=tags, categories=row["categories"].split())
+        f" WHERE pt.paper_id = ? {_TAG_ORDER}", (row["id"],))]
+    return PaperPage(hit=hit, author_refs=authors, tags=tags, categories=(row["categories"] or "").split())
 
 
 _VERSION = re.compile(r"v\d+$")
@@ -150,6 +202,18 @@ def tag_by_slug(slug: str) -> TagInfo | None:
 def sitemap_rows(offset: int, limit: int):
     """(key, last change) of papers in id order, for sitemap.xml."""
     return reader().execute("SELECT key, updated_at FROM papers ORDER BY id LIMIT ? OFFSET ?", (limit, offset))
+
+
+def tag_neighbours(paper_id: int, limit: int) -> list[Hit]:
+    """The papers sharing most topics with this one, most shared first, then newest."""
+    found = reader().execute(
+        f"SELECT {PAPER_COLUMNS} FROM papers p JOIN ("
+        "  SELECT other.paper_id, count(*) AS shared FROM paper_tags mine"
+        "  JOIN tags t ON t.id = mine.tag_id AND t.kind = 'topic'"
+        "  JOIN paper_tags other ON other.tag_id = mine.tag_id AND other.paper_id != mine.paper_id"
+        "  WHERE mine.paper_id = ? GROUP BY other.paper_id ORDER BY shared DESC LIMIT ?"
+        ") n ON n.paper_id = p.id ORDER BY n.shared DESC, p.published DESC", (paper_id, limit)).fetchall()
+    return hits_for_rows(found)
 
 
 def paper_count() -> int:

@@ -13,9 +13,11 @@ from whoosh.lang.porter import stem
 
 from app import search
 from app.db import reader
-from app.papers import PAPER_COLUMNS, PaperPage, hits_for_rows
-from app.query import fts_tokens
-from app.search import Hit, SearchParams, TagRef
+from app import papers
+from app.papers import PaperPage
+from app.engine import get_engine
+from app.results import Hit, SearchParams, TagRef
+from app.search.query import fts_tokens
 
 MAX_TERMS = 8
 CANDIDATES = 30
@@ -68,13 +70,9 @@ def distinctive_terms(title: str, abstract: str) -> dict[str, str]:
     if not weights:
         return {}
     conn = reader()
-    total = conn.execute("SELECT count(*) FROM papers").fetchone()[0] or 1
+    total = papers.paper_count() or 1
     stems = list(weights)
-    docs: dict[str, int] = {}
-    for start in range(0, len(stems), 400):
-        chunk = stems[start:start + 400]
-        marks = ",".join("?" * len(chunk))
-        docs.update(conn.execute(f"SELECT term, doc FROM papers_fts_vocab WHERE term IN ({marks})", chunk))
+    docs = get_engine().document_frequencies(conn, stems)
     scored = [(weights[s] * math.log(total / docs[s]), s) for s in stems if docs.get(s, 0) >= 2]
     scored.sort(reverse=True)
     return {s: surface[s] for _, s in scored[:MAX_TERMS]}
@@ -85,22 +83,11 @@ def _term_hits(words: list[str], exclude_id: int) -> list[Hit]:
     return [h for h in search.run(params).hits if h.id != exclude_id][:CANDIDATES]
 
 
-def _tag_neighbours(paper_id: int, limit: int) -> list[Hit]:
-    rows = reader().execute(
-        f"SELECT {PAPER_COLUMNS} FROM papers p JOIN ("
-        "  SELECT other.paper_id, count(*) AS shared FROM paper_tags mine"
-        "  JOIN tags t ON t.id = mine.tag_id AND t.kind = 'topic'"
-        "  JOIN paper_tags other ON other.tag_id = mine.tag_id AND other.paper_id != mine.paper_id"
-        "  WHERE mine.paper_id = ? GROUP BY other.paper_id ORDER BY shared DESC LIMIT ?"
-        ") n ON n.paper_id = p.id ORDER BY n.shared DESC, p.published DESC", (paper_id, limit)).fetchall()
-    return hits_for_rows(rows)
-
-
 def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
     hit = paper.hit
     terms = distinctive_terms(hit.title, hit.abstract)
     my_topics = {t.slug: t for t in hit.tags if t.kind == "topic"}
-    candidates = (_term_hits(list(terms.values()), hit.id) if terms else []) + _tag_neighbours(hit.id, CANDIDATES)
+    candidates = (_term_hits(list(terms.values()), hit.id) if terms else []) + papers.tag_neighbours(hit.id, CANDIDATES)
     scored: dict[int, tuple[float, Related]] = {}
     for position, candidate in enumerate(candidates):
         if candidate.id == hit.id or candidate.id in scored:

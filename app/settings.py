@@ -26,7 +26,6 @@ class Settings(BaseSettings):
     # Read connections per server process on PostgreSQL (one per request thread).
     database_pool_size: int = 48
     site_name: str = "Paper Catalogue"
-    page_size: int = 20
     # Public origin used in permalinks, feeds and sitemaps when set
     # (e.g. https://papers.example.org); otherwise taken from the request.
     base_url: str = ""

@@ -1,7 +1,9 @@
 """Tags are saved searches: topics.toml -> `tags` rows -> `paper_tags` links through FTS5.
 
-Each topic's rule is a query in the user language (app/query.py). Retagging runs
-every rule through FTS5, so changing the taxonomy takes seconds, not a re-ingest.
+Each topic's rule is a query in the user language, compiled to the same typed plan
+a search uses (app/search/query.py). Retagging evaluates every rule's plan: its
+text through the engine, its filters over the papers in scope, so changing the
+taxonomy takes seconds, not a re-ingest.
 Only tags of kind "topic" are touched here; "category" tags belong to the ingest.
 
 None of these functions opens or commits a transaction: the caller owns it, so a
@@ -18,12 +20,15 @@ from pathlib import Path
 
 from whoosh.lang.porter import stem
 
-from app.query import MAX_QUERY_CHARS, CompiledQuery, compile_query, match_leaves
+from app import plan
+from app.engine import SearchEngine, get_engine
+from app.search.bitsets import from_ids, members, parse_ids
+from app.search.query import MAX_QUERY_CHARS, CompiledQuery, compile_query
 from app.settings import TOPICS_FILE
 
 TOPIC_KIND = "topic"
 # Rules search titles and abstracts, not authors: an author called Moe is no MoE.
-RULE_COLUMNS = "{title abstract}"
+RULE_COLUMNS = ("title", "abstract")
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _TOPIC_TAG_IDS = "SELECT id FROM tags WHERE kind = 'topic'"
 
@@ -87,46 +92,90 @@ def retag(conn, paper_ids: Sequence[int] | None = None) -> int:
     """Recompute topic links for these papers (None: all) from the rules in `tags`.
 
     Returns the number of (paper, topic) links written. The caller owns the
-    transaction. A batch is restricted with a rowid range, which FTS5 uses to
-    skip most of each posting list, then filtered by a temp table of the exact ids.
+    transaction. The engine restricts a batch's matches to the batch's id range,
+    which lets it skip most of each posting list.
     """
     rules = conn.execute("SELECT id, rule FROM tags WHERE kind = 'topic' ORDER BY id").fetchall()
     if paper_ids is None:
         conn.execute(f"DELETE FROM paper_tags WHERE tag_id IN ({_TOPIC_TAG_IDS})")
-        scope, scope_params = "", ()
+        within = None
+        scope = parse_ids(conn.execute("SELECT group_concat(id) FROM papers").fetchone()[0])
     else:
-        ids = sorted({int(i) for i in paper_ids})
-        if not ids:
+        within = scope = sorted({int(i) for i in paper_ids})
+        if not scope:
             return 0
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS retag_ids (id INTEGER PRIMARY KEY)")
-        conn.execute("DELETE FROM temp.retag_ids")
-        conn.executemany("INSERT INTO temp.retag_ids(id) VALUES (?)", ((i,) for i in ids))
-        conn.execute("DELETE FROM paper_tags WHERE paper_id IN (SELECT id FROM temp.retag_ids) "
-                     f"AND tag_id IN ({_TOPIC_TAG_IDS})")
-        # The unary + keeps the planner from turning IN into one FTS5 lookup per id
-        # (each re-reading whole posting lists: minutes for a batch) instead of a range scan.
-        scope = " AND {id} BETWEEN ? AND ? AND +{id} IN (SELECT id FROM temp.retag_ids)"
-        scope_params = (ids[0], ids[-1])
+        conn.execute("DELETE FROM paper_tags WHERE paper_id IN (SELECT value FROM json_each(?)) "
+                     f"AND tag_id IN ({_TOPIC_TAG_IDS})", (json.dumps(scope),))
+    if not scope:
+        return 0
+    size = scope[-1] + 1
+    scope_reads = Scope(conn, get_engine(), within, from_ids(scope, size), size)
     written = 0
     for tag_id, rule in rules:
         compiled = compile_rule(rule or "")
         if not compiled.is_empty:  # a rule that searches for nothing must not tag everything
-            written += _insert_links(conn, tag_id, compiled, scope, scope_params)
+            ids = members(scope_reads.papers(compiled))
+            written += conn.executemany("INSERT OR IGNORE INTO paper_tags(tag_id, paper_id) VALUES (?, ?)",
+                                        [(tag_id, i) for i in ids]).rowcount
     return written
 
 
-def _insert_links(conn, tag_id: int, compiled: CompiledQuery, scope: str, scope_params) -> int:
-    insert = "INSERT OR IGNORE INTO paper_tags(tag_id, paper_id) SELECT ?, "
-    where = f" AND {compiled.where}" if compiled.where else ""
-    if compiled.match is not None:
-        join = " JOIN papers p ON p.id = papers_fts.rowid" if compiled.where else ""
-        sql = (f"{insert}papers_fts.rowid FROM papers_fts{join} WHERE papers_fts MATCH ?"
-               f"{scope.format(id='papers_fts.rowid')}{where}")
-        params = (tag_id, compiled.match, *scope_params, *compiled.params)
-    else:
-        sql = f"{insert}p.id FROM papers p WHERE 1{scope.format(id='p.id')}{where}"
-        params = (tag_id, *scope_params, *compiled.params)
-    return conn.execute(sql, params).rowcount
+def papers_matching(conn, compiled: CompiledQuery) -> list[int]:
+    """Ids of every paper a compiled query selects, straight from the database
+    (no in-memory catalogue): what a rule tags."""
+    ids = parse_ids(conn.execute("SELECT group_concat(id) FROM papers").fetchone()[0])
+    if not ids:
+        return []
+    size = max(ids) + 1
+    return members(Scope(conn, get_engine(), None, from_ids(ids, size), size).papers(compiled))
+
+
+class Scope:
+    """A query's plan evaluated over some papers (a batch being tagged), as bitsets of ids."""
+
+    def __init__(self, conn, engine: SearchEngine, within: list[int] | None, universe: int, size: int):
+        self.conn, self.engine, self.within, self.universe, self.size = conn, engine, within, universe, size
+
+    def papers(self, compiled: CompiledQuery) -> int:
+        bits = self.universe
+        if compiled.match is not None:
+            bits &= self._match(compiled.match)
+        if compiled.filter is not None:
+            bits &= plan.evaluate(compiled.filter, self._resolve, self.universe)[0]
+        return bits
+
+    def _match(self, text: plan.Text) -> int:
+        return from_ids(self.engine.match_ids(self.conn, text, self.within), self.size) & self.universe
+
+    def _ids(self, sql: str, params: tuple) -> int:
+        return from_ids(parse_ids(self.conn.execute(sql, params).fetchone()[0]), self.size) & self.universe
+
+    def _resolve(self, leaf) -> tuple[int, int]:
+        universe = self.universe
+        if isinstance(leaf, plan.Matches):
+            bits = self._match(leaf.text)
+            return bits, universe & ~bits
+        if isinstance(leaf, (plan.Tag, plan.TagPrefix)):
+            tags = [(row[0], row[1]) for row in self.conn.execute("SELECT id, slug FROM tags")]
+            if isinstance(leaf, plan.Tag):
+                wanted = [i for i, slug in tags if plan.ascii_fold(slug) == plan.ascii_fold(leaf.slug)]
+            else:
+                wanted = [i for i, slug in tags if plan.ascii_fold(slug).startswith(plan.ascii_fold(leaf.prefix))]
+            bits = self._ids("SELECT group_concat(paper_id) FROM paper_tags WHERE tag_id IN"
+                             " (SELECT value FROM json_each(?))", (json.dumps(wanted),))
+            return bits, universe & ~bits
+        if isinstance(leaf, plan.Years):
+            true = self._ids("SELECT group_concat(id) FROM papers WHERE year BETWEEN ? AND ?",
+                             (leaf.start if leaf.start is not None else -10**9,
+                              leaf.end if leaf.end is not None else 10**9))
+            dated = self._ids("SELECT group_concat(id) FROM papers WHERE year IS NOT NULL", ())
+            return true, dated & ~true
+        if isinstance(leaf, plan.PaperId):
+            true = self._ids("SELECT group_concat(id) FROM papers WHERE arxiv_id = ? OR key = ?",
+                             (leaf.arxiv_id, leaf.key))
+            known = self._ids("SELECT group_concat(id) FROM papers WHERE arxiv_id IS NOT NULL", ())
+            return true, known & ~true
+        raise TypeError(f"not a filter leaf: {leaf!r}")
 
 
 def explain(conn, paper_id: int, tag_slug: str) -> list[str]:
@@ -136,14 +185,13 @@ def explain(conn, paper_id: int, tag_slug: str) -> list[str]:
                        (tag_slug,)).fetchone()
     if row is None or not row[0]:
         return []
+    engine = get_engine()
     found, seen = [], set()
-    for term, expr in match_leaves(compile_rule(row[0])):
+    for term, text in compile_rule(row[0]).leaves:
         key = tuple(stem(t) for t in term.split())
         if key in seen:  # "hallucination" and "hallucinations" are one match to FTS5
             continue
-        hit = conn.execute("SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? AND rowid = ?",
-                           (expr, paper_id)).fetchone()
-        if hit:
+        if engine.match_ids(conn, text, [paper_id]):
             seen.add(key)
             found.append(term)
     return found

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from app import tagging
 from app.db import transaction
+from app.engine import get_engine
 from app.ingest.load import BATCH_SIZE, Loader, Stats
 from app.ingest.parsers import InputError, Parsed, detect_format, open_input, parse
 from app.ingest.records import RecordError
@@ -22,7 +23,6 @@ from app.ingest.worker import ParallelParse, worth_parallel
 
 EXIT_OK, EXIT_SKIPPED, EXIT_UNREADABLE = 0, 1, 2
 MAX_ERRORS_SHOWN = 100  # per file; the summary still counts them all
-DEFAULT_AUTOMERGE, LOADING_AUTOMERGE = 4, 16  # FTS5's default, and the bulk-load setting
 OPTIMIZE_AFTER = 10_000  # papers written by one run before the index is merged at the end
 
 
@@ -44,19 +44,15 @@ def ingest(conn, paths: Sequence[str], *, fmt: str = "auto", source: str | None 
         tagging.sync_topics(conn)
         # Fewer, larger FTS5 segment merges while loading (about a quarter less work);
         # the default comes back, and a large load is merged into one segment, at the end.
-        _set_automerge(conn, LOADING_AUTOMERGE)
+        get_engine().set_loading(conn, True)
     try:
         status = _ingest_all(conn, paths, fmt, source, quiet, out, batch_size, total)
     finally:
         with transaction(conn):
-            _set_automerge(conn, DEFAULT_AUTOMERGE)
+            get_engine().set_loading(conn, False)
     if total.inserted + total.updated >= OPTIMIZE_AFTER:
-        conn.execute("INSERT INTO papers_fts(papers_fts) VALUES ('optimize')")
+        get_engine().optimize(conn)
     return total, status
-
-
-def _set_automerge(conn, value: int) -> None:
-    conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES ('automerge', ?)", (value,))
 
 
 def _ingest_all(conn, paths, fmt, source, quiet, out, batch_size, total: Stats) -> int:

@@ -13,6 +13,7 @@ from itertools import islice
 
 from app import tagging
 from app.db import transaction
+from app.engine import get_engine
 from app.ingest.categories import category_name
 from app.ingest.records import PaperIn, RecordError
 
@@ -63,6 +64,7 @@ class Loader:
 
     def __init__(self, conn, source: str, on_error: ErrorReporter | None = None):
         self.conn = conn
+        self.engine = get_engine()
         self.source = source
         self.on_error = on_error or (lambda line, err: None)
         self.stats = Stats()
@@ -99,7 +101,7 @@ class Loader:
         # Bulk path: the per-row FTS triggers are dropped for the batch and the index
         # is written in one statement, then the triggers come back -- all inside this
         # transaction, so no committed state has the table and its index out of step.
-        triggers = self._drop_fts_triggers()
+        sync = self.engine.suspend_sync(self.conn)
         now = _now()
         author_changes: dict[int, PaperIn] = {}
         category_changes: dict[int, tuple[str, ...]] = {}
@@ -123,33 +125,14 @@ class Loader:
                 author_changes[paper_id] = rec
             if rec.categories is not None:
                 category_changes[paper_id] = rec.categories
-        self._index_changed()
-        for sql in triggers:
-            self.conn.execute(sql)
+        self.engine.index(self.conn, sorted(self._changed_ids))
+        self.engine.resume_sync(self.conn, sync)
         self._write_authors(author_changes)
         self._write_categories(category_changes)
         if self._changed_ids:
             tagging.retag(self.conn, sorted(self._changed_ids))
         self._changed_ids.clear()
         self._inserted_ids.clear()
-
-    def _drop_fts_triggers(self) -> list[str]:
-        triggers = self.conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'papers'"
-            " AND name LIKE 'papers_fts_%'").fetchall()
-        for name, _sql in triggers:
-            self.conn.execute(f'DROP TRIGGER "{name}"')
-        return [sql for _name, sql in triggers]
-
-    def _index_changed(self) -> None:
-        """Add the new text of every paper written in this batch to the FTS index."""
-        ids = sorted(self._changed_ids)
-        for start in range(0, len(ids), SQL_CHUNK):
-            chunk = ids[start:start + SQL_CHUNK]
-            self.conn.execute(
-                "INSERT INTO papers_fts (rowid, title, abstract, authors)"
-                f" SELECT id, title, abstract, authors FROM papers WHERE id IN ({','.join('?' * len(chunk))})",
-                chunk)
 
     def _prefetch(self, records: list[tuple[int, PaperIn]]) -> None:
         """Look up the batch's arXiv ids in a few queries rather than one per record."""
@@ -228,9 +211,7 @@ class Loader:
             " url = :url, title_norm = :title_norm, content_hash = :content_hash, updated_at = :now"
             " WHERE id = :id", {**values, "now": now, "id": paper_id})
         if paper_id not in self._changed_ids:  # its indexed text is the stored one
-            self.conn.execute(
-                "INSERT INTO papers_fts (papers_fts, rowid, title, abstract, authors)"
-                " VALUES ('delete', ?, ?, ?, ?)", (paper_id, row["title"], row["abstract"], row["authors"]))
+            self.engine.unindex(self.conn, paper_id, row["title"], row["abstract"], row["authors"])
         self._changed_ids.add(paper_id)
 
     def _write_authors(self, changes: dict[int, PaperIn]) -> None:

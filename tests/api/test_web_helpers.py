@@ -2,7 +2,7 @@
 
 from app.papers import describe_rule, highlight_terms
 from app.search import SearchParams
-from app.web import View
+from app.web.pages import View
 
 
 def test_rule_is_read_as_words():

@@ -353,7 +353,7 @@ def test_base_url_setting_overrides_the_request_origin(site, monkeypatch):
 
 
 def test_large_catalogue_gets_a_sitemap_index_covering_every_paper(client, monkeypatch):
-    from app import web
+    from app.web import pages as web
 
     monkeypatch.setattr(web, "SITEMAP_SIZE", 40)
     index = ET.fromstring(client.get("/sitemap.xml").content)

@@ -211,7 +211,7 @@ def test_api_errors_stay_json(client):
 def test_server_error_is_a_styled_500_page(seeded, monkeypatch):
     from fastapi.testclient import TestClient
 
-    from app import web
+    from app.web import pages as web
     from app.main import create_app
 
     def broken(params):

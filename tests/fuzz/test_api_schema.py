@@ -19,7 +19,9 @@ from hypothesis import HealthCheck, settings
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "security"))
 from wellformed import check_html  # noqa: E402
 
-from app.main import MAX_QUERY_PARAMS, MAX_URL_BYTES, SECURITY_HEADERS, create_app  # noqa: E402
+from app.main import create_app  # noqa: E402
+from app.web.limits import MAX_QUERY_PARAMS, MAX_URL_BYTES  # noqa: E402
+from app.web.security import SECURITY_HEADERS  # noqa: E402
 from app.settings import get_settings  # noqa: E402
 
 FUZZ_EXAMPLES = 60

@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "security"))
 from wellformed import check_response  # noqa: E402
 
 from app.db import connect  # noqa: E402
-from app.main import SECURITY_HEADERS, create_app  # noqa: E402
+from app.main import create_app  # noqa: E402
+from app.web.security import SECURITY_HEADERS  # noqa: E402
 from app.settings import get_settings  # noqa: E402
 
 FUZZ_EXAMPLES = 200

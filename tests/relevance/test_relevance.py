@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from app.db import reader
-from app.query import fts_tokens, quote
+from app.engine.fts5 import quote
+from app.search.query import fts_tokens
 from app.search import SearchParams, run
 
 JUDGMENTS = Path(__file__).with_name("judgments.toml")

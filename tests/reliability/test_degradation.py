@@ -23,6 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app import cli, main
+from app.web import health
 from app.db import connect
 from app.settings import get_settings
 
@@ -139,7 +140,7 @@ def test_read_only_database_still_serves_and_health_says_degraded(seeded_databas
 
 def test_nearly_full_disk_is_reported_by_health(seeded, monkeypatch):
     usage = shutil.disk_usage(seeded.parent)
-    monkeypatch.setattr(main.shutil, "disk_usage", lambda _: usage._replace(free=main.LOW_DISK_BYTES - 1))
+    monkeypatch.setattr(health.shutil, "disk_usage", lambda _: usage._replace(free=health.LOW_DISK_BYTES - 1))
     with TestClient(main.create_app()) as client:
         body = client.get("/health").json()
     assert body["status"] == "degraded" and "disk almost full" in body["detail"]

@@ -10,9 +10,11 @@ from fastapi.testclient import TestClient
 from starlette.routing import Mount
 from wellformed import check_response
 
-from app import main, search
+from app import search
 from app.db import sqlite3
-from app.main import MAX_BODY_BYTES, MAX_QUERY_PARAMS, MAX_URL_BYTES, create_app
+from app.main import create_app
+from app.web import limits
+from app.web.limits import MAX_BODY_BYTES, MAX_QUERY_PARAMS, MAX_URL_BYTES
 from app.settings import PROJECT_ROOT
 
 EXPECTED = {
@@ -204,7 +206,7 @@ def test_a_search_past_its_time_limit_is_stopped(raw_client, monkeypatch):
     """SQLite interrupts the statement; the visitor gets a 503 that says why, and the server is free again."""
     from app import db
 
-    monkeypatch.setattr(main, "REQUEST_TIME_LIMIT", 0.05)
+    monkeypatch.setattr(limits, "REQUEST_TIME_LIMIT", 0.05)
 
     def slow(params):
         conn = db.reader()

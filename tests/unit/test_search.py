@@ -6,7 +6,7 @@ import pytest
 from markupsafe import escape
 from search_fixtures import PAPERS, catalogue, fixture_database, keys, search  # noqa: F401
 
-from app import bitsets
+from app.search.catalogue import forget
 from app import search as engine
 from app.ingest.records import normalize_title
 from app.search import SearchParams, run
@@ -240,7 +240,7 @@ def test_a_page_past_the_end_is_empty_but_keeps_the_total():
 def test_broad_queries_rank_a_window_and_page_through_the_rest(monkeypatch):
     everything = search("model")
     monkeypatch.setattr(engine, "RANK_LIMIT", 3)
-    bitsets.forget()  # finished results are cached: rank again under the new limit
+    forget()  # finished results are cached: rank again under the new limit
     windowed = search("model")
     assert windowed.ranked_within == 3 and windowed.total == everything.total
     assert sorted(h.key for h in windowed.hits) == sorted(h.key for h in everything.hits)

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from search_fixtures import FIXTURE, PAPERS, load
 
-from app import bitsets
+from app.search import bitsets
 from app.search import SearchParams, run
 
 ids = st.sets(st.integers(min_value=1, max_value=3000), max_size=300)

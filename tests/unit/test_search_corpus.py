@@ -11,7 +11,8 @@ import pytest
 from search_fixtures import load
 
 from app.db import reader
-from app.query import compile_query
+from app.search.query import compile_query
+from app.tagging import papers_matching
 from app.search import SearchParams, run
 from app.settings import get_settings
 
@@ -45,16 +46,8 @@ def on_slice(corpus_slice, monkeypatch):
 
 
 def sql_ids(q: str) -> set[int]:
-    """The same compiled query evaluated by SQLite alone."""
-    compiled = compile_query(q)
-    where, params = ["1"], []
-    if compiled.match:
-        where.append("p.id IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)")
-        params.append(compiled.match)
-    if compiled.where:
-        where.append(f"({compiled.where})")
-        params += list(compiled.params)
-    return {r[0] for r in reader().execute(f"SELECT p.id FROM papers p WHERE {' AND '.join(where)}", params)}
+    """The same compiled plan evaluated straight from the database (as tagging does)."""
+    return set(papers_matching(reader(), compile_query(q)))
 
 
 @pytest.mark.usefixtures("on_slice")

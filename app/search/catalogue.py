@@ -1,101 +1,57 @@
-"""Sets of papers as Python ints (bit i set = paper id i), and the per-database cache of them.
+"""The per-process catalogue: every paper, tag, year and date order as bitsets, and the
+caches of one database state.
 
-Why bitsets: on the 165k-paper corpus a broad query ("model") matches 128k papers.
-Counting categories over that set with a GROUP BY join costs 50-100 ms; with the
-match set as an int, each facet count is `(matches & tag).bit_count()`, about 20 µs
-for a 165k-bit int, so all 150 tags cost ~3 ms. Filters (tags, years, exclusions)
-are `&`, `|` and `& ~` on the same ints, and sorting by date walks a precomputed
-newest-first order, keeping the members of the set (C-level iteration, no SQL sort).
+Getting a match set out of the engine is the expensive step, so it is done once per
+query and cached here (by the engine's rendering of the text); the rest of a
+query's filter (tags, tag prefixes, years, ids, under AND / OR / NOT) is evaluated
+on these sets (`evaluate`), microseconds per tag where SQL took tens of milliseconds.
 
-Getting a match set out of SQLite is the expensive step, so it is done once per
-query: `group_concat(rowid)` parsed by orjson (about 3x faster than fetching rows),
-then one pass that writes '1's into a byte string read back by `int(s, 2)`.
-
-The `Catalogue` holds, per database file, the tag and year bitsets and the date
-order. It is rebuilt when the file changes: every commit touches the database or
-its WAL, so comparing (mtime, size) of both costs two `stat` calls per search.
+The `Catalogue` is rebuilt when the database file changes: every commit touches the
+database or its WAL, so comparing (mtime, size) of both costs two `stat` calls per search.
 """
 
 import os
 import threading
 from array import array
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from itertools import compress, islice
 from pathlib import Path
 
-import orjson
+from cachetools import LRUCache
 
-_TO_FLAGS = bytes.maketrans(b"01", b"\x00\x01")
-MATCH_CACHE_SIZE = 64       # match expression -> bitset, per catalogue (about 20 KB each at 165k papers)
-PREDICATE_CACHE_SIZE = 64
+from app import plan
+from app.search.bitsets import from_ids, parse_ids
+
+MATCH_CACHE_SIZE = 64       # rendered text -> bitset, per catalogue (about 20 KB each at 165k papers)
+PREDICATE_CACHE_SIZE = 64   # filter leaves the catalogue cannot answer from memory (ids)
 RANKING_CACHE_SIZE = 32     # (match, window) -> ids in relevance order, at most RANK_LIMIT of them
 RESULT_CACHE_SIZE = 64      # view -> finished SearchResult: popular views are answered without work
 
 
-# --- bitset primitives ---------------------------------------------------------------
+class Memo:
+    """An LRU map shared by request threads; values are computed outside the lock and
+    must be immutable (ints, tuples, frozen results): every thread gets the same object."""
 
-def from_ids(ids, size: int) -> int:
-    """The bitset of `ids` (non-negative ints); `size` bounds them, or is grown to."""
-    if not ids:
-        return 0
-    flags = bytearray(b"0") * size
-    try:
-        for i in ids:
-            flags[i] = 49  # "1"
-    except IndexError:  # an id past `size` (a paper added since the catalogue was built)
-        return from_ids(ids, max(ids) + 1)
-    flags.reverse()
-    return int(flags, 2)
+    def __init__(self, size: int):
+        self._items: LRUCache = LRUCache(maxsize=size)
+        self._lock = threading.Lock()
 
+    def get_or(self, key, compute):
+        with self._lock:
+            try:
+                return self._items[key]
+            except KeyError:
+                pass
+        value = compute()
+        with self._lock:
+            self._items[key] = value
+        return value
 
-def flags(bits: int, size: int) -> bytes:
-    """One byte per id, 1 for members: `flags(b, n)[i]` tests membership in O(1)."""
-    raw = bin(bits)[:1:-1].encode("ascii").translate(_TO_FLAGS) if bits else b""
-    return raw + bytes(max(0, size - len(raw)))
-
-
-def members(bits: int) -> list[int]:
-    """The ids in a bitset, ascending."""
-    if not bits:
-        return []
-    low = (bits & -bits).bit_length() - 1  # a window of recent ids: skip the empty low part
-    raw = bin(bits >> low)[:1:-1].encode("ascii").translate(_TO_FLAGS)
-    return list(compress(range(low, low + len(raw)), raw))
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
 
-def top(bits: int, count: int) -> int:
-    """The subset holding the `count` highest ids of `bits` (all of them if fewer)."""
-    if bits.bit_count() <= count:
-        return bits
-    lo, hi = 0, bits.bit_length()  # invariant: (bits >> lo) has more than `count` members
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if (bits >> mid).bit_count() >= count:
-            lo = mid
-        else:
-            hi = mid
-    if (bits >> hi).bit_count() >= count:
-        lo = hi
-    return (bits >> lo) << lo
-
-
-def in_order(order, bits: int, start: int, count: int, size: int) -> list[int]:
-    """Members of `bits` in the sequence `order` (all ids), skipping `start`, at most `count`."""
-    if not bits or count <= 0:
-        return []
-    test = flags(bits, size)
-    return list(islice(compress(order, map(test.__getitem__, order)), start, start + count))
-
-
-def parse_ids(concatenated: str | None) -> list[int]:
-    """The ids of a `group_concat(id)` result."""
-    return orjson.loads("[" + concatenated + "]") if concatenated else []
-
-
-# --- the per-database cache ----------------------------------------------------------
-
-@dataclass
+@dataclass(frozen=True)
 class TagSet:
     id: int
     slug: str
@@ -107,31 +63,6 @@ class TagSet:
     count: int
 
 
-class _Lru:
-    """A small LRU map, safe to share between request threads (values computed outside the lock)."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_or(self, key, compute):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = compute()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
 @dataclass
 class Catalogue:
     """What every search needs in memory: all ids, tags, years and orders as bitsets/arrays."""
@@ -141,14 +72,15 @@ class Catalogue:
     tags: dict[str, TagSet]            # by slug
     tags_folded: dict[str, str]        # lower-cased slug -> slug
     years: dict[int, int]              # year -> bitset
+    with_arxiv_id: int                 # papers that have an arXiv id (id: filters need it)
     newest: array                      # ids, newest first (undated last, by id)
     oldest: array                      # ids, oldest first (undated last, by id)
     date_rank: array                   # id -> position in `newest`
     by_title: array                    # ids by normalized title
-    matches: _Lru = field(default_factory=lambda: _Lru(MATCH_CACHE_SIZE))
-    predicates: _Lru = field(default_factory=lambda: _Lru(PREDICATE_CACHE_SIZE))
-    rankings: _Lru = field(default_factory=lambda: _Lru(RANKING_CACHE_SIZE))
-    results: _Lru = field(default_factory=lambda: _Lru(RESULT_CACHE_SIZE))
+    matches: Memo = field(default_factory=lambda: Memo(MATCH_CACHE_SIZE))
+    predicates: Memo = field(default_factory=lambda: Memo(PREDICATE_CACHE_SIZE))
+    rankings: Memo = field(default_factory=lambda: Memo(RANKING_CACHE_SIZE))
+    results: Memo = field(default_factory=lambda: Memo(RESULT_CACHE_SIZE))
 
     @property
     def total(self) -> int:
@@ -161,10 +93,45 @@ class Catalogue:
             found = self.tags.get(folded) if folded else None
         return found
 
-    def fetch(self, conn, sql: str, params: tuple) -> int:
-        """The bitset of the ids a `SELECT group_concat(...)` returns."""
-        row = conn.execute(sql, params).fetchone()
-        return from_ids(parse_ids(row[0]), self.size)
+    def match_bits(self, conn, engine, text: plan.Text) -> int:
+        """The papers matching a text tree (cached per catalogue)."""
+        return self.matches.get_or(engine.render(text),
+                                   lambda: from_ids(engine.match_ids(conn, text), self.size))
+
+    def evaluate(self, conn, engine, node: plan.Filter) -> int:
+        """The papers a filter tree holds for."""
+        return plan.evaluate(node, lambda leaf: self._resolve(conn, engine, leaf), self.universe)[0]
+
+    def _resolve(self, conn, engine, leaf) -> tuple[int, int]:
+        universe = self.universe
+        if isinstance(leaf, plan.Matches):
+            bits = self.match_bits(conn, engine, leaf.text)
+            return bits, universe & ~bits
+        if isinstance(leaf, plan.Tag):
+            tag = self.tag(leaf.slug)
+            bits = tag.bits if tag else 0
+            return bits, universe & ~bits
+        if isinstance(leaf, plan.TagPrefix):
+            prefix, bits = plan.ascii_fold(leaf.prefix), 0
+            for tag in self.tags.values():
+                if plan.ascii_fold(tag.slug).startswith(prefix):
+                    bits |= tag.bits
+            return bits, universe & ~bits
+        if isinstance(leaf, plan.Years):
+            true = false = 0
+            for year, bits in self.years.items():
+                if leaf.holds(year):
+                    true |= bits
+                else:
+                    false |= bits
+            return true, false  # papers without a year are in neither
+        if isinstance(leaf, plan.PaperId):
+            true = self.predicates.get_or(leaf, lambda: from_ids(parse_ids(conn.execute(
+                "SELECT group_concat(id) FROM papers WHERE arxiv_id = ? OR key = ?",
+                (leaf.arxiv_id, leaf.key)).fetchone()[0]), self.size))
+            # arxiv_id = ? is unknown (not false) for a paper without one, unless its key matched
+            return true, self.with_arxiv_id & ~true
+        raise TypeError(f"not a filter leaf: {leaf!r}")
 
 
 def _signature(path: Path) -> tuple:
@@ -218,6 +185,8 @@ def _build(conn, signature: tuple) -> Catalogue:
         for year, ids in conn.execute(
                 "SELECT year, group_concat(id) FROM papers WHERE year IS NOT NULL GROUP BY year"):
             years[int(year)] = from_ids(parse_ids(ids), size)
+        with_arxiv_id = from_ids(parse_ids(conn.execute(
+            "SELECT group_concat(id) FROM papers WHERE arxiv_id IS NOT NULL").fetchone()[0]), size)
         by_title = parse_ids(conn.execute(  # the covering index on title_norm makes this cheap
             "SELECT group_concat(id) FROM (SELECT id FROM papers ORDER BY title_norm, id)").fetchone()[0])
         tag_ids = {row[0]: parse_ids(row[1]) for row in conn.execute(
@@ -236,6 +205,6 @@ def _build(conn, signature: tuple) -> Catalogue:
     oldest = newest[::-1] + undated[::-1]
     return Catalogue(
         signature=signature, size=size, universe=from_ids(all_ids, size), tags=tags,
-        tags_folded={slug.lower(): slug for slug in tags}, years=years,
+        tags_folded={slug.lower(): slug for slug in tags}, years=years, with_arxiv_id=with_arxiv_id,
         newest=array("i", all_ids), oldest=array("i", oldest), date_rank=date_rank,
         by_title=array("i", by_title))

@@ -1,24 +1,22 @@
 """JSON routes under /api: the search, one paper, the tags. Thin renderers of app.search and the tables."""
 
-import re
 from datetime import date
-from typing import Annotated, Literal
 from urllib.parse import quote as url_quote
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from app import bitsets, hits, search
+from app import papers, search
 from app.db import reader
-from app.search import Hit, SearchParams
+from app.results import Hit
+from app.search.catalogue import catalogue
 from app.settings import get_settings
+from app.web.errors import ErrorOut
+from app.web.params import ViewParams
 
 router = APIRouter(prefix="/api", tags=["api"])
 
-MAX_PAGE = 1_000_000
-Year = Annotated[int, Field(ge=1, le=9999)]
-_PAPER_COLUMNS = "id, key, arxiv_id, title, abstract, authors, categories, published, url"
 
 
 class TagOut(BaseModel):
@@ -72,10 +70,6 @@ class TagDetailOut(TagOut):
     count: int
 
 
-class ErrorOut(BaseModel):
-    detail: str
-
-
 def _permalink(key: str) -> str:
     return f"/papers/{url_quote(key, safe='/:')}"
 
@@ -91,26 +85,12 @@ def _result(hit: Hit) -> ResultOut:
 
 
 @router.get("/papers", response_model=SearchOut)
-def search_papers(
-    q: Annotated[str, Query(description="Query in the search language (words, \"phrases\", OR, -word, "
-                                         "prefix*, title:, abstract:, author:, tag:, year:, id:)")] = "",
-    tag: Annotated[list[str], Query(description="Required tag slug (repeatable: all must match)")] = [],  # noqa: B006
-    not_tag: Annotated[list[str], Query(description="Excluded tag slug (repeatable)")] = [],  # noqa: B006
-    year: Annotated[list[Year], Query(description="Publication year (repeatable: any of them)")] = [],  # noqa: B006
-    sort: Annotated[Literal["relevance", "newest", "oldest", "title"] | None,
-                    Query(description="Default: relevance with a query, newest without")] = None,
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=search.MAX_PER_PAGE)] = 20,
-) -> SearchOut:
+def search_papers(params: ViewParams) -> SearchOut:
     """Search the catalogue: a ranked page of papers, the total, tag facets and a spelling suggestion."""
-    def unique(values):
-        return tuple(dict.fromkeys(v for v in values if v))
-    params = SearchParams(q=q, tags=unique(tag), not_tags=unique(not_tag), years=unique(year),
-                          sort=sort, page=page, per_page=per_page)
     result = search.run(params)
     facet_tags = [FacetTagOut(slug=v.value, name=v.label, kind=v.kind, count=v.count, selected=v.selected)
                   for kind in ("topic", "category") for v in result.facets.get(kind, [])]
-    return SearchOut(query=q, total=result.total, page=page, per_page=per_page,
+    return SearchOut(query=params.q, total=result.total, page=params.page, per_page=params.per_page,
                      results=[_result(h) for h in result.hits], facets=FacetsOut(tags=facet_tags),
                      suggestion=result.suggestion)
 
@@ -120,40 +100,23 @@ def search_papers(
                        404: {"model": ErrorOut, "description": "No paper has this id"}})
 def get_paper(key: str):
     """One paper by its public id (an arXiv id or a key); old ids redirect to the current one."""
-    conn = reader()
-    row = conn.execute(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE key = ?", (key,)).fetchone()
-    if row is None:
-        canonical = _canonical(conn, key)
+    paper = papers.paper_by_key(key)
+    if paper is None:
+        canonical = papers.canonical_key(key)
         if canonical is not None:
             return RedirectResponse(f"/api{_permalink(canonical)}", status_code=301)
         return JSONResponse({"detail": f"no paper with id {key!r}"}, status_code=404)
-    tags = [TagOut(slug=r[0], name=r[1], kind=r[2]) for r in conn.execute(
-        "SELECT t.slug, t.name, t.kind FROM paper_tags pt JOIN tags t ON t.id = pt.tag_id"
-        " WHERE pt.paper_id = ? ORDER BY t.kind = 'category', t.name", (row["id"],))]
-    authors = [r[0] for r in conn.execute(
-        "SELECT a.name FROM paper_authors pa JOIN authors a ON a.id = pa.author_id"
-        " WHERE pa.paper_id = ? ORDER BY pa.position", (row["id"],))]
-    authors = authors or [a for a in (row["authors"] or "").split(", ") if a]
-    source = row["url"] or (f"https://arxiv.org/abs/{row['arxiv_id']}" if row["arxiv_id"] else None)
-    return PaperDetailOut(id=row["key"], title=row["title"], abstract=row["abstract"], authors=authors,
-                          published=hits.as_date(row["published"]), url=_permalink(row["key"]), tags=tags,
-                          arxiv_id=row["arxiv_id"], source_url=source,
-                          categories=(row["categories"] or "").split())
-
-
-def _canonical(conn, key: str) -> str | None:
-    """The current id of a paper once known as `key`: an alias, or an arXiv id with a version."""
-    row = conn.execute("SELECT p.key FROM aliases a JOIN papers p ON p.id = a.paper_id WHERE a.key = ?",
-                       (key,)).fetchone()
-    if row is None and re.search(r"v\d+$", key):
-        row = conn.execute("SELECT key FROM papers WHERE arxiv_id = ?", (re.sub(r"v\d+$", "", key),)).fetchone()
-    return row[0] if row else None
+    hit = paper.hit
+    source = hit.url or (f"https://arxiv.org/abs/{hit.arxiv_id}" if hit.arxiv_id else None)
+    return PaperDetailOut(id=hit.key, title=hit.title, abstract=hit.abstract, authors=hit.authors,
+                          published=hit.published, url=_permalink(hit.key), tags=_tags(hit.tags),
+                          arxiv_id=hit.arxiv_id, source_url=source, categories=paper.categories)
 
 
 @router.get("/tags", response_model=list[TagDetailOut])
 def list_tags() -> list[TagDetailOut]:
     """Every tag (topics, then source categories) with its description, rule and paper count."""
-    cat = bitsets.catalogue(reader(), get_settings().database_path)
+    cat = catalogue(reader(), get_settings().database_path)
     tags = sorted(cat.tags.values(), key=lambda t: (t.kind != "topic", -t.count, t.name.lower()))
     return [TagDetailOut(slug=t.slug, name=t.name, kind=t.kind, description=t.description, rule=t.rule,
                          count=t.count) for t in tags]

@@ -1,6 +1,6 @@
 """Facet groups (topics, categories, years) over the whole filtered result set.
 
-Each count is one `&` and `bit_count()` on bitsets (see app/bitsets.py): all
+Each count is one `&` and `bit_count()` on bitsets (see catalogue.py): all
 ~150 tags of the full corpus cost a few milliseconds whatever the query.
 Values are ordered by count, then name; each group shows at most FACET_LIMIT
 values, but a selected or excluded value is always shown so it can be undone.
@@ -8,11 +8,10 @@ values, but a selected or excluded value is always shown so it can be undone.
 
 from dataclasses import dataclass, field
 
-from app.bitsets import Catalogue
-from app.search import FacetValue, SearchParams
+from app.results import FacetValue, SearchParams
+from app.search.catalogue import Catalogue
 
 FACET_LIMIT = 15  # what a sidebar can show; each value renders two links, the page cost grows with it
-GROUPS = ("topic", "category", "year")
 
 
 @dataclass

@@ -1,15 +1,17 @@
-"""The user query language (whoosh syntax) compiled to an FTS5 MATCH expression plus SQL filters.
+"""The user query language (whoosh syntax) compiled to a typed plan (app/plan.py).
 
-whoosh parses; we compile its tree ourselves. Two rules make any input safe:
-every token reaching FTS5 is double-quoted, so user text is never FTS5 syntax,
-and any input whoosh cannot parse (or nests too deeply) falls back to a plain
-bag of words. Nothing else in the project builds FTS SQL.
+whoosh parses; we compile its tree ourselves into a text tree (what must occur,
+which the engine renders in its own syntax, quoting every token) and a filter
+tree (tags, years, ids, and full-text sub-queries under OR / NOT), which the
+catalogue evaluates on bitsets and tagging over a batch. Any input whoosh cannot
+parse (or that nests too deeply) falls back to a plain bag of words. No engine
+syntax is written here.
 """
 
 import re
 import tomllib
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,35 +19,35 @@ from whoosh import qparser
 from whoosh import query as wq
 from whoosh.lang.porter import stem
 
+from app.plan import (
+    And, AnyOf, Filter, Matches, Not, Or, PaperId, Tag, TagPrefix, Text, Words, Years, all_of, and_, any_of,
+)
+
 MAX_QUERY_CHARS = 500  # cap BEFORE parsing: whoosh's parser is quadratic in input length
 # FTS5's expression parser overflows its stack near 50 nested groups; people use two or three.
 MAX_NESTING = 12
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.toml")
 
 DEFAULT_FIELD = "text"
-COLUMNS = {"title": "title", "abstract": "abstract", "author": "authors", "authors": "authors"}
+COLUMNS = {"title": ("title",), "abstract": ("abstract",), "author": ("authors",), "authors": ("authors",)}
 OPERATOR_WORDS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})
-FTS_SUBQUERY = "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?"
-TAG_SUBQUERY = "SELECT pt.paper_id FROM paper_tags pt JOIN tags t ON t.id = pt.tag_id WHERE "
 
 
 @dataclass(frozen=True)
 class CompiledQuery:
     text: str                     # the (capped, cleaned) query as the user gave it
-    match: str | None             # FTS5 MATCH expression for the ranked full-text part, or None
-    where: str | None             # extra SQL predicate over papers aliased `p`, or None
-    params: tuple                 # parameters for `where` (qmark style, in order)
+    match: Text | None            # the ranked full-text part, or None
+    filter: Filter | None         # what else a paper must satisfy, or None
     terms: tuple[str, ...]        # plain words/phrases searched for, lower-cased, unstemmed
     expansions: tuple[tuple[str, str], ...]  # synonym expansions applied
     tags: tuple[str, ...]         # tag slugs required by top-level tag: fields
     not_tags: tuple[str, ...]     # tag slugs excluded at top level
     is_empty: bool                # nothing to search for: the caller browses everything
-    # The top-level conjuncts of `match` and its exclusions, kept so loosen() can
-    # rebuild it without reparsing.
-    _parts: tuple[str, ...] = field(default=(), repr=False, compare=False)
-    _excluded: tuple[str, ...] = field(default=(), repr=False, compare=False)
-    # (term, FTS5 expression) for each positive leaf, so tagging can explain a match.
-    _leaves: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
+    # The top-level conjuncts of `match` and its exclusions: loosen() rebuilds it from them.
+    parts: tuple[Text, ...] = field(default=(), repr=False, compare=False)
+    excluded: tuple[Text, ...] = field(default=(), repr=False, compare=False)
+    # (term, text node) for each positive leaf, so tagging can explain a match.
+    leaves: tuple[tuple[str, Text], ...] = field(default=(), repr=False, compare=False)
 
 
 # --- tokens ------------------------------------------------------------------------
@@ -72,14 +74,8 @@ def fts_tokens(text: str) -> list[str]:
     return tokens
 
 
-def quote(tokens: list[str] | tuple[str, ...]) -> str:
-    """One FTS5 string (a phrase when several tokens): the only way user text reaches FTS5."""
-    return '"' + " ".join(tokens).replace('"', '""') + '"'
-
-
-def _leaf(tokens, columns: str | None, prefix: bool = False) -> str:
-    expr = quote(tokens) + (" *" if prefix else "")
-    return f"{columns} : {expr}" if columns else expr
+def _leaf(tokens, columns: tuple[str, ...] | None, prefix: bool = False) -> Words:
+    return Words(tuple(tokens), columns or (), prefix)
 
 
 def _stems(tokens) -> tuple[str, ...]:
@@ -167,66 +163,32 @@ def _depth(q) -> int:
 @dataclass
 class _Piece:
     """A conjunction: all `parts` match, no `excluded` matches, every `preds` holds."""
-    parts: list[str] = field(default_factory=list)
-    excluded: list[str] = field(default_factory=list)
-    preds: list[tuple[str, tuple]] = field(default_factory=list)
+    parts: list[Text] = field(default_factory=list)
+    excluded: list[Text] = field(default_factory=list)
+    preds: list[Filter] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)      # from tag: leaves of this conjunction
     not_tags: list[str] = field(default_factory=list)
 
     def is_fts(self) -> bool:
         return bool(self.parts) and not self.preds
 
-    def fts(self) -> str:
-        """This conjunction as one FTS5 expression (requires parts)."""
-        expr = " AND ".join(self.parts)
-        if self.excluded:
-            if len(self.parts) > 1:
-                expr = f"({expr})"
-            expr += "".join(f" NOT {e}" for e in self.excluded)
-        return expr
+    def fts(self) -> Text:
+        """This conjunction as one text node (requires parts)."""
+        return all_of(self.parts, self.excluded)
 
-    def predicate(self) -> tuple[str, tuple]:
-        """This conjunction as one SQL predicate over `p`."""
-        sqls, params = [], []
+    def predicate(self) -> Filter:
+        """This conjunction as one filter."""
+        nodes: list[Filter] = []
         if self.parts:
-            sqls.append(f"p.id IN ({FTS_SUBQUERY})")
-            params.append(self.fts())
+            nodes.append(Matches(self.fts()))
         elif self.excluded:
-            sqls.append(f"p.id NOT IN ({FTS_SUBQUERY})")
-            params.append(" OR ".join(self.excluded))
-        for sql, ps in self.preds:
-            sqls.append(sql)
-            params.extend(ps)
-        sql = " AND ".join(sqls) if sqls else "1"
-        return (f"({sql})" if len(sqls) > 1 else sql), tuple(params)
-
-
-def _group(expr: str) -> str:
-    return expr if expr.startswith("(") and expr.endswith(")") and _balanced(expr[1:-1]) \
-        else f"({expr})"
-
-
-def _balanced(expr: str) -> bool:
-    depth, in_quote = 0, False
-    for ch in expr:
-        if ch == '"':
-            in_quote = not in_quote
-        elif not in_quote:
-            depth += {"(": 1, ")": -1}.get(ch, 0)
-            if depth < 0:
-                return False
-    return depth == 0
-
-
-def _atom(piece: _Piece) -> str:
-    """The piece's FTS5 expression, safe to embed as an operand."""
-    if len(piece.parts) == 1 and not piece.excluded:
-        return piece.parts[0]
-    return _group(piece.fts())
+            nodes.append(Not(Matches(any_of(self.excluded))))
+        nodes.extend(self.preds)
+        return and_(nodes) or And(())
 
 
 class _Compiler:
-    def __init__(self, synonyms: bool, default_columns: str | None):
+    def __init__(self, synonyms: bool, default_columns: tuple[str, ...] | None):
         self.synonyms = synonyms
         self.default_columns = default_columns
         self.terms: list[str] = []
@@ -266,23 +228,18 @@ class _Compiler:
         if len(pieces) <= 1:
             return pieces[0] if pieces else None
         if all(p.is_fts() for p in pieces):
-            return _Piece(parts=["(" + " OR ".join(_atom(p) for p in pieces) + ")"])
-        preds = [p.predicate() for p in pieces]
-        sql = "(" + " OR ".join(s for s, _ in preds) + ")"
-        return _Piece(preds=[(sql, tuple(x for _, ps in preds for x in ps))])
+            return _Piece(parts=[AnyOf(tuple(p.fts() for p in pieces))])
+        return _Piece(preds=[Or(tuple(p.predicate() for p in pieces))])
 
     def not_(self, child, negated) -> _Piece | None:
         piece = self.node(child, not negated)
         if piece is None:
             return None
         if piece.is_fts():
-            return _Piece(excluded=[_atom(piece)], not_tags=piece.tags)
+            return _Piece(excluded=[piece.fts()], not_tags=piece.tags)
         if not piece.parts and not piece.preds:  # NOT NOT x is x
-            parts = piece.excluded if len(piece.excluded) == 1 else \
-                ["(" + " OR ".join(piece.excluded) + ")"]
-            return _Piece(parts=parts)
-        sql, params = piece.predicate()
-        return _Piece(preds=[(f"NOT {sql}", params)],
+            return _Piece(parts=[any_of(piece.excluded)])
+        return _Piece(preds=[Not(piece.predicate())],
                       not_tags=piece.tags if len(piece.preds) == 1 and not piece.parts else [])
 
     # --- leaves
@@ -314,7 +271,7 @@ class _Compiler:
             return self.prefix(fieldname, q.text, negated)
         return self.text(fieldname, raw, negated)
 
-    def columns(self, fieldname: str) -> str | None:
+    def columns(self, fieldname: str) -> tuple[str, ...] | None:
         return COLUMNS.get(fieldname, self.default_columns)
 
     def text(self, fieldname, raw, negated, expand=True) -> _Piece | None:
@@ -355,7 +312,7 @@ class _Compiler:
             self.expansions.append((typed, " ".join(member)))
             if not negated:
                 self.leaves.append((" ".join(member), expr))
-        return _Piece(parts=["(" + " OR ".join(exprs) + ")"])
+        return _Piece(parts=[any_of(exprs)])
 
     def _expand_runs(self, children, negated):
         """Replace runs of plain words that spell a synonym ("mixture of experts") by one piece."""
@@ -378,7 +335,7 @@ class _Compiler:
                 yield children[i]
                 i += 1
 
-    def _record(self, term: str, expr: str, negated: bool) -> None:
+    def _record(self, term: str, expr: Text, negated: bool) -> None:
         if not negated:
             if term not in self.terms:
                 self.terms.append(term)
@@ -391,12 +348,9 @@ class _Compiler:
         if not slug:
             return None
         if prefix:
-            escaped = slug.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            sql = f"p.id IN ({TAG_SUBQUERY}t.slug LIKE ? ESCAPE '\\')"
-            return _Piece(preds=[(sql, (escaped + "%",))])
-        # Case-insensitive so tag:cs.lg finds cs.LG; the tags table is small.
-        sql = f"p.id IN ({TAG_SUBQUERY}t.slug = ? COLLATE NOCASE)"
-        return _Piece(preds=[(sql, (slug,))], tags=[slug])
+            return _Piece(preds=[TagPrefix(slug)])
+        # Case-insensitive so tag:cs.lg finds cs.LG.
+        return _Piece(preds=[Tag(slug)], tags=[slug])
 
     def year(self, raw) -> _Piece | None:
         m = _YEAR.fullmatch(raw.strip())
@@ -404,7 +358,7 @@ class _Compiler:
             return None
         single, start, end = m.group("single"), m.group("start"), m.group("end")
         if single:
-            return _Piece(preds=[("p.year = ?", (int(single),))])
+            return _Piece(preds=[Years(int(single), int(single))])
         return _year_bounds(start and int(start), end and int(end))
 
     def year_range(self, q) -> _Piece | None:
@@ -418,7 +372,7 @@ class _Compiler:
         if not key:
             return None
         arxiv_id = re.sub(r"v\d+$", "", key)  # any version is the same paper
-        return _Piece(preds=[("(p.arxiv_id = ? OR p.key = ?)", (arxiv_id, key))])
+        return _Piece(preds=[PaperId(arxiv_id, key)])
 
 
 MIN_PREFIX_CHARS = 3
@@ -428,12 +382,9 @@ _YEAR = re.compile(r"(?P<single>\d{4})|(?P<start>\d{4})?\s*(?:\.\.|-|–)\s*(?P<
 def _year_bounds(start: int | None, end: int | None) -> _Piece | None:
     if start is not None and end is not None:
         start, end = min(start, end), max(start, end)  # year:2023..2020 means the same years
-        return _Piece(preds=[("p.year BETWEEN ? AND ?", (start, end))])
-    if start is not None:
-        return _Piece(preds=[("p.year >= ?", (start,))])
-    if end is not None:
-        return _Piece(preds=[("p.year <= ?", (end,))])
-    return None
+    if start is None and end is None:
+        return None
+    return _Piece(preds=[Years(start, end)])
 
 
 def _plain_word(q) -> bool:
@@ -449,11 +400,11 @@ def _is_dangling_field(raw: str) -> bool:
 
 @lru_cache(maxsize=1024)
 def compile_query(text: str, *, synonyms: bool = True,
-                  default_columns: str | None = None) -> CompiledQuery:
+                  default_columns: tuple[str, ...] | None = None) -> CompiledQuery:
     """Compile a user query; never raises, and the MATCH it returns is always valid FTS5.
 
     `default_columns` restricts unfielded words to some FTS5 columns, e.g.
-    "{title abstract}" for topic rules, where an author named Moe is not MoE.
+    ("title", "abstract") for topic rules, where an author named Moe is not MoE.
     """
     text = _clean(text)
     compiler = _Compiler(synonyms, default_columns)
@@ -473,25 +424,18 @@ def _finish(text: str, piece: _Piece, compiler: _Compiler) -> CompiledQuery:
     match = piece.fts() if piece.parts else None
     preds = list(piece.preds)
     if not piece.parts and piece.excluded:
-        preds.insert(0, (f"p.id NOT IN ({FTS_SUBQUERY})", (" OR ".join(piece.excluded),)))
-    where = " AND ".join(s for s, _ in preds) or None
+        preds.insert(0, Not(Matches(any_of(piece.excluded))))
+    where = and_(preds)
     return CompiledQuery(
-        text=text, match=match, where=where,
-        params=tuple(x for _, ps in preds for x in ps),
+        text=text, match=match, filter=where,
         terms=tuple(compiler.terms),
         expansions=tuple(dict.fromkeys(compiler.expansions)),
         tags=tuple(dict.fromkeys(piece.tags)),
         not_tags=tuple(dict.fromkeys(piece.not_tags)),
         is_empty=match is None and where is None,
-        _parts=tuple(piece.parts), _excluded=tuple(piece.excluded),
-        _leaves=tuple(dict.fromkeys(compiler.leaves)),
+        parts=tuple(piece.parts), excluded=tuple(piece.excluded),
+        leaves=tuple(dict.fromkeys(compiler.leaves)),
     )
-
-
-def match_leaves(compiled: CompiledQuery) -> tuple[tuple[str, str], ...]:
-    """Each positive word or phrase of the query (synonyms included) with its own
-    FTS5 expression: what lets a caller say which parts of a query a paper matched."""
-    return compiled._leaves
 
 
 def loosen(compiled: CompiledQuery) -> CompiledQuery | None:
@@ -499,13 +443,7 @@ def loosen(compiled: CompiledQuery) -> CompiledQuery | None:
 
     Filters and exclusions still apply. None when there is nothing to loosen.
     """
-    if len(compiled._parts) < 2:
+    if len(compiled.parts) < 2:
         return None
-    match = "(" + " OR ".join(compiled._parts) + ")"
-    match += "".join(f" NOT {e}" for e in compiled._excluded)
-    return CompiledQuery(
-        text=compiled.text, match=match, where=compiled.where, params=compiled.params,
-        terms=compiled.terms, expansions=compiled.expansions, tags=compiled.tags,
-        not_tags=compiled.not_tags, is_empty=False,
-        _parts=(match,), _excluded=(), _leaves=compiled._leaves,
-    )
+    match = all_of([AnyOf(compiled.parts)], compiled.excluded)
+    return replace(compiled, match=match, is_empty=False, parts=(match,), excluded=())

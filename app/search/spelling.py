@@ -2,7 +2,7 @@
 
 Two vocabularies, because the index stores Porter stems ("distillation" and the
 misspelt "distilation" are both "distil" in it):
-- the FTS5 vocabulary (`papers_fts_vocab`) gives each stem's document count, so a
+- the engine's vocabulary gives each stem's document count, so a
   word whose stem is unknown or rare is suspect;
 - surface words with their frequencies (every title, plus a sample of abstracts,
   read once per catalogue) feed a whoosh `ListCorrector`, whose Levenshtein
@@ -19,13 +19,14 @@ one edit only ("gpipe" is not "guide"). Results are cached per word.
 import math
 import re
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass
 
 from whoosh.lang.porter import stem
 from whoosh.spelling import ListCorrector
 
-from app.query import quote
+from app.engine import get_engine
+from app.search.catalogue import Memo
 
 MIN_LENGTH = 4            # shorter words are mostly abbreviations: leave them alone
 MAX_WORDS = 8             # words of one query checked (a pasted paragraph is not a typo)
@@ -65,8 +66,7 @@ class _Vocabulary:
 
 _vocabularies: dict[str, _Vocabulary] = {}
 _lock = threading.Lock()
-_cache: OrderedDict = OrderedDict()   # (catalogue signature, word) -> correction or None
-_cache_lock = threading.Lock()
+_cache = Memo(CACHE_SIZE)   # (catalogue signature, word) -> correction or None
 
 
 def _vocabulary(conn, cat) -> _Vocabulary:
@@ -98,36 +98,17 @@ def _build(conn, papers: int) -> _Vocabulary:
 
 
 def _stem_docs(conn, stems: set[str]) -> dict[str, int]:
-    if not stems:
-        return {}
-    marks = ",".join("?" * len(stems))
-    return dict(conn.execute(f"SELECT term, doc FROM papers_fts_vocab WHERE term IN ({marks})",
-                             sorted(stems)).fetchall())
+    return get_engine().document_frequencies(conn, stems) if stems else {}
 
 
 def _written_as_typed(conn, word: str) -> bool:
     """Whether one of the first papers matching the word's stem spells it exactly so."""
-    row = conn.execute(
-        "SELECT 1 FROM papers WHERE id IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?)"
-        " AND (instr(lower(title), ?) OR instr(lower(abstract), ?) OR instr(lower(authors), ?)) LIMIT 1",
-        (quote([word]), SURFACE_CHECKS, word, word, word)).fetchone()
-    return row is not None
+    return get_engine().written_as_typed(conn, word, SURFACE_CHECKS)
 
 
 def correct(conn, cat, word: str) -> str | None:
     """A better spelling of one lower-case word, or None."""
-    key = (cat.signature, word)
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    vocabulary = _vocabulary(conn, cat)
-    result = _correct(conn, vocabulary, word)
-    with _cache_lock:
-        _cache[key] = result
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return result
+    return _cache.get_or((cat.signature, word), lambda: _correct(conn, _vocabulary(conn, cat), word))
 
 
 def _correct(conn, vocabulary: _Vocabulary, word: str) -> str | None:

@@ -6,22 +6,18 @@ say `Vary: HX-Request`, so no cache hands a fragment to a full navigation.
 """
 
 from dataclasses import replace
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import quote as url_quote
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
-from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from jinja2 import StrictUndefined
-from jinja2_fragments.fastapi import Jinja2Blocks
-from pydantic import Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import feeds, papers, search
 from app.related import related_papers
-from app.search import MAX_PER_PAGE, SearchParams, SearchResult
-from app.settings import TEMPLATES_DIR, get_settings
+from app.results import MAX_PER_PAGE, PER_PAGE, SearchParams, SearchResult
+from app.settings import get_settings
+from app.web.params import ViewParams
+from app.web.render import VARY, base_url, common, templates, wants_fragment
 
 # HTML pages stay out of the OpenAPI schema (that documents /api); HEAD is answered like GET
 # because link checkers and unfurlers use it on shared permalinks.
@@ -32,52 +28,14 @@ def page(path: str, **kwargs):
     return router.api_route(path, methods=["GET", "HEAD"], **kwargs)
 
 
-templates = Jinja2Blocks(directory=TEMPLATES_DIR)
-templates.env.undefined = StrictUndefined  # a missing name is a bug, not an empty string
-templates.env.globals["replace"] = replace
-templates.env.filters["capitalize_first"] = lambda text: text[:1].upper() + text[1:]
-VARY = {"Vary": "HX-Request"}
 FEED_SIZE = 50
 MAX_EXPORT = 1000
 SITEMAP_SIZE = 50_000  # the sitemap protocol's limit of URLs per file
-MAX_QUERY_CHARS = 500
-MAX_PAGE = 10_000
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 BIBTEX_TYPE = "application/x-bibtex; charset=utf-8"
 
-Sort = Literal["relevance", "newest", "oldest", "title"]
-
-
-def view_params(
-    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS * 4)] = "",
-    tag: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
-    not_tag: Annotated[list[str], Query()] = [],  # noqa: B006
-    year: Annotated[list[Annotated[int, Field(ge=1, le=9999)]], Query()] = [],  # noqa: B006
-    sort: Sort | None = None,
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
-) -> SearchParams:
-    """The view a URL names (every state is a URL)."""
-    def unique(values):
-        return tuple(dict.fromkeys(v for v in values if v))
-    return SearchParams(q=q.strip()[:MAX_QUERY_CHARS], tags=unique(tag), not_tags=unique(not_tag),
-                        years=unique(year), sort=sort, page=page, per_page=per_page)
-
-
-ViewParams = Annotated[SearchParams, Depends(view_params)]
-
-
 def run_search(params: SearchParams) -> SearchResult:
     return search.run(params)
-
-
-def base_url(request: Request) -> str:
-    return (get_settings().base_url or str(request.base_url)).rstrip("/")
-
-
-def wants_fragment(request: Request) -> bool:
-    return (request.headers.get("HX-Request") == "true"
-            and request.headers.get("HX-History-Restore-Request") != "true")
 
 
 class View:
@@ -104,14 +62,8 @@ class View:
 
 
 def _export_url(name: str, params: SearchParams) -> str:
-    qs = params.query_string(page=1, per_page=20, sort=None)
+    qs = params.query_string(page=1, per_page=PER_PAGE, sort=None)
     return f"/{name}" + ("?" + qs if qs else "")
-
-
-def common(request: Request, **context) -> dict:
-    settings = get_settings()
-    return {"site_name": settings.site_name, "base_url": base_url(request), "path": request.url.path,
-            "canonical": None, **context}
 
 
 def render_view(request: Request, params: SearchParams, *, tag: papers.TagInfo | None = None) -> Response:
@@ -124,7 +76,7 @@ def render_view(request: Request, params: SearchParams, *, tag: papers.TagInfo |
     fragment = wants_fragment(request)
     context = common(request, result=result, params=params, view=view, tag=tag, title=title, fragment=fragment,
                      view_path=view.url(replace(params, q="", not_tags=(), years=(), sort=None, page=1,
-                                                per_page=20, tags=(tag.slug,) if tag else ())),
+                                                per_page=PER_PAGE, tags=(tag.slug,) if tag else ())),
                      canonical=base_url(request) + view.url(params),
                      feed_url=view.feed(params), bib_url=view.bibtex(params))
     if fragment:
@@ -331,54 +283,3 @@ def robots(request: Request) -> str:
         f"Sitemap: {base_url(request)}/sitemap.xml",
         "",
     ])
-
-
-# --- error pages ---------------------------------------------------------------------
-
-ERROR_TITLES = {404: "Not found", 405: "Method not allowed", 422: "That request did not make sense",
-                500: "Something went wrong"}
-
-
-def _is_api(request: Request) -> bool:
-    return request.url.path == "/api" or request.url.path.startswith("/api/")
-
-
-def error_page(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
-    context = common(request, title=ERROR_TITLES.get(status, "Error"), status=status, message=message)
-    context["query"] = request.query_params.get("q", "") if status == 404 else ""
-    response = templates.TemplateResponse(request, "error.html", context, status_code=status, headers=headers)
-    if status >= 500:  # produced outside the app's middleware, so the security headers go on here
-        from app.main import SECURITY_HEADERS
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-    return response
-
-
-def install_error_pages(app: FastAPI) -> None:
-    """Site-styled error pages for HTML routes; /api keeps FastAPI's JSON errors."""
-
-    async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if _is_api(request):
-            return await http_exception_handler(request, exc)
-        message = exc.detail if isinstance(exc.detail, str) and exc.status_code != 500 else ""
-        if exc.status_code == 404 and message == "Not Found":
-            message = "There is no page at this address."
-        return error_page(request, exc.status_code, message, headers=getattr(exc, "headers", None))
-
-    async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
-        if _is_api(request):
-            return await request_validation_exception_handler(request, exc)
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(part) for part in error.get("loc", ())[1:]) or "request"
-            problems.append(f"{where}: {error.get('msg', 'invalid')}")
-        return error_page(request, 422, "; ".join(problems))
-
-    async def on_server_error(request: Request, exc: Exception) -> Response:
-        if _is_api(request):
-            return PlainTextResponse("Internal Server Error", status_code=500)
-        return error_page(request, 500, "")
-
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(Exception, on_server_error)

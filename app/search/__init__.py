@@ -1,129 +1,18 @@
 """One function answers every search: `run(params) -> SearchResult`.
 
 The HTML page, the htmx fragment, the JSON API, the Atom feed and the BibTeX
-export all render the SearchResult this module returns; nothing else builds
-FTS SQL.
+export all render the SearchResult this returns (types in app/results.py). The
+query is compiled to a typed plan (query.py); the in-memory catalogue evaluates
+its filters on bitsets (catalogue.py); the engine (app/engine) finds and ranks
+full-text matches and marks them; facets.py, hits.py and spelling.py fill in the rest.
 """
-
-from dataclasses import dataclass, field, replace
-from datetime import date
-from urllib.parse import urlencode
-
-from markupsafe import Markup
-
-SORTS = ("relevance", "newest", "oldest", "title")
-MAX_PER_PAGE = 100
-
-
-@dataclass(frozen=True)
-class SearchParams:
-    """Everything that defines a view; every state is a URL (see query_string)."""
-    q: str = ""
-    tags: tuple[str, ...] = ()
-    not_tags: tuple[str, ...] = ()
-    years: tuple[int, ...] = ()
-    sort: str | None = None      # None: relevance with a query, newest without
-    page: int = 1
-    per_page: int = 20
-
-    @property
-    def effective_sort(self) -> str:
-        return self.sort or ("relevance" if self.q.strip() else "newest")
-
-    def query_string(self, **overrides) -> str:
-        """The URL query string of this view (defaults left out, so URLs stay short)."""
-        p = replace(self, **overrides) if overrides else self
-        pairs: list[tuple[str, str]] = []
-        if p.q:
-            pairs.append(("q", p.q))
-        pairs += [("tag", t) for t in p.tags]
-        pairs += [("not_tag", t) for t in p.not_tags]
-        pairs += [("year", str(y)) for y in p.years]
-        if p.sort:
-            pairs.append(("sort", p.sort))
-        if p.page != 1:
-            pairs.append(("page", str(p.page)))
-        if p.per_page != 20:
-            pairs.append(("per_page", str(p.per_page)))
-        return urlencode(pairs)
-
-    def toggle_tag(self, slug: str) -> "SearchParams":
-        """Select a tag, or unselect it when selected (an exclusion is lifted either way)."""
-        tags = tuple(t for t in self.tags if t != slug) if slug in self.tags else (*self.tags, slug)
-        return replace(self, tags=tags, not_tags=tuple(t for t in self.not_tags if t != slug), page=1)
-
-    def toggle_exclusion(self, slug: str) -> "SearchParams":
-        not_tags = (tuple(t for t in self.not_tags if t != slug) if slug in self.not_tags
-                    else (*self.not_tags, slug))
-        return replace(self, not_tags=not_tags, tags=tuple(t for t in self.tags if t != slug), page=1)
-
-    def toggle_year(self, year: int) -> "SearchParams":
-        years = tuple(y for y in self.years if y != year) if year in self.years else (*self.years, year)
-        return replace(self, years=years, page=1)
-
-
-@dataclass(frozen=True)
-class TagRef:
-    slug: str
-    name: str
-    kind: str   # "topic" or "category"
-
-
-@dataclass
-class Hit:
-    id: int                      # internal row id
-    key: str                     # public id: the permalink is /papers/{key}
-    arxiv_id: str | None
-    title: str
-    abstract: str
-    authors: list[str]
-    published: date | None
-    url: str | None              # external link (arXiv abs page when known)
-    tags: list[TagRef]
-    snippet: Markup              # abstract excerpt, escaped, matched terms in <mark>
-    title_html: Markup           # title, escaped, matched terms in <mark>
-
-
-@dataclass
-class FacetValue:
-    value: str                   # tag slug, or the year as text
-    label: str                   # readable name
-    kind: str                    # "topic", "category" or "year"
-    count: int
-    selected: bool = False
-    excluded: bool = False
-    toggle: SearchParams | None = None    # the view with this value toggled
-    exclude: SearchParams | None = None   # the view with this value excluded (tags only)
-
-
-@dataclass
-class SearchResult:
-    params: SearchParams
-    total: int
-    hits: list[Hit]
-    facets: dict[str, list[FacetValue]] = field(default_factory=dict)  # "topic", "category", "year"
-    total_is_estimate: bool = False
-    suggestion: str | None = None            # corrected query ("did you mean"), or None
-    expansions: list[tuple[str, str]] = field(default_factory=list)  # synonyms applied
-    relaxed: bool = False                    # strict AND found little: ranked OR results shown
-    elapsed_ms: float = 0.0
-    # Relevance order covers the first `ranked_within` results (the most recently added
-    # matches of a very broad query); the rest follow newest first. None: all ranked.
-    ranked_within: int | None = None
-    facets_more: dict[str, int] = field(default_factory=dict)  # facet values left out, per group
-    terms: list[str] = field(default_factory=list)             # words searched for (unstemmed)
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.params.per_page))
-
 
 # --- the engine ----------------------------------------------------------------------
 #
 # Design, measured on the 165k-paper arXiv corpus (see bench/README.md):
 #  * Sets, not SQL, for everything but ranking. The FTS5 match set is fetched once
 #    (group_concat + orjson), then filters, facet counts and date sorts are bitset
-#    operations on in-memory tag/year sets (app/bitsets.py, app/predicates.py).
+#    operations on in-memory tag/year sets (bitsets.py, catalogue.py).
 #  * BM25 with column weights is the costly part (~1.5 µs a row, plus one pass over
 #    each term's postings for its IDF): ranking all 128k matches of "model" takes
 #    ~140 ms. So at most RANK_LIMIT (1000) matches are ranked: all of them when the result
@@ -134,22 +23,25 @@ class SearchResult:
 #    as a ranked OR of its top-level parts (`relaxed`), with the strict matches kept
 #    on top. A query written with operators is loosened only when it finds nothing.
 
-import re  # noqa: E402
-from time import perf_counter  # noqa: E402
+import re
+from dataclasses import replace
+from time import perf_counter
 
-import orjson  # noqa: E402
-import pysqlite3.dbapi2 as sqlite3  # noqa: E402
+from app.db import reader
+from app.engine import get_engine
+from app.plan import Text
+from app.results import MAX_PER_PAGE, SORTS, FacetValue, Hit, SearchParams, SearchResult, TagRef
+from app.search import bitsets, facets, hits, spelling
+from app.search.catalogue import Catalogue, catalogue
+from app.search.query import CompiledQuery, compile_query, fts_tokens, loosen
+from app.settings import get_settings
 
-from app import bitsets, facets, hits, predicates, spelling  # noqa: E402
-from app.db import reader  # noqa: E402
-from app.query import CompiledQuery, compile_query, fts_tokens, loosen  # noqa: E402
-from app.settings import get_settings  # noqa: E402
+__all__ = ["FacetValue", "Hit", "SearchParams", "SearchResult", "TagRef", "run", "warm"]
 
 WEIGHTS = (5.0, 1.0, 2.0)  # title, abstract, authors: nDCG is flat for title weights 4-10
 RANK_LIMIT = 1000
 RELAX_BELOW = 3
 _OPERATORS = re.compile(r'["():*]|(?:^|\s)-\S|\b(?:AND|OR|NOT)\b')
-_MATCH_IDS = "SELECT group_concat(rowid) FROM papers_fts WHERE papers_fts MATCH ?"
 
 
 def run(params: SearchParams) -> SearchResult:
@@ -161,11 +53,11 @@ def run(params: SearchParams) -> SearchResult:
     """
     params = _sane(params)
     conn = reader()
-    cat = bitsets.catalogue(conn, get_settings().database_path)
+    cat = catalogue(conn, get_settings().database_path)
     return cat.results.get_or(params, lambda: _run(params, conn, cat))
 
 
-def _run(params: SearchParams, conn, cat: bitsets.Catalogue) -> SearchResult:
+def _run(params: SearchParams, conn, cat: Catalogue) -> SearchResult:
     started = perf_counter()
     compiled = compile_query(params.q)
     engine = _Engine(conn, cat)
@@ -180,10 +72,10 @@ def _run(params: SearchParams, conn, cat: bitsets.Catalogue) -> SearchResult:
                     pinned, relaxed = sets.results, True
                     used, sets, matches = looser, looser_sets, looser_matches
                     break
-    except sqlite3.OperationalError as exc:
-        if not _is_fts_error(exc):
+    except Exception as exc:
+        if not engine.engine.refuses(exc):
             raise
-        # compile_query promises valid FTS5; should one still be refused, that is no results.
+        # Rendering quotes every token; should the engine still refuse a query, that is no results.
         return SearchResult(params=params, total=0, hits=[], terms=list(compiled.terms))
     start, count = (params.page - 1) * params.per_page, params.per_page
     sort = params.effective_sort
@@ -208,7 +100,7 @@ def warm() -> None:
     """Build what the first search would otherwise wait for: the in-memory catalogue and
     the spelling vocabulary (about a second on 165k papers). Worth calling at server start."""
     conn = reader()
-    spelling.correct(conn, bitsets.catalogue(conn, get_settings().database_path), "warm")
+    spelling.correct(conn, catalogue(conn, get_settings().database_path), "warm")
 
 
 def _sane(params: SearchParams) -> SearchParams:
@@ -245,25 +137,23 @@ def _plain(text: str) -> bool:
     return not _OPERATORS.search(text)
 
 
-def _is_fts_error(exc: Exception) -> bool:
-    return "fts5" in str(exc).lower() or "malformed match" in str(exc).lower()
-
-
 class _Engine:
-    def __init__(self, conn, cat: bitsets.Catalogue):
-        self.conn, self.cat = conn, cat
+    """One search's use of the engine and the catalogue (a connection, the sets cached per catalogue)."""
 
-    def match_bits(self, expr: str) -> int:
-        return self.cat.matches.get_or(expr, lambda: self.cat.fetch(self.conn, _MATCH_IDS, (expr,)))
+    def __init__(self, conn, cat: Catalogue):
+        self.conn, self.cat, self.engine = conn, cat, get_engine()
 
-    def filter(self, compiled: CompiledQuery, match: str | None,
+    def match_bits(self, text: Text) -> int:
+        return self.cat.match_bits(self.conn, self.engine, text)
+
+    def filter(self, compiled: CompiledQuery, match: Text | None,
                params: SearchParams) -> tuple[facets.Sets, int]:
         """The result set and its facet variants; and the bare full-text match set."""
         cat = self.cat
         matches = self.match_bits(match) & cat.universe if match else cat.universe
         core = matches
-        if compiled.where:
-            core &= predicates.evaluate(cat, self.conn, compiled.where, compiled.params, self.match_bits)
+        if compiled.filter is not None:
+            core &= cat.evaluate(self.conn, self.engine, compiled.filter)
         for slug in params.tags:
             tag = cat.tag(slug)
             core &= tag.bits if tag else 0
@@ -287,7 +177,7 @@ class _Engine:
                              for i, slug in enumerate(hidden)}
         return facets.Sets(results, core & ~all_hidden, without_exclusion), matches
 
-    def ranked(self, match: str, results: int, matches: int, pinned: int,
+    def ranked(self, match: Text, results: int, matches: int, pinned: int,
                start: int, count: int) -> tuple[list[int], int | None]:
         """A page in relevance order, and where that order ends if not all results are ranked."""
         cat = self.cat
@@ -296,7 +186,7 @@ class _Engine:
             return [], None
         # Keyed by the sets themselves (hashing a 165k-bit int takes microseconds):
         # the next page of the same view reuses the ranking.
-        ordered = cat.rankings.get_or((match, WEIGHTS, window, pinned),
+        ordered = cat.rankings.get_or((self.engine.render(match), WEIGHTS, window, pinned),
                                       lambda: self._rank(match, window, matches, pinned))
         ids = ordered[start:start + count]
         if len(ids) < count:
@@ -304,18 +194,13 @@ class _Engine:
                                     count - len(ids), cat.size)
         return ids, (None if window == results else len(ordered))
 
-    def _rank(self, match: str, window: int, matches: int, pinned: int) -> list[int]:
+    def _rank(self, match: Text, window: int, matches: int, pinned: int) -> list[int]:
         """The window's papers by BM25 (strict matches of a loosened query first), ties newest first."""
         low = (window & -window).bit_length() - 1
-        sql = (f"SELECT rowid, bm25(papers_fts, {', '.join(map(str, WEIGHTS))}) FROM papers_fts"
-               " WHERE papers_fts MATCH ? AND rowid >= ?")
-        args: list = [match, low]
-        if (matches >> low) != (window >> low):  # filters apply: rank only the window's papers
-            sql += " AND +rowid IN (SELECT value FROM json_each(?))"
-            args.append(orjson.dumps(bitsets.members(window)).decode())
-        cursor = self.conn.cursor()
-        cursor.row_factory = None
-        scored = cursor.execute(sql, args).fetchall()
+        # Filters apply when the window is not all of the matches above its lowest id:
+        # then only the window's papers are scored.
+        candidates = bitsets.members(window) if (matches >> low) != (window >> low) else None
+        scored = self.engine.rank(self.conn, match, WEIGHTS, candidates, low)
         pin = set(bitsets.members(pinned)) if pinned else set()
         rank = self.cat.date_rank
         scored.sort(key=lambda r: (r[0] not in pin, r[1], rank[r[0]] if r[0] < len(rank) else 0))

@@ -1,7 +1,7 @@
 """Highlighted titles and abstract excerpts, built so that no markup from the data reaches a page.
 
-FTS5's highlight() and snippet() mark matches with characters from Unicode's
-private use area; the text around them is escaped first, then the markers become
+The engine marks matches with characters from Unicode's private use area
+(app/engine/base.py); the text around them is escaped first, then the markers become
 <mark> tags. A paper whose own text contains a marker character is shown
 escaped and unhighlighted rather than risk a stray tag.
 """
@@ -10,22 +10,17 @@ import re
 
 from markupsafe import Markup, escape
 
-OPEN, CLOSE = "\ue000", "\ue001"
-ELLIPSIS = "…"
-SNIPPET_TOKENS = 40
-PLAIN_EXCERPT_CHARS = 300
-_PAIRED = re.compile(f"[^{OPEN}{CLOSE}]*(?:{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}[^{OPEN}{CLOSE}]*)*")
+from app.engine import get_engine
+from app.engine import MARK_CLOSE as CLOSE
+from app.engine import MARK_OPEN as OPEN
+from app.papers import excerpt
+from app.plan import Text
 
-_COLUMNS = (f"SELECT rowid, highlight(papers_fts, 0, '{OPEN}', '{CLOSE}'),"
-            f" snippet(papers_fts, 1, '{OPEN}', '{CLOSE}', '{ELLIPSIS}', {SNIPPET_TOKENS})"
-            " FROM papers_fts WHERE papers_fts MATCH ?")
-# Two ways to reach a page's papers: walk the matches between its lowest and highest
-# rowid with the ids as a filter (`+rowid`: not a constraint), or look each id up (a
-# constraint: FTS5 seeks once per paper, 0.1-0.3 ms each). Walking wins while the range
-# holds fewer than WALK_LIMIT matches: a relevance page of the newest window, not a
-# title-sorted page spread over 128k matches of "model".
-_WALK = _COLUMNS + " AND rowid BETWEEN ? AND ? AND +rowid IN ({marks})"
-_SEEK = _COLUMNS + " AND rowid IN ({marks})"
+SNIPPET_TOKENS = 40
+_PAIRED = re.compile(f"[^{OPEN}{CLOSE}]*(?:{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}[^{OPEN}{CLOSE}]*)*")
+# A page's papers are reached by walking the matches between its lowest and highest id
+# while that range holds fewer than WALK_LIMIT matches (a relevance page of the newest
+# window), else by seeking each id (a title-sorted page spread over 128k matches of "model").
 WALK_LIMIT = 3000
 
 
@@ -33,15 +28,6 @@ def marked(text: str) -> Markup:
     """FTS5 output with markers -> escaped HTML with <mark> (markers must be balanced)."""
     html = str(escape(text))
     return Markup(html.replace(OPEN, "<mark>").replace(CLOSE, "</mark>"))
-
-
-def excerpt(text: str, limit: int = PLAIN_EXCERPT_CHARS) -> str:
-    """The start of a text, cut at a word boundary."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(" ", 0, limit)
-    return text[:cut if cut > limit // 2 else limit].rstrip(" ,;:.") + ELLIPSIS
 
 
 def _safe(text: str) -> bool:
@@ -53,7 +39,7 @@ def _balanced(text: str) -> bool:
     return _PAIRED.fullmatch(text) is not None
 
 
-def highlight(conn, match: str | None, papers: list, matches: int | None = None) -> dict[int, tuple[Markup, Markup]]:
+def highlight(conn, match: Text | None, papers: list, matches: int | None = None) -> dict[int, tuple[Markup, Markup]]:
     """paper id -> (title_html, snippet_html) for rows with `id`, `title`, `abstract`.
 
     One statement for the page; `matches` (the bitset of `match`) tells the cheaper plan.
@@ -62,14 +48,10 @@ def highlight(conn, match: str | None, papers: list, matches: int | None = None)
     wanted = [p["id"] for p in papers if _safe(p["title"]) and _safe(p["abstract"])]
     if not match or not wanted:
         return out
-    marks = ",".join("?" * len(wanted))
     low, high = min(wanted), max(wanted)
     in_range = ((matches >> low) & ((1 << (high - low + 1)) - 1)).bit_count() if matches is not None else 0
-    if in_range <= WALK_LIMIT:
-        rows = conn.execute(_WALK.format(marks=marks), (match, low, high, *wanted))
-    else:
-        rows = conn.execute(_SEEK.format(marks=marks), (match, *wanted))
-    for paper_id, title, snippet in rows:
+    rows = get_engine().highlight(conn, match, wanted, in_range > WALK_LIMIT, SNIPPET_TOKENS)
+    for paper_id, (title, snippet) in rows.items():
         plain_title, plain_snippet = out[paper_id]
         out[paper_id] = (marked(title) if title and _balanced(title) else plain_title,
                          marked(snippet) if snippet and _balanced(snippet) else plain_snippet)

@@ -1,0 +1,168 @@
+"""SQLite FTS5, the search engine in use: every line of FTS5 SQL in the app is here.
+
+The index is `papers_fts`, an external-content FTS5 table over `papers` (title,
+abstract, authors; tokenizer `porter unicode61 remove_diacritics 2`), kept in step
+by the `papers_fts_*` triggers of the migrations and read through `papers_fts_vocab`
+for document frequencies. See app/engine/base.py for what each method promises.
+"""
+
+from collections.abc import Iterable, Sequence
+
+import orjson
+import pysqlite3.dbapi2 as sqlite3
+
+from app.engine.base import ELLIPSIS, MARK_CLOSE, MARK_OPEN
+from app.plan import AllOf, AnyOf, Text, Words
+
+TABLE = "papers_fts"
+SQL_CHUNK = 500  # ids per statement: well under SQLite's bound-parameter limit
+
+_MATCH = f"SELECT rowid FROM {TABLE} WHERE {TABLE} MATCH ?"
+_MATCH_IDS = f"SELECT group_concat(rowid) FROM {TABLE} WHERE {TABLE} MATCH ?"
+# The unary + keeps the planner from turning IN into one FTS5 lookup per id (each
+# re-reading whole posting lists) instead of one walk over the rowid range.
+_WITHIN = " AND rowid BETWEEN ? AND ? AND +rowid IN (SELECT value FROM json_each(?))"
+_HIGHLIGHT = (f"SELECT rowid, highlight({TABLE}, 0, '{MARK_OPEN}', '{MARK_CLOSE}'),"
+              f" snippet({TABLE}, 1, '{MARK_OPEN}', '{MARK_CLOSE}', '{ELLIPSIS}', ?)"
+              f" FROM {TABLE} WHERE {TABLE} MATCH ?")
+# Two ways to reach a page's papers: walk the matches between its lowest and highest
+# rowid with the ids as a filter (`+rowid`: not a constraint), or look each id up (a
+# constraint: FTS5 seeks once per paper, 0.1-0.3 ms each). Walking wins unless the
+# caller says the range is dense with matches.
+_WALK = _HIGHLIGHT + " AND rowid BETWEEN ? AND ? AND +rowid IN ({marks})"
+_SEEK = _HIGHLIGHT + " AND rowid IN ({marks})"
+
+
+def quote(tokens: Sequence[str]) -> str:
+    """One FTS5 string (a phrase when several tokens): the only way user text reaches FTS5."""
+    return '"' + " ".join(tokens).replace('"', '""') + '"'
+
+
+def _parse_ids(concatenated: str | None) -> list[int]:
+    return orjson.loads("[" + concatenated + "]") if concatenated else []
+
+
+class Fts5Engine:
+    """The SearchEngine of app/engine/base.py on SQLite FTS5."""
+
+    name = "sqlite-fts5"
+
+    # --- reading ----------------------------------------------------------------------
+
+    def render(self, text: Text) -> str:
+        if isinstance(text, Words):
+            expr = quote(text.tokens) + (" *" if text.prefix else "")
+            if not text.columns:
+                return expr
+            columns = text.columns[0] if len(text.columns) == 1 else "{" + " ".join(text.columns) + "}"
+            return f"{columns} : {expr}"
+        if isinstance(text, AnyOf):
+            return "(" + " OR ".join(self._operand(p) for p in text.parts) + ")"
+        expr = " AND ".join(self._operand(p) for p in text.parts)
+        if text.excluded:
+            if len(text.parts) > 1:
+                expr = f"({expr})"
+            expr += "".join(f" NOT {self._operand(e)}" for e in text.excluded)
+        return expr
+
+    def _operand(self, text: Text) -> str:
+        """A node's expression, safe to embed beside AND / OR / NOT."""
+        return f"({self.render(text)})" if isinstance(text, AllOf) else self.render(text)
+
+    def match_ids(self, conn, text: Text, within: Sequence[int] | None = None) -> list[int]:
+        if within is None:
+            return _parse_ids(conn.execute(_MATCH_IDS, (self.render(text),)).fetchone()[0])
+        if not within:
+            return []
+        row = conn.execute(_MATCH_IDS + _WITHIN, (self.render(text), within[0], within[-1],
+                                                   orjson.dumps(list(within)).decode())).fetchone()
+        return _parse_ids(row[0])
+
+    def rank(self, conn, text: Text, weights: tuple[float, float, float],
+             candidates: Sequence[int] | None, lowest: int) -> list[tuple[int, float]]:
+        sql = (f"SELECT rowid, bm25({TABLE}, {', '.join(map(str, weights))}) FROM {TABLE}"
+               f" WHERE {TABLE} MATCH ? AND rowid >= ?")
+        args: list = [self.render(text), lowest]
+        if candidates is not None:
+            sql += " AND +rowid IN (SELECT value FROM json_each(?))"
+            args.append(orjson.dumps(list(candidates)).decode())
+        cursor = conn.cursor()
+        cursor.row_factory = None
+        return cursor.execute(sql, args).fetchall()
+
+    def highlight(self, conn, text: Text, ids: Sequence[int], dense: bool,
+                  snippet_tokens: int) -> dict[int, tuple[str | None, str | None]]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        expr = self.render(text)
+        if dense:
+            rows = conn.execute(_SEEK.format(marks=marks), (snippet_tokens, expr, *ids))
+        else:
+            rows = conn.execute(_WALK.format(marks=marks), (snippet_tokens, expr, min(ids), max(ids), *ids))
+        return {paper_id: (title, snippet) for paper_id, title, snippet in rows}
+
+    def refuses(self, exc: BaseException) -> bool:
+        text = str(exc).lower()
+        return isinstance(exc, sqlite3.OperationalError) and ("fts5" in text or "malformed match" in text)
+
+    def document_frequencies(self, conn, terms: Iterable[str]) -> dict[str, int]:
+        terms = sorted(set(terms))
+        out: dict[str, int] = {}
+        for start in range(0, len(terms), SQL_CHUNK):
+            chunk = terms[start:start + SQL_CHUNK]
+            out.update(conn.execute(f"SELECT term, doc FROM {TABLE}_vocab WHERE term IN"
+                                    f" ({','.join('?' * len(chunk))})", chunk).fetchall())
+        return out
+
+    def written_as_typed(self, conn, word: str, sample: int) -> bool:
+        row = conn.execute(
+            f"SELECT 1 FROM papers WHERE id IN ({_MATCH} LIMIT ?)"
+            " AND (instr(lower(title), ?) OR instr(lower(abstract), ?) OR instr(lower(authors), ?)) LIMIT 1",
+            (quote([word]), sample, word, word, word)).fetchone()
+        return row is not None
+
+    # --- writing ----------------------------------------------------------------------
+
+    def suspend_sync(self, conn) -> list[str]:
+        triggers = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'papers'"
+            f" AND name LIKE '{TABLE}_%'").fetchall()
+        for name, _sql in triggers:
+            conn.execute(f'DROP TRIGGER "{name}"')
+        return [sql for _name, sql in triggers]
+
+    def resume_sync(self, conn, token: list[str]) -> None:
+        for sql in token:
+            conn.execute(sql)
+
+    def index(self, conn, ids: Sequence[int]) -> None:
+        ids = sorted(ids)
+        for start in range(0, len(ids), SQL_CHUNK):
+            chunk = ids[start:start + SQL_CHUNK]
+            conn.execute(f"INSERT INTO {TABLE} (rowid, title, abstract, authors)"
+                         f" SELECT id, title, abstract, authors FROM papers WHERE id IN ({','.join('?' * len(chunk))})",
+                         chunk)
+
+    def unindex(self, conn, paper_id: int, title: str, abstract: str, authors: str) -> None:
+        conn.execute(f"INSERT INTO {TABLE} ({TABLE}, rowid, title, abstract, authors)"
+                     " VALUES ('delete', ?, ?, ?, ?)", (paper_id, title, abstract, authors))
+
+    def set_loading(self, conn, loading: bool) -> None:
+        # Fewer, larger segment merges while loading (about a quarter less work); 4 is FTS5's default.
+        conn.execute(f"INSERT INTO {TABLE}({TABLE}, rank) VALUES ('automerge', ?)", (16 if loading else 4,))
+
+    # --- maintenance --------------------------------------------------------------------
+
+    def optimize(self, conn) -> None:
+        conn.execute(f"INSERT INTO {TABLE}({TABLE}) VALUES ('optimize')")
+
+    def rebuild(self, conn) -> None:
+        conn.execute(f"INSERT INTO {TABLE}({TABLE}) VALUES ('rebuild')")
+
+    def check(self, conn) -> list[str]:
+        try:
+            conn.execute(f"INSERT INTO {TABLE}({TABLE}, rank) VALUES ('integrity-check', 1)")
+        except Exception as exc:  # noqa: BLE001 - reported, not handled
+            return [f"full-text index: {exc}"]
+        return []

@@ -1,0 +1,122 @@
+"""The search's view and result types: the ground floor every layer imports.
+
+`SearchParams` is a view (every state is a URL); `SearchResult` is what one view
+shows. The search fills them, every renderer (HTML, htmx fragment, JSON, Atom,
+BibTeX) reads them. Frozen, so a cached result can be shared between threads;
+their lists are never changed after the search built them.
+
+This module imports nothing from the app.
+"""
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+from urllib.parse import urlencode
+
+from markupsafe import Markup
+
+SORTS = ("relevance", "newest", "oldest", "title")
+MAX_PER_PAGE = 100
+PER_PAGE = 20     # the default page size; a URL leaves it out
+MAX_PAGE = 10_000  # deepest page any view may ask for (web and API alike)
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Everything that defines a view; every state is a URL (see query_string)."""
+    q: str = ""
+    tags: tuple[str, ...] = ()
+    not_tags: tuple[str, ...] = ()
+    years: tuple[int, ...] = ()
+    sort: str | None = None      # None: relevance with a query, newest without
+    page: int = 1
+    per_page: int = PER_PAGE
+
+    @property
+    def effective_sort(self) -> str:
+        return self.sort or ("relevance" if self.q.strip() else "newest")
+
+    def query_string(self, **overrides) -> str:
+        """The URL query string of this view (defaults left out, so URLs stay short)."""
+        p = replace(self, **overrides) if overrides else self
+        pairs: list[tuple[str, str]] = []
+        if p.q:
+            pairs.append(("q", p.q))
+        pairs += [("tag", t) for t in p.tags]
+        pairs += [("not_tag", t) for t in p.not_tags]
+        pairs += [("year", str(y)) for y in p.years]
+        if p.sort:
+            pairs.append(("sort", p.sort))
+        if p.page != 1:
+            pairs.append(("page", str(p.page)))
+        if p.per_page != PER_PAGE:
+            pairs.append(("per_page", str(p.per_page)))
+        return urlencode(pairs)
+
+    def toggle_tag(self, slug: str) -> "SearchParams":
+        """Select a tag, or unselect it when selected (an exclusion is lifted either way)."""
+        tags = tuple(t for t in self.tags if t != slug) if slug in self.tags else (*self.tags, slug)
+        return replace(self, tags=tags, not_tags=tuple(t for t in self.not_tags if t != slug), page=1)
+
+    def toggle_exclusion(self, slug: str) -> "SearchParams":
+        not_tags = (tuple(t for t in self.not_tags if t != slug) if slug in self.not_tags
+                    else (*self.not_tags, slug))
+        return replace(self, not_tags=not_tags, tags=tuple(t for t in self.tags if t != slug), page=1)
+
+    def toggle_year(self, year: int) -> "SearchParams":
+        years = tuple(y for y in self.years if y != year) if year in self.years else (*self.years, year)
+        return replace(self, years=years, page=1)
+
+
+@dataclass(frozen=True)
+class TagRef:
+    slug: str
+    name: str
+    kind: str   # "topic" or "category"
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: int                      # internal row id
+    key: str                     # public id: the permalink is /papers/{key}
+    arxiv_id: str | None
+    title: str
+    abstract: str
+    authors: list[str]
+    published: date | None
+    url: str | None              # external link (arXiv abs page when known)
+    tags: list[TagRef]
+    snippet: Markup              # abstract excerpt, escaped, matched terms in <mark>
+    title_html: Markup           # title, escaped, matched terms in <mark>
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str                   # tag slug, or the year as text
+    label: str                   # readable name
+    kind: str                    # "topic", "category" or "year"
+    count: int
+    selected: bool = False
+    excluded: bool = False
+    toggle: SearchParams | None = None    # the view with this value toggled
+    exclude: SearchParams | None = None   # the view with this value excluded (tags only)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    params: SearchParams
+    total: int
+    hits: list[Hit]
+    facets: dict[str, list[FacetValue]] = field(default_factory=dict)  # "topic", "category", "year"
+    suggestion: str | None = None            # corrected query ("did you mean"), or None
+    expansions: list[tuple[str, str]] = field(default_factory=list)  # synonyms applied
+    relaxed: bool = False                    # strict AND found little: ranked OR results shown
+    elapsed_ms: float = 0.0
+    # Relevance order covers the first `ranked_within` results (the most recently added
+    # matches of a very broad query); the rest follow newest first. None: all ranked.
+    ranked_within: int | None = None
+    facets_more: dict[str, int] = field(default_factory=dict)  # facet values left out, per group
+    terms: list[str] = field(default_factory=list)             # words searched for (unstemmed)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.params.per_page))

@@ -1,0 +1,91 @@
+"""One error mapper for the whole site: JSON `{"detail": ...}` under /api and for /health,
+the site's styled error page everywhere else, whatever raised it."""
+
+import pysqlite3.dbapi2 as sqlite3
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.web import security
+from app.web.render import common, templates
+
+TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413: "Request too large",
+          414: "Address too long", 422: "That request did not make sense", 500: "Something went wrong",
+          503: "Temporarily unavailable"}
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+def is_api(request: Request) -> bool:
+    """Requests answered in JSON: the API, and the health probe."""
+    path = request.url.path
+    return path in ("/api", "/health") or path.startswith("/api/")
+
+
+def respond(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
+    """The error answer for a request: JSON under /api, else the site's error page."""
+    if is_api(request):
+        return JSONResponse({"detail": message}, status_code=status, headers=headers)
+    return page(request, status, message, headers)
+
+
+def page(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
+    context = common(request, title=TITLES.get(status, "Error"), status=status, message=message)
+    context["query"] = request.query_params.get("q", "") if status == 404 else ""
+    response = templates.TemplateResponse(request, "error.html", context, status_code=status, headers=headers)
+    if status >= 500:  # a 500 is produced outside the app's middleware
+        security.apply(response)
+    return response
+
+
+def database_unavailable(exc: Exception) -> str:
+    """What a database error means for someone reading the catalogue, in words."""
+    text = str(exc).lower()
+    if "interrupted" in text:
+        return "This search took too long and was stopped. Try more specific words."
+    if "unable to open" in text:
+        return "The catalogue's database cannot be opened (missing file or no permission)."
+    if "malformed" in text or "not a database" in text:
+        return "The catalogue's database is damaged; it must be restored or rebuilt."
+    if "no such table" in text:
+        return "The catalogue's database has no schema yet; it must be migrated."
+    if "locked" in text or "busy" in text:
+        return "The catalogue is busy; try again in a moment."
+    return "The catalogue's database cannot be read right now."
+def install(app: FastAPI) -> None:
+    """Register the handlers: HTTP errors, invalid parameters, database errors, anything else."""
+
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_api(request):
+            return await http_exception_handler(request, exc)
+        message = exc.detail if isinstance(exc.detail, str) and exc.status_code != 500 else ""
+        if exc.status_code == 404 and message == "Not Found":
+            message = "There is no page at this address."
+        return page(request, exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if is_api(request):
+            return await request_validation_exception_handler(request, exc)
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error.get("loc", ())[1:]) or "request"
+            problems.append(f"{where}: {error.get('msg', 'invalid')}")
+        return page(request, 422, "; ".join(problems))
+
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        return respond(request, 503, database_unavailable(exc), headers={"Retry-After": "5"})
+
+    async def on_server_error(request: Request, exc: Exception) -> Response:
+        if is_api(request):
+            return security.apply(PlainTextResponse("Internal Server Error", status_code=500))
+        return page(request, 500, "")
+
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(sqlite3.DatabaseError, on_database_error)
+    app.add_exception_handler(Exception, on_server_error)

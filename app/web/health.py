@@ -1,0 +1,70 @@
+"""The site's own pages that are not the catalogue: /health for probes, /docs for the API."""
+
+import os
+import shutil
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from app.db import reader, sqlite3
+from app.settings import get_settings
+from app.web.errors import database_unavailable
+from app.web.limits import LIMIT_RESPONSES
+from app.web.render import templates
+
+LOW_DISK_BYTES = 64 * 1024 * 1024  # below this, ingest is likely to stop with "disk full"
+
+router = APIRouter()
+
+
+@router.get("/docs", include_in_schema=False)
+def api_docs(request: Request) -> Response:
+    # FastAPI's own docs page loads its scripts from a CDN and starts them inline, which our
+    # CSP forbids: this page serves a vendored Swagger UI started from a static file.
+    return templates.TemplateResponse(request, "docs.html", {
+        "site_name": get_settings().site_name, "openapi_url": request.app.openapi_url})
+
+
+@router.get("/health", tags=["meta"], responses={**LIMIT_RESPONSES,
+                                                 503: {"description": "The catalogue cannot answer searches"}})
+def health() -> JSONResponse:
+    """Whether the catalogue can answer: ok, degraded (read-only, disk almost full) or error (503)."""
+    status, body = database_state()
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+router.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)  # for probes that use HEAD
+
+
+def database_state() -> tuple[int, dict]:
+    """The /health answer: 200 when searches work (perhaps degraded), 503 when they cannot."""
+    path = get_settings().database_path
+    if not path.exists():
+        return 503, {"status": "error", "detail": "database file missing"}
+    try:
+        count = reader().execute("SELECT count(*) FROM papers").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        return 503, {"status": "error", "detail": database_unavailable(exc)}
+    body: dict = {"status": "ok", "papers": count, "writable": _writable(path)}
+    problems = [] if body["writable"] else ["database is read-only: searches work, ingest cannot write"]
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = None
+    if free is not None:
+        body["disk_free_bytes"] = free
+        if free < LOW_DISK_BYTES:
+            problems.append("disk almost full: searches work, ingest may fail")
+    if problems:
+        body["status"], body["detail"] = "degraded", "; ".join(problems)
+    return 200, body
+
+
+def _writable(path) -> bool:
+    """Whether an ingest could write: the file, its directory (for the journal) and the mount."""
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return False
+    except OSError:
+        return False
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)

@@ -1,0 +1,30 @@
+"""What every HTML response shares: the templates, the common context, fragment detection."""
+
+from dataclasses import replace
+
+from fastapi import Request
+from jinja2 import StrictUndefined
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from app.settings import TEMPLATES_DIR, get_settings
+
+templates = Jinja2Blocks(directory=TEMPLATES_DIR)
+templates.env.undefined = StrictUndefined  # a missing name is a bug, not an empty string
+templates.env.globals["replace"] = replace
+templates.env.filters["capitalize_first"] = lambda text: text[:1].upper() + text[1:]
+VARY = {"Vary": "HX-Request"}
+
+
+def base_url(request: Request) -> str:
+    return (get_settings().base_url or str(request.base_url)).rstrip("/")
+
+
+def wants_fragment(request: Request) -> bool:
+    return (request.headers.get("HX-Request") == "true"
+            and request.headers.get("HX-History-Restore-Request") != "true")
+
+
+def common(request: Request, **context) -> dict:
+    settings = get_settings()
+    return {"site_name": settings.site_name, "base_url": base_url(request), "path": request.url.path,
+            "canonical": None, **context}
