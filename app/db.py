@@ -41,8 +41,6 @@ def past_deadline() -> int:
     return 1 if deadline is not None and monotonic() > deadline else 0
 
 
-_past_deadline = past_deadline
-
 
 def configure(conn: sqlite3.Connection) -> None:
     """Pragmas every connection needs: WAL for concurrent readers, FK enforcement."""
@@ -60,7 +58,7 @@ def connect(path=None, *, readonly: bool = False):
     if path is None and get_settings().is_postgres:
         path = get_settings().read_url if readonly else get_settings().sqlalchemy_url
     if isinstance(path, str) and path.startswith(POSTGRES_SCHEMES):
-        return pg.connect(path, readonly=readonly)
+        return pg.connect(path, readonly=readonly, past_deadline=past_deadline if readonly else None)
     if isinstance(path, str) and path.startswith("sqlite:///"):
         path = path[len("sqlite:///"):]
     path = path or get_settings().database_path
@@ -69,7 +67,7 @@ def connect(path=None, *, readonly: bool = False):
                                check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA query_only = ON")
-        conn.set_progress_handler(_past_deadline, PROGRESS_STEPS)
+        conn.set_progress_handler(past_deadline, PROGRESS_STEPS)
     else:
         path_parent = getattr(path, "parent", None)
         if path_parent is not None:
@@ -113,7 +111,7 @@ def _pg_reader(url: str) -> pg.Connection:
     with _pools_lock:
         pool = _pools.get(url)
         if pool is None:
-            pool = _pools[url] = pg.ReaderPool(url, get_settings().database_pool_size)
+            pool = _pools[url] = pg.ReaderPool(url, get_settings().database_pool_size, past_deadline)
     if conn is not None and isinstance(conn, pg.Connection):
         owner = _pools.get(getattr(_local, "path", None))
         if owner is not None:

@@ -175,9 +175,10 @@ def _params(params):
 class Connection:
     """The app's view of one PostgreSQL session (autocommit; explicit BEGIN/COMMIT)."""
 
-    def __init__(self, raw: psycopg.Connection, *, readonly: bool = False):
+    def __init__(self, raw: psycopg.Connection, *, readonly: bool = False, past_deadline=None):
         self.raw = raw
         self.readonly = readonly
+        self.past_deadline = past_deadline  # app/db.py's request deadline (time_limit), for readers
         self.row_factory = Row
         self._lock = threading.Lock()
 
@@ -217,9 +218,7 @@ class Connection:
 
     def _check_deadline(self) -> None:
         """Stop a request past its time limit before its next statement (app/db.py time_limit)."""
-        from app.db import past_deadline
-
-        if past_deadline():
+        if self.past_deadline is not None and self.past_deadline():
             raise psycopg.errors.QueryCanceled("interrupted: the request's time limit has passed")
 
 
@@ -238,10 +237,10 @@ def catalogue_version(conn: Connection) -> int:
     return conn.raw.execute("SELECT version FROM catalogue_version WHERE id = 1").fetchone()[0]
 
 
-def connect(url: str, *, readonly: bool = False) -> Connection:
+def connect(url: str, *, readonly: bool = False, past_deadline=None) -> Connection:
     raw = psycopg.connect(conninfo(url), autocommit=True)
     configure(raw, readonly=readonly)
-    return Connection(raw, readonly=readonly)
+    return Connection(raw, readonly=readonly, past_deadline=past_deadline)
 
 
 # --- the readers' pool ---------------------------------------------------------------------
@@ -254,17 +253,18 @@ class ReaderPool:
     back to the pool, which discards it, and the thread takes a fresh one.
     """
 
-    def __init__(self, url: str, max_size: int):
+    def __init__(self, url: str, max_size: int, past_deadline=None):
         from psycopg_pool import ConnectionPool
 
         self.url = url
+        self.past_deadline = past_deadline
         self.pool = ConnectionPool(conninfo(url), min_size=1, max_size=max_size, open=True,
                                    kwargs={"autocommit": True},
                                    configure=lambda raw: configure(raw, readonly=True),
                                    check=ConnectionPool.check_connection, name="papers-readers")
 
     def take(self) -> Connection:
-        return Connection(self.pool.getconn(), readonly=True)
+        return Connection(self.pool.getconn(), readonly=True, past_deadline=self.past_deadline)
 
     def give_back(self, conn: Connection) -> None:
         try:

@@ -5,7 +5,7 @@ Layers, top to bottom (a module may import its own layer and those below):
   search    app.search (query plan, catalogue, facets, hits, snippets, spelling),
             app.papers (the read layer), app.related, app.tagging, app.ingest
   engine    app.engine (the only place that speaks the engine's query language)
-  store     app.db, app.models, app.migrate
+  store     app.db, app.pg (PostgreSQL connections), app.models, app.migrate
   ground    app.plan, app.results, app.settings (import nothing from the app but each other)
 """
 
@@ -16,7 +16,7 @@ LAYERS = [
     ("edge", {"app.main", "app.web", "app.cli", "app.feeds"}),
     ("search", {"app.search", "app.papers", "app.related", "app.tagging", "app.ingest"}),
     ("engine", {"app.engine"}),
-    ("store", {"app.db", "app.models", "app.migrate"}),
+    ("store", {"app.db", "app.pg", "app.models", "app.migrate"}),
     ("ground", {"app.plan", "app.results", "app.settings", "app"}),
 ]
 
