@@ -7,8 +7,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from app import migrate
-from app.db import connect, sqlite3, transaction
+from app import migrate, pg
+from app.db import connect, is_postgres, sqlite3, transaction
 from app.engine import get_engine
 from app.ingest.load import BATCH_SIZE
 from app.settings import SEED_FILE, get_settings
@@ -21,7 +21,9 @@ class DatabaseProblem(Exception):
     """The database cannot be used for this command; the message says why, for the user."""
 
 
-def _existing_database() -> Path:
+def _existing_database():
+    if get_settings().is_postgres:
+        return get_settings().sqlalchemy_url  # the server says whether it exists
     path = get_settings().database_path
     if not path.exists():
         raise DatabaseProblem(f"no database at {path}: `papers ingest FILE` or `papers db upgrade` creates one")
@@ -72,13 +74,17 @@ def cmd_db(args: argparse.Namespace) -> int:
     elif args.action == "optimize":
         conn = connect(_existing_database())
         get_engine().optimize(conn)
-        conn.execute("PRAGMA optimize")
+        if not is_postgres(conn):
+            conn.execute("PRAGMA optimize")
         print("ok: full-text index optimized", file=sys.stderr)
     return 0
 
 
 def check_database(conn) -> list[str]:
-    """Problems found by SQLite's integrity check and FTS5's own consistency check."""
+    """Problems found by SQLite's integrity check and FTS5's own consistency check
+    (on PostgreSQL, which checks its own pages, the engine's check of its statistics)."""
+    if is_postgres(conn):
+        return get_engine().check(conn)
     try:
         problems = [row[0] for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
     except sqlite3.DatabaseError as exc:
@@ -148,7 +154,7 @@ def _short(exc: BaseException) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    if not args.skip_check:
+    if not args.skip_check and not get_settings().is_postgres:
         problem = startup_problem(get_settings().database_path)
         if problem:
             raise DatabaseProblem(problem)
@@ -157,7 +163,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ensure_seeded(conn)
     conn.close()
     settings = get_settings()
-    print(f"serving {settings.site_name} from {settings.database_path} on http://{args.host}:{args.port}",
+    print(f"serving {settings.site_name} from {settings.database_label} on http://{args.host}:{args.port}",
           file=sys.stderr)
     if args.workers == 1:
         # The in-memory catalogue and spelling vocabulary take a second or two to build on a
@@ -229,11 +235,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATABASE
     except Exception as exc:  # noqa: BLE001 - database and disk failures get words, anything else its traceback
+        if get_settings().is_postgres:
+            return _postgres_failure(exc)
         message = explain(exc, get_settings().database_path)
         if message is None or not isinstance(getattr(exc, "orig", None) or exc, (sqlite3.Error, OSError)):
             raise
         print(f"error: {message}", file=sys.stderr)
         return EXIT_DATABASE
+
+
+def _postgres_failure(exc: Exception) -> int:
+    """A PostgreSQL server that cannot be reached or refuses: its own words, exit 3."""
+    original = getattr(exc, "orig", None) or exc
+    if not isinstance(original, pg.OperationalError):
+        raise exc
+    print(f"error: cannot use the database at {get_settings().database_label}: "
+          f"{' '.join(str(original).split())[:300]}", file=sys.stderr)
+    return EXIT_DATABASE
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ We use the `pysqlite3` build of SQLite (a recent release with FTS5) rather than
 the system library: it ranks faster and lets readers scale across threads.
 """
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,6 +94,20 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
 
 def is_postgres(conn) -> bool:
     return pg.is_postgres(conn)
+
+
+def catalogue_version(conn) -> int:
+    """PostgreSQL's catalogue version (bumped by every write, in the writer's transaction)."""
+    return pg.catalogue_version(conn)
+
+
+def values_in(conn, values, kind: str = "int") -> tuple[str, tuple]:
+    """A subquery listing `values` (ints, or text with kind="text") and its one parameter,
+    for `x IN <subquery>` with any number of values: a JSON array on SQLite, an array on
+    PostgreSQL."""
+    if pg.is_postgres(conn):
+        return f"(SELECT unnest(CAST(? AS {'bigint' if kind == 'int' else 'text'}[])))", (list(values),)
+    return "(SELECT value FROM json_each(?))", (json.dumps(list(values)),)
 
 
 _local = threading.local()

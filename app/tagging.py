@@ -11,7 +11,6 @@ retag can share the ingest's transaction and no committed state ever shows a
 batch of papers without its tags.
 """
 
-import json
 import re
 import tomllib
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 from whoosh.lang.porter import stem
 
 from app import plan
+from app.db import values_in
 from app.engine import SearchEngine, get_engine
 from app.search.bitsets import from_ids, members, parse_ids
 from app.search.query import MAX_QUERY_CHARS, CompiledQuery, compile_query
@@ -81,11 +81,11 @@ def sync_topics(conn, topics: Sequence[Topic] | None = None) -> None:
                    description = excluded.description, rule = excluded.rule
                WHERE tags.kind = 'topic'""",
             (topic.slug, topic.name, topic.description, topic.query))
-    stale = f"{_TOPIC_TAG_IDS} AND slug NOT IN (SELECT value FROM json_each(?))"
-    slugs = json.dumps([t.slug for t in topics])
+    listed, slugs = values_in(conn, [t.slug for t in topics], "text")
+    stale = f"{_TOPIC_TAG_IDS} AND slug NOT IN {listed}"
     # Explicit, so stale links go even on a connection without foreign keys on.
-    conn.execute(f"DELETE FROM paper_tags WHERE tag_id IN ({stale})", (slugs,))
-    conn.execute(f"DELETE FROM tags WHERE id IN ({stale})", (slugs,))
+    conn.execute(f"DELETE FROM paper_tags WHERE tag_id IN ({stale})", slugs)
+    conn.execute(f"DELETE FROM tags WHERE id IN ({stale})", slugs)
 
 
 def retag(conn, paper_ids: Sequence[int] | None = None) -> int:
@@ -104,8 +104,8 @@ def retag(conn, paper_ids: Sequence[int] | None = None) -> int:
         within = scope = sorted({int(i) for i in paper_ids})
         if not scope:
             return 0
-        conn.execute("DELETE FROM paper_tags WHERE paper_id IN (SELECT value FROM json_each(?)) "
-                     f"AND tag_id IN ({_TOPIC_TAG_IDS})", (json.dumps(scope),))
+        listed, ids = values_in(conn, scope)
+        conn.execute(f"DELETE FROM paper_tags WHERE paper_id IN {listed} AND tag_id IN ({_TOPIC_TAG_IDS})", ids)
     if not scope:
         return 0
     size = scope[-1] + 1
@@ -161,8 +161,8 @@ class Scope:
                 wanted = [i for i, slug in tags if plan.ascii_fold(slug) == plan.ascii_fold(leaf.slug)]
             else:
                 wanted = [i for i, slug in tags if plan.ascii_fold(slug).startswith(plan.ascii_fold(leaf.prefix))]
-            bits = self._ids("SELECT group_concat(paper_id) FROM paper_tags WHERE tag_id IN"
-                             " (SELECT value FROM json_each(?))", (json.dumps(wanted),))
+            listed, ids = values_in(self.conn, wanted)
+            bits = self._ids(f"SELECT group_concat(paper_id) FROM paper_tags WHERE tag_id IN {listed}", ids)
             return bits, universe & ~bits
         if isinstance(leaf, plan.Years):
             true = self._ids("SELECT group_concat(id) FROM papers WHERE year BETWEEN ? AND ?",

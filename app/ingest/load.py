@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from itertools import islice
 
 from app import tagging
-from app.db import transaction
+from app.db import is_postgres, transaction
 from app.engine import get_engine
 from app.ingest.categories import category_name
 from app.ingest.records import PaperIn, RecordError
@@ -74,8 +74,9 @@ class Loader:
         self._has_idless = True
         self._author_ids: dict[str, int] = {}  # author slug -> id, grows over the run
         self._inserted_ids: set[int] = set()   # new in this batch: nothing old to delete
-        # Random inserts into the author and tag indexes thrash SQLite's small default cache.
-        conn.execute("PRAGMA cache_size = -262144")
+        if not is_postgres(conn):
+            # Random inserts into the author and tag indexes thrash SQLite's small default cache.
+            conn.execute("PRAGMA cache_size = -262144")
 
     def load(self, parsed: Iterable[tuple[int, PaperIn | RecordError]],
              batch_size: int = BATCH_SIZE, progress: Callable[[int], None] | None = None) -> Stats:
@@ -192,18 +193,20 @@ class Loader:
             "INSERT INTO papers (key, arxiv_id, title, abstract, authors, categories, published, year,"
             " added_at, updated_at, source, url, title_norm, content_hash)"
             " VALUES (:key, :arxiv_id, :title, :abstract, :authors, :categories, :published, :year,"
-            " :now, :now, :source, :url, :title_norm, :content_hash)",
+            " :now, :now, :source, :url, :title_norm, :content_hash) RETURNING id",
             {**values, "now": now, "source": self.source})
-        self._changed_ids.add(cur.lastrowid)
-        self._inserted_ids.add(cur.lastrowid)
-        return cur.lastrowid
+        paper_id = cur.fetchone()[0]
+        self._changed_ids.add(paper_id)
+        self._inserted_ids.add(paper_id)
+        return paper_id
 
     def _update(self, row, values: dict, now: str) -> None:
         paper_id = row["id"]
         if values["key"] != row["key"]:
             # The old permalink keeps working: it becomes an alias of the new key.
             self.conn.execute("DELETE FROM aliases WHERE key = ?", (values["key"],))
-            self.conn.execute("INSERT OR REPLACE INTO aliases (key, paper_id) VALUES (?, ?)",
+            self.conn.execute("INSERT INTO aliases (key, paper_id) VALUES (?, ?)"
+                              " ON CONFLICT (key) DO UPDATE SET paper_id = excluded.paper_id",
                               (row["key"], paper_id))
         self.conn.execute(
             "UPDATE papers SET key = :key, arxiv_id = :arxiv_id, title = :title, abstract = :abstract,"

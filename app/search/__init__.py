@@ -34,7 +34,6 @@ from app.results import MAX_PER_PAGE, SORTS, FacetValue, Hit, SearchParams, Sear
 from app.search import bitsets, facets, hits, spelling
 from app.search.catalogue import Catalogue, catalogue
 from app.search.query import CompiledQuery, compile_query, fts_tokens, loosen
-from app.settings import get_settings
 
 __all__ = ["FacetValue", "Hit", "SearchParams", "SearchResult", "TagRef", "run", "warm"]
 
@@ -53,7 +52,7 @@ def run(params: SearchParams) -> SearchResult:
     """
     params = _sane(params)
     conn = reader()
-    cat = catalogue(conn, get_settings().database_path)
+    cat = catalogue(conn)
     return cat.results.get_or(params, lambda: _run(params, conn, cat))
 
 
@@ -100,7 +99,7 @@ def warm() -> None:
     """Build what the first search would otherwise wait for: the in-memory catalogue and
     the spelling vocabulary (about a second on 165k papers). Worth calling at server start."""
     conn = reader()
-    spelling.correct(conn, catalogue(conn, get_settings().database_path), "warm")
+    spelling.correct(conn, catalogue(conn), "warm")
 
 
 def _sane(params: SearchParams) -> SearchParams:

@@ -6,8 +6,10 @@ query and cached here (by the engine's rendering of the text); the rest of a
 query's filter (tags, tag prefixes, years, ids, under AND / OR / NOT) is evaluated
 on these sets (`evaluate`), microseconds per tag where SQL took tens of milliseconds.
 
-The `Catalogue` is rebuilt when the database file changes: every commit touches the
-database or its WAL, so comparing (mtime, size) of both costs two `stat` calls per search.
+The `Catalogue` is rebuilt when the database changes. On SQLite every commit touches the
+database file or its WAL, so comparing (mtime, size) of both costs two `stat` calls per
+search. On PostgreSQL (perhaps a replica on another machine) every write bumps the
+catalogue version in its own transaction: one indexed read per search.
 """
 
 import os
@@ -19,7 +21,9 @@ from pathlib import Path
 from cachetools import LRUCache
 
 from app import plan
+from app.db import catalogue_version, is_postgres
 from app.search.bitsets import from_ids, parse_ids
+from app.settings import get_settings
 
 MATCH_CACHE_SIZE = 64       # rendered text -> bitset, per catalogue (about 20 KB each at 165k papers)
 PREDICATE_CACHE_SIZE = 64   # filter leaves the catalogue cannot answer from memory (ids)
@@ -149,18 +153,24 @@ _cache: dict[str, Catalogue] = {}
 _build_lock = threading.Lock()
 
 
-def catalogue(conn, path: Path) -> Catalogue:
-    """The catalogue of the database at `path`, rebuilt if the file changed since it was built."""
-    signature = _signature(path)
-    current = _cache.get(str(path))
+def catalogue(conn, path: Path | None = None) -> Catalogue:
+    """The catalogue of the database `conn` reads (the SQLite file at `path`, by default
+    the configured one), rebuilt if the database changed since it was built."""
+    if is_postgres(conn):
+        where = get_settings().read_url
+        signature: tuple = (where, catalogue_version(conn))
+    else:
+        where = str(path or get_settings().database_path)
+        signature = _signature(Path(where))
+    current = _cache.get(where)
     if current is not None and current.signature == signature:
         return current
     with _build_lock:
-        current = _cache.get(str(path))
+        current = _cache.get(where)
         if current is None or current.signature != signature:
             current = _build(conn, signature)
             _cache.clear()  # one database per process in practice; tests switch between many
-            _cache[str(path)] = current
+            _cache[where] = current
     return current
 
 
@@ -174,13 +184,15 @@ def _build(conn, signature: tuple) -> Catalogue:
     # One read transaction, so every part describes the same state of the database.
     conn.execute("BEGIN")
     try:
+        if is_postgres(conn):  # the version this snapshot shows, not the one read before it
+            signature = (signature[0], catalogue_version(conn))
         size = (conn.execute("SELECT max(id) FROM papers").fetchone()[0] or 0) + 1
         newest = parse_ids(conn.execute(
             "SELECT group_concat(id) FROM (SELECT id FROM papers WHERE published IS NOT NULL"
-            " ORDER BY published DESC, id DESC)").fetchone()[0])
+            " ORDER BY published DESC, id DESC) AS dated").fetchone()[0])
         undated = parse_ids(conn.execute(
             "SELECT group_concat(id) FROM (SELECT id FROM papers WHERE published IS NULL"
-            " ORDER BY id DESC)").fetchone()[0])
+            " ORDER BY id DESC) AS undated").fetchone()[0])
         years: dict[int, int] = {}
         for year, ids in conn.execute(
                 "SELECT year, group_concat(id) FROM papers WHERE year IS NOT NULL GROUP BY year"):
@@ -188,7 +200,7 @@ def _build(conn, signature: tuple) -> Catalogue:
         with_arxiv_id = from_ids(parse_ids(conn.execute(
             "SELECT group_concat(id) FROM papers WHERE arxiv_id IS NOT NULL").fetchone()[0]), size)
         by_title = parse_ids(conn.execute(  # the covering index on title_norm makes this cheap
-            "SELECT group_concat(id) FROM (SELECT id FROM papers ORDER BY title_norm, id)").fetchone()[0])
+            "SELECT group_concat(id) FROM (SELECT id FROM papers ORDER BY title_norm, id) AS titled").fetchone()[0])
         tag_ids = {row[0]: parse_ids(row[1]) for row in conn.execute(
             "SELECT tag_id, group_concat(paper_id) FROM paper_tags GROUP BY tag_id")}
         tags: dict[str, TagSet] = {}

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import pg
 from app.web import security
 from app.web.render import common, templates
 
@@ -88,4 +89,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(sqlite3.DatabaseError, on_database_error)
+    app.add_exception_handler(pg.Error, on_database_error)
     app.add_exception_handler(Exception, on_server_error)

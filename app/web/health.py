@@ -6,6 +6,7 @@ import shutil
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from app import pg
 from app.db import reader, sqlite3
 from app.settings import get_settings
 from app.web.errors import database_unavailable
@@ -38,6 +39,8 @@ router.add_api_route("/health", health, methods=["HEAD"], include_in_schema=Fals
 
 def database_state() -> tuple[int, dict]:
     """The /health answer: 200 when searches work (perhaps degraded), 503 when they cannot."""
+    if get_settings().is_postgres:
+        return _postgres_state()
     path = get_settings().database_path
     if not path.exists():
         return 503, {"status": "error", "detail": "database file missing"}
@@ -58,6 +61,18 @@ def database_state() -> tuple[int, dict]:
     if problems:
         body["status"], body["detail"] = "degraded", "; ".join(problems)
     return 200, body
+
+
+def _postgres_state() -> tuple[int, dict]:
+    """On PostgreSQL: whether the readers' database answers, and whether it is a standby
+    (app servers reading a replica; writes go to the primary)."""
+    try:
+        conn = reader()
+        count = conn.execute("SELECT count(*) FROM papers").fetchone()[0]
+        standby = bool(conn.execute("SELECT pg_is_in_recovery()").fetchone()[0])
+    except pg.Error as exc:
+        return 503, {"status": "error", "detail": database_unavailable(exc)}
+    return 200, {"status": "ok", "papers": count, "database": "postgresql", "standby": standby}
 
 
 def _writable(path) -> bool:
