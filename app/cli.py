@@ -73,7 +73,7 @@ def cmd_db(args: argparse.Namespace) -> int:
         print("ok: integrity and full-text index verified", file=sys.stderr)
     elif args.action == "optimize":
         conn = connect(_existing_database())
-        get_engine().optimize(conn)
+        get_engine(conn).optimize(conn)
         if not is_postgres(conn):
             conn.execute("PRAGMA optimize")
         print("ok: full-text index optimized", file=sys.stderr)
@@ -84,12 +84,12 @@ def check_database(conn) -> list[str]:
     """Problems found by SQLite's integrity check and FTS5's own consistency check
     (on PostgreSQL, which checks its own pages, the engine's check of its statistics)."""
     if is_postgres(conn):
-        return get_engine().check(conn)
+        return get_engine(conn).check(conn)
     try:
         problems = [row[0] for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
     except sqlite3.DatabaseError as exc:
         return [f"the file cannot be read as a database: {exc}"]
-    return problems + get_engine().check(conn)
+    return problems + get_engine(conn).check(conn)
 
 
 def ensure_seeded(conn) -> None:

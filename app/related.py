@@ -72,7 +72,7 @@ def distinctive_terms(title: str, abstract: str) -> dict[str, str]:
     conn = reader()
     total = papers.paper_count() or 1
     stems = list(weights)
-    docs = get_engine().document_frequencies(conn, stems)
+    docs = get_engine(conn).document_frequencies(conn, stems)
     scored = [(weights[s] * math.log(total / docs[s]), s) for s in stems if docs.get(s, 0) >= 2]
     scored.sort(reverse=True)
     return {s: surface[s] for _, s in scored[:MAX_TERMS]}

@@ -109,7 +109,7 @@ def retag(conn, paper_ids: Sequence[int] | None = None) -> int:
     if not scope:
         return 0
     size = scope[-1] + 1
-    scope_reads = Scope(conn, get_engine(), within, from_ids(scope, size), size)
+    scope_reads = Scope(conn, get_engine(conn), within, from_ids(scope, size), size)
     written = 0
     for tag_id, rule in rules:
         compiled = compile_rule(rule or "")
@@ -127,7 +127,7 @@ def papers_matching(conn, compiled: CompiledQuery) -> list[int]:
     if not ids:
         return []
     size = max(ids) + 1
-    return members(Scope(conn, get_engine(), None, from_ids(ids, size), size).papers(compiled))
+    return members(Scope(conn, get_engine(conn), None, from_ids(ids, size), size).papers(compiled))
 
 
 class Scope:
@@ -185,7 +185,7 @@ def explain(conn, paper_id: int, tag_slug: str) -> list[str]:
                        (tag_slug,)).fetchone()
     if row is None or not row[0]:
         return []
-    engine = get_engine()
+    engine = get_engine(conn)
     found, seen = [], set()
     for term, text in compile_rule(row[0]).leaves:
         key = tuple(stem(t) for t in term.split())

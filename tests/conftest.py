@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from backends import database_url
+
 from app import migrate
 from app.db import close_pools, connect
 from app.settings import SEED_FILE, get_settings
@@ -89,6 +91,18 @@ def drop_pg_database(cluster, url: str) -> None:
     cluster.drop_database(url.rsplit("/", 1)[1])
 
 
+@pytest.fixture(scope="session")
+def make_database(tmp_path_factory, backend, request):
+    """A function making a new empty migrated database: an SQLite path, or a PostgreSQL URL."""
+    def make(name: str = "db"):
+        if backend == "postgres":
+            return new_pg_database(request.getfixturevalue("pg_cluster"), request.getfixturevalue("pg_template"))
+        path = tmp_path_factory.mktemp(name) / "papers.db"
+        migrate.upgrade(f"sqlite:///{path}")
+        return path
+    return make
+
+
 @pytest.fixture
 def database(tmp_path, monkeypatch, backend, request):
     """An empty, migrated database that the app's settings point at (its path, or its URL)."""
@@ -118,15 +132,11 @@ def conn(database):
 
 
 @pytest.fixture(scope="session")
-def seeded_database(tmp_path_factory, backend, request):
+def seeded_database(make_database):
     """One database with the 93 seed papers, shared read-only by a session's tests."""
     from app.ingest import ingest
 
-    if backend == "postgres":
-        path = new_pg_database(request.getfixturevalue("pg_cluster"), request.getfixturevalue("pg_template"))
-    else:
-        path = tmp_path_factory.mktemp("seeded") / "papers.db"
-        migrate.upgrade(f"sqlite:///{path}")
+    path = make_database("seeded")
     connection = connect(path)
     stats, status = ingest(connection, [str(SEED_FILE)], fmt="seed", source="seed", quiet=True)
     assert status == 0 and stats.inserted == 93
@@ -137,8 +147,7 @@ def seeded_database(tmp_path_factory, backend, request):
 @pytest.fixture
 def seeded(seeded_database, monkeypatch):
     """Settings pointed at the shared seed database."""
-    monkeypatch.setenv("DATABASE_URL", seeded_database if isinstance(seeded_database, str)
-                       else f"sqlite:///{seeded_database}")
+    monkeypatch.setenv("DATABASE_URL", database_url(seeded_database))
     get_settings.cache_clear()
     yield seeded_database
     get_settings.cache_clear()

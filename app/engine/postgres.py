@@ -44,7 +44,8 @@ _stemmer = snowballstemmer.stemmer("porter")
 def lexeme(token: str) -> str:
     """The index's form of one lower-case token (what to_tsvector('papers', token) stores)."""
     with _stemmer_lock:  # snowballstemmer objects keep state between calls
-        return _stemmer.stemWord(token)
+        stemmed = _stemmer.stemWord(token)
+    return stemmed or token  # as PostgreSQL's snowball dictionary: a word stemmed to nothing stays itself
 
 
 def _literal(lex: str) -> str:

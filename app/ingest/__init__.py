@@ -44,14 +44,14 @@ def ingest(conn, paths: Sequence[str], *, fmt: str = "auto", source: str | None 
         tagging.sync_topics(conn)
         # Fewer, larger FTS5 segment merges while loading (about a quarter less work);
         # the default comes back, and a large load is merged into one segment, at the end.
-        get_engine().set_loading(conn, True)
+        get_engine(conn).set_loading(conn, True)
     try:
         status = _ingest_all(conn, paths, fmt, source, quiet, out, batch_size, total)
     finally:
         with transaction(conn):
-            get_engine().set_loading(conn, False)
+            get_engine(conn).set_loading(conn, False)
     if total.inserted + total.updated >= OPTIMIZE_AFTER:
-        get_engine().optimize(conn)
+        get_engine(conn).optimize(conn)
     return total, status
 
 

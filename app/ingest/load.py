@@ -64,7 +64,7 @@ class Loader:
 
     def __init__(self, conn, source: str, on_error: ErrorReporter | None = None):
         self.conn = conn
-        self.engine = get_engine()
+        self.engine = get_engine(conn)
         self.source = source
         self.on_error = on_error or (lambda line, err: None)
         self.stats = Stats()

@@ -140,7 +140,7 @@ class _Engine:
     """One search's use of the engine and the catalogue (a connection, the sets cached per catalogue)."""
 
     def __init__(self, conn, cat: Catalogue):
-        self.conn, self.cat, self.engine = conn, cat, get_engine()
+        self.conn, self.cat, self.engine = conn, cat, get_engine(conn)
 
     def match_bits(self, text: Text) -> int:
         return self.cat.match_bits(self.conn, self.engine, text)

@@ -50,7 +50,7 @@ def highlight(conn, match: Text | None, papers: list, matches: int | None = None
         return out
     low, high = min(wanted), max(wanted)
     in_range = ((matches >> low) & ((1 << (high - low + 1)) - 1)).bit_count() if matches is not None else 0
-    rows = get_engine().highlight(conn, match, wanted, in_range > WALK_LIMIT, SNIPPET_TOKENS)
+    rows = get_engine(conn).highlight(conn, match, wanted, in_range > WALK_LIMIT, SNIPPET_TOKENS)
     for paper_id, (title, snippet) in rows.items():
         plain_title, plain_snippet = out[paper_id]
         out[paper_id] = (marked(title) if title and _balanced(title) else plain_title,

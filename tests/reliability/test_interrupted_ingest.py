@@ -22,6 +22,8 @@ import pytest
 
 from app.db import connect
 
+pytestmark = pytest.mark.sqlite_only  # a killed writer and SQLite's journal
+
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "arxiv-ai-2025-2026.jsonl.gz"
 PAPERS = [sys.executable, "-m", "app.cli"]
 SUMMARY = re.compile(r"read ([\d,]+), inserted ([\d,]+), updated ([\d,]+), unchanged ([\d,]+), skipped ([\d,]+)")

@@ -8,6 +8,7 @@ from itertools import islice
 from pathlib import Path
 
 import pytest
+from backends import database_url
 from search_fixtures import load
 
 from app.db import reader
@@ -27,19 +28,19 @@ QUERIES = ["model", "language models", "diffusion -video", "tag:cs.CV", "tag:cs.
 
 
 @pytest.fixture(scope="module")
-def corpus_slice(tmp_path_factory):
+def corpus_slice(tmp_path_factory, make_database):
     if not CORPUS.exists():
         pytest.skip(f"the shared corpus is not at {CORPUS}")
     directory = tmp_path_factory.mktemp("corpus")
     part = directory / "slice.jsonl"
     with gzip.open(CORPUS, "rt", encoding="utf-8") as source:
         part.write_text("".join(islice(source, SLICE)), encoding="utf-8")
-    return load(directory / "papers.db", files=(part,))
+    return load(make_database("corpus"), files=(part,))
 
 
 @pytest.fixture
 def on_slice(corpus_slice, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{corpus_slice}")
+    monkeypatch.setenv("DATABASE_URL", database_url(corpus_slice))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -21,6 +21,8 @@ from app.db import connect
 from app.settings import SEED_FILE
 from app.tagging import Topic, explain, load_topics, retag, sync_topics
 
+pytestmark = pytest.mark.sqlite_only  # fixtures built with SQLite's lastrowid and file copies
+
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "arxiv-ai-2025-2026.jsonl.gz"
 SEED_CHROME_PARAGRAPHS = 5
 NOW = "2026-01-01 00:00:00"  # ISO text: the datetime adapter is deprecated
