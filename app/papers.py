@@ -14,13 +14,13 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
+from app import kinds
 from app.db import reader
 from app.results import Hit, TagRef
 
 ELLIPSIS = "…"
 PLAIN_EXCERPT_CHARS = 300
 
-KIND_ORDER = ("topic", "category")
 
 
 @dataclass
@@ -63,7 +63,6 @@ class PaperPage:
 
 
 PAPER_COLUMNS = "p.id, p.key, p.arxiv_id, p.title, p.abstract, p.authors, p.published, p.url, p.categories"
-_TAG_ORDER = "ORDER BY t.kind = 'category', t.name"
 
 
 def _marks(ids) -> str:
@@ -85,10 +84,15 @@ def tags_of(conn, paper_ids: list[int]) -> dict[int, list[TagRef]]:
     if not paper_ids:
         return refs
     for row in conn.execute("SELECT pt.paper_id, t.slug, t.name, t.kind FROM paper_tags pt JOIN tags t"
-                            f" ON t.id = pt.tag_id WHERE pt.paper_id IN ({_marks(paper_ids)}) {_TAG_ORDER}",
-                            paper_ids):
+                            f" ON t.id = pt.tag_id WHERE pt.paper_id IN ({_marks(paper_ids)})", paper_ids):
         refs[row[0]].append(TagRef(row[1], row[2], row[3]))
+    for tags in refs.values():
+        tags.sort(key=_tag_order)
     return refs
+
+
+def _tag_order(tag) -> tuple:
+    return kinds.order(tag.kind), tag.name
 
 
 def author_refs_of(conn, paper_ids: list[int]) -> dict[int, list["AuthorRef"]]:
@@ -152,9 +156,9 @@ def paper_by_key(key: str) -> PaperPage | None:
     authors = author_refs_of(conn, [row["id"]]).get(row["id"], [])
     if not authors:  # papers loaded before author rows existed still show their names
         authors = [AuthorRef(name, "") for name in hit.authors]
-    tags = [TagInfo(r["slug"], r["name"], r["kind"], r["description"], r["rule"]) for r in conn.execute(
+    tags = sorted((TagInfo(r["slug"], r["name"], r["kind"], r["description"], r["rule"]) for r in conn.execute(
         "SELECT t.slug, t.name, t.kind, t.description, t.rule FROM paper_tags pt JOIN tags t ON t.id = pt.tag_id"
-        f" WHERE pt.paper_id = ? {_TAG_ORDER}", (row["id"],))]
+        " WHERE pt.paper_id = ?", (row["id"],))), key=_tag_order)
     return PaperPage(hit=hit, author_refs=authors, tags=tags, categories=(row["categories"] or "").split())
 
 
@@ -183,12 +187,12 @@ def author_by_slug(slug: str) -> tuple[AuthorRef, list[Hit]] | None:
 
 
 def tags_with_counts() -> list[TagInfo]:
-    """Every tag, topics first, with the number of papers it holds."""
-    rows = reader().execute(
+    """Every tag, by kind (topics first), then most papers, with the number of papers it holds."""
+    found = reader().execute(
         "SELECT t.slug, t.name, t.kind, t.description, t.rule, count(pt.paper_id) AS n"
-        " FROM tags t LEFT JOIN paper_tags pt ON pt.tag_id = t.id GROUP BY t.id"
-        " ORDER BY t.kind = 'category', n DESC, t.name")
-    return [TagInfo(r["slug"], r["name"], r["kind"], r["description"], r["rule"], r["n"]) for r in rows]
+        " FROM tags t LEFT JOIN paper_tags pt ON pt.tag_id = t.id GROUP BY t.id ORDER BY n DESC, t.name")
+    return sorted((TagInfo(r["slug"], r["name"], r["kind"], r["description"], r["rule"], r["n"]) for r in found),
+                  key=lambda t: kinds.order(t.kind))
 
 
 def tag_by_slug(slug: str) -> TagInfo | None:

@@ -7,6 +7,7 @@ for document frequencies. See app/engine/base.py for what each method promises.
 """
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import orjson
 import pysqlite3.dbapi2 as sqlite3
@@ -38,6 +39,30 @@ def quote(tokens: Sequence[str]) -> str:
     return '"' + " ".join(tokens).replace('"', '""') + '"'
 
 
+@lru_cache(maxsize=4096)
+def _render(text: Text) -> str:
+    """FTS5 MATCH text for a text tree (trees are immutable: cached)."""
+    if isinstance(text, Words):
+        expr = quote(text.tokens) + (" *" if text.prefix else "")
+        if not text.columns:
+            return expr
+        columns = text.columns[0] if len(text.columns) == 1 else "{" + " ".join(text.columns) + "}"
+        return f"{columns} : {expr}"
+    if isinstance(text, AnyOf):
+        return "(" + " OR ".join(_operand(p) for p in text.parts) + ")"
+    expr = " AND ".join(_operand(p) for p in text.parts)
+    if text.excluded:
+        if len(text.parts) > 1:
+            expr = f"({expr})"
+        expr += "".join(f" NOT {_operand(e)}" for e in text.excluded)
+    return expr
+
+
+def _operand(text: Text) -> str:
+    """A node's expression, safe to embed beside AND / OR / NOT."""
+    return f"({_render(text)})" if isinstance(text, AllOf) else _render(text)
+
+
 def _parse_ids(concatenated: str | None) -> list[int]:
     return orjson.loads("[" + concatenated + "]") if concatenated else []
 
@@ -50,24 +75,7 @@ class Fts5Engine:
     # --- reading ----------------------------------------------------------------------
 
     def render(self, text: Text) -> str:
-        if isinstance(text, Words):
-            expr = quote(text.tokens) + (" *" if text.prefix else "")
-            if not text.columns:
-                return expr
-            columns = text.columns[0] if len(text.columns) == 1 else "{" + " ".join(text.columns) + "}"
-            return f"{columns} : {expr}"
-        if isinstance(text, AnyOf):
-            return "(" + " OR ".join(self._operand(p) for p in text.parts) + ")"
-        expr = " AND ".join(self._operand(p) for p in text.parts)
-        if text.excluded:
-            if len(text.parts) > 1:
-                expr = f"({expr})"
-            expr += "".join(f" NOT {self._operand(e)}" for e in text.excluded)
-        return expr
-
-    def _operand(self, text: Text) -> str:
-        """A node's expression, safe to embed beside AND / OR / NOT."""
-        return f"({self.render(text)})" if isinstance(text, AllOf) else self.render(text)
+        return _render(text)
 
     def match_ids(self, conn, text: Text, within: Sequence[int] | None = None) -> list[int]:
         if within is None:

@@ -1,4 +1,4 @@
-"""Facet groups (topics, categories, years) over the whole filtered result set.
+"""Facet groups (the kinds app/kinds.py offers as facets) over the whole filtered result set.
 
 Each count is one `&` and `bit_count()` on bitsets (see catalogue.py): all
 ~150 tags of the full corpus cost a few milliseconds whatever the query.
@@ -8,6 +8,7 @@ values, but a selected or excluded value is always shown so it can be undone.
 
 from dataclasses import dataclass, field
 
+from app import kinds
 from app.results import FacetValue, SearchParams
 from app.search.catalogue import Catalogue
 
@@ -32,14 +33,16 @@ def compute(cat: Catalogue, params: SearchParams, sets: Sets, query_tags: tuple[
     results = sets.results
     selected = {s.lower() for s in (*params.tags, *query_tags)}
     excluded = {s.lower() for s in (*params.not_tags, *query_not_tags)}
-    counted: dict[str, list[tuple]] = {"topic": [], "category": []}
+    counted: dict[str, list[tuple]] = {kind: [] for kind in kinds.TAG_FACETS}
     for tag in cat.tags.values():
+        if tag.kind not in counted:  # a kind shown on paper pages only
+            continue
         folded = tag.slug.lower()
         state = (folded in selected, folded in excluded)
         base = sets.without_exclusion.get(tag.slug, 0) if state[1] else results
         count = (base & tag.bits).bit_count()
         if count or any(state):
-            counted.setdefault(tag.kind, []).append((tag, count, state))
+            counted[tag.kind].append((tag, count, state))
     groups: dict[str, list[FacetValue]] = {}
     more: dict[str, int] = {}
     for kind, entries in counted.items():

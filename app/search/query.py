@@ -401,7 +401,7 @@ def _is_dangling_field(raw: str) -> bool:
 @lru_cache(maxsize=1024)
 def compile_query(text: str, *, synonyms: bool = True,
                   default_columns: tuple[str, ...] | None = None) -> CompiledQuery:
-    """Compile a user query; never raises, and the MATCH it returns is always valid FTS5.
+    """Compile a user query into a plan; never raises, and the engine can render any plan it returns.
 
     `default_columns` restricts unfielded words to some FTS5 columns, e.g.
     ("title", "abstract") for topic rules, where an author named Moe is not MoE.

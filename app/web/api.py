@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from app import papers, search
+from app import kinds, papers, search
 from app.db import reader
 from app.results import Hit
 from app.search.catalogue import catalogue
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api", tags=["api"])
 class TagOut(BaseModel):
     slug: str
     name: str
-    kind: str = Field(description='"topic" or "category"')
+    kind: str = Field(description='"topic", "category" or "classification" (see app/kinds.py)')
 
 
 class PaperOut(BaseModel):
@@ -88,7 +88,7 @@ def search_papers(params: ViewParams) -> SearchOut:
     """Search the catalogue: a ranked page of papers, the total, tag facets and a spelling suggestion."""
     result = search.run(params)
     facet_tags = [FacetTagOut(slug=v.value, name=v.label, kind=v.kind, count=v.count, selected=v.selected)
-                  for kind in ("topic", "category") for v in result.facets.get(kind, [])]
+                  for kind in kinds.TAG_FACETS for v in result.facets.get(kind, [])]
     return SearchOut(query=params.q, total=result.total, page=params.page, per_page=params.per_page,
                      results=[_result(h) for h in result.hits], facets=FacetsOut(tags=facet_tags),
                      suggestion=result.suggestion)
@@ -116,6 +116,6 @@ def get_paper(key: str):
 def list_tags() -> list[TagDetailOut]:
     """Every tag (topics, then source categories) with its description, rule and paper count."""
     cat = catalogue(reader())
-    tags = sorted(cat.tags.values(), key=lambda t: (t.kind != "topic", -t.count, t.name.lower()))
+    tags = sorted(cat.tags.values(), key=lambda t: (kinds.order(t.kind), -t.count, t.name.lower()))
     return [TagDetailOut(slug=t.slug, name=t.name, kind=t.kind, description=t.description, rule=t.rule,
                          count=t.count) for t in tags]

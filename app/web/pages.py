@@ -12,7 +12,7 @@ from urllib.parse import quote as url_quote
 from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from app import feeds, papers, search
+from app import feeds, kinds, papers, search
 from app.related import related_papers
 from app.results import MAX_PER_PAGE, PER_PAGE, SearchParams, SearchResult
 from app.settings import get_settings
@@ -94,7 +94,7 @@ def home(request: Request, params: ViewParams) -> Response:
 def tag_list(request: Request) -> Response:
     """All topics and categories with their counts and descriptions."""
     tags = papers.tags_with_counts()
-    groups = {kind: [t for t in tags if t.kind == kind] for kind in papers.KIND_ORDER}
+    groups = {kind.name: [t for t in tags if t.kind == kind.name] for kind in kinds.FACETS if kind.source == "tag"}
     return templates.TemplateResponse(request, "tags.html", common(
         request, title="Tags", groups=groups, canonical=base_url(request) + "/tags"))
 

@@ -6,12 +6,16 @@ from fastapi import Request
 from jinja2 import StrictUndefined
 from jinja2_fragments.fastapi import Jinja2Blocks
 
+from app import kinds
 from app.settings import TEMPLATES_DIR, get_settings
 
 templates = Jinja2Blocks(directory=TEMPLATES_DIR)
 templates.env.undefined = StrictUndefined  # a missing name is a bug, not an empty string
 templates.env.globals["replace"] = replace
 templates.env.filters["capitalize_first"] = lambda text: text[:1].upper() + text[1:]
+# (kind, heading) of every facet group, in order (app/kinds.py)
+templates.env.globals["facet_groups"] = [(kind.name, kind.heading) for kind in kinds.FACETS]
+templates.env.globals["tag_groups"] = [(kind.name, kind.heading) for kind in kinds.FACETS if kind.source == "tag"]
 VARY = {"Vary": "HX-Request"}
 
 

@@ -6,7 +6,7 @@ Layers, top to bottom (a module may import its own layer and those below):
             app.papers (the read layer), app.related, app.tagging, app.ingest
   engine    app.engine (the only place that speaks the engine's query language)
   store     app.db, app.pg (PostgreSQL connections), app.models, app.migrate
-  ground    app.plan, app.results, app.settings (import nothing from the app but each other)
+  ground    app.plan, app.results, app.kinds, app.settings (import nothing from the app but each other)
 """
 
 import grimp
@@ -17,7 +17,7 @@ LAYERS = [
     ("search", {"app.search", "app.papers", "app.related", "app.tagging", "app.ingest"}),
     ("engine", {"app.engine"}),
     ("store", {"app.db", "app.pg", "app.models", "app.migrate"}),
-    ("ground", {"app.plan", "app.results", "app.settings", "app"}),
+    ("ground", {"app.plan", "app.results", "app.kinds", "app.settings", "app"}),
 ]
 
 

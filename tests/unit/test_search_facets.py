@@ -108,3 +108,41 @@ def test_many_exclusions_stay_cheap():
     assert result.total == len([h for h in search().hits if not {"cs.CL", "cs.LG"} & {t.slug for t in h.tags}])
     values = {v.value: v for v in result.facets["category"]}
     assert values["cs.CL"].excluded and values["cs.LG"].excluded
+
+
+@pytest.fixture
+def with_classification(tmp_path, monkeypatch):
+    """A copy of the fixture catalogue where one paper carries an ACM classification tag."""
+    import shutil
+
+    from app.db import connect
+    from app.settings import get_settings
+
+    path = tmp_path / "papers.db"
+    conn = connect(catalogue_path := _fixture_path())
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    shutil.copy(catalogue_path, path)
+    conn = connect(path)
+    tag_id = conn.execute("INSERT INTO tags(slug, name, kind, description, rule)"
+                          " VALUES ('acm-10010147', 'Computing methodologies', 'classification', '', '')").lastrowid
+    paper_id, key = conn.execute("SELECT id, key FROM papers ORDER BY id LIMIT 1").fetchone()
+    conn.execute("INSERT INTO paper_tags(tag_id, paper_id) VALUES (?, ?)", (tag_id, paper_id))
+    conn.close()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    yield key
+    get_settings.cache_clear()
+
+
+def _fixture_path():
+    from app.settings import get_settings
+    return get_settings().database_path
+
+
+def test_a_kind_registered_without_facet_is_not_offered_as_one(with_classification):
+    result = search(f"id:{with_classification}")
+    assert result.total == 1
+    assert [t.kind for t in result.hits[0].tags].count("classification") == 1  # shown on the paper
+    assert "classification" not in result.facets
+    assert [kind for kind in result.facets] == ["topic", "category", "year"]
