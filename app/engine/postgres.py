@@ -20,6 +20,7 @@ as FTS5's unicode61 splits them). See app/engine/base.py for what each method pr
 import math
 import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
@@ -41,8 +42,23 @@ _stemmer_lock = threading.Lock()
 _stemmer = snowballstemmer.stemmer("porter")
 
 
+# Letters unaccent folds that Unicode does not decompose (the rest: NFKD without marks).
+_FOLD = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ß": "ss",
+                       "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH",
+                       "ı": "i", "ħ": "h", "Ħ": "H"})
+
+
+def fold(token: str) -> str:
+    """The token without diacritics, as the `unaccent` dictionary leaves it."""
+    if token.isascii():
+        return token
+    decomposed = unicodedata.normalize("NFKD", token.translate(_FOLD))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def lexeme(token: str) -> str:
     """The index's form of one lower-case token (what to_tsvector('papers', token) stores)."""
+    token = fold(token)
     with _stemmer_lock:  # snowballstemmer objects keep state between calls
         stemmed = _stemmer.stemWord(token)
     return stemmed or token  # as PostgreSQL's snowball dictionary: a word stemmed to nothing stays itself
@@ -305,31 +321,39 @@ def _tokens(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), lexeme(m.group(0).lower())) for m in _WORDS.finditer(text or "")]
 
 
-def _matched(phrases: list[_Phrase], tokens: list[tuple[int, int, str]], column: str) -> set[int]:
-    """Indexes of the tokens that are part of an occurrence of a phrase searched in this column."""
-    marked: set[int] = set()
+def _matched(phrases: list[_Phrase], tokens: list[tuple[int, int, str]], column: str) -> list[tuple[int, int]]:
+    """(first, last) token of each occurrence of a phrase searched in this column, overlapping
+    occurrences merged: each is marked as one span, as FTS5's highlight() marks them."""
+    spans = []
     for phrase in phrases:
         if column not in phrase.columns:
             continue
         n = len(phrase.lexemes)
         for start in range(len(tokens) - n + 1):
             if all(phrase.matches_token(i, tokens[start + i][2]) for i in range(n)):
-                marked.update(range(start, start + n))
-    return marked
+                spans.append((start, start + n - 1))
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(spans):
+        if merged and first <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(last, merged[-1][1]))
+        else:
+            merged.append((first, last))
+    return merged
 
 
-def _marked(text: str, tokens, marked: set[int], first: int, last: int) -> str:
-    """text[token first .. token last-1] with marked tokens between MARK_OPEN and MARK_CLOSE."""
+def _marked(text: str, tokens, spans: list[tuple[int, int]], first: int, last: int) -> str:
+    """text[token first .. token last-1] with each span between MARK_OPEN and MARK_CLOSE."""
     if not tokens:
         return text
     begin = 0 if first == 0 else tokens[first][0]
     end = len(text) if last >= len(tokens) else tokens[last - 1][1]
     out, at = [], begin
-    for i in range(first, min(last, len(tokens))):
-        start, stop, _lex = tokens[i]
-        if i in marked:
-            out += [text[at:start], MARK_OPEN, text[start:stop], MARK_CLOSE]
-            at = stop
+    for span_first, span_last in spans:
+        if span_last < first or span_first >= last:
+            continue
+        start, stop = tokens[max(span_first, first)][0], tokens[min(span_last, last - 1)][1]
+        out += [text[at:start], MARK_OPEN, text[start:stop], MARK_CLOSE]
+        at = stop
     out.append(text[at:end])
     return "".join(out)
 
@@ -337,11 +361,11 @@ def _marked(text: str, tokens, marked: set[int], first: int, last: int) -> str:
 def _snippet(abstract: str, phrases: list[_Phrase], size: int) -> str:
     """About `size` words of the abstract around its densest matches, cut with ELLIPSIS."""
     tokens = _tokens(abstract)
-    marked = _matched(phrases, tokens, "abstract")
+    spans = _matched(phrases, tokens, "abstract")
     if len(tokens) <= size:
-        return _marked(abstract, tokens, marked, 0, len(tokens))
+        return _marked(abstract, tokens, spans, 0, len(tokens))
     best, best_score = 0, (-1, 0)
-    hits = sorted(marked)
+    hits = sorted(i for first, last in spans for i in range(first, last + 1))
     for hit in hits:
         start = max(0, min(hit - size // 4, len(tokens) - size))
         inside = [i for i in hits if start <= i < start + size]
@@ -350,7 +374,7 @@ def _snippet(abstract: str, phrases: list[_Phrase], size: int) -> str:
         if score > best_score:
             best, best_score = start, score
     end = best + size
-    text = _marked(abstract, tokens, marked, best, end)
+    text = _marked(abstract, tokens, spans, best, end)
     if best > 0:
         text = ELLIPSIS + text.lstrip()
     if end < len(tokens):

@@ -6,11 +6,11 @@ Create Date: 2026-11-30
 
 Nothing changes on SQLite (its index is FTS5, created in 0001). On PostgreSQL:
 
-- the text search configuration `papers`: the simple parser with the original Porter
-  stemmer (snowball `porter`, the algorithm FTS5's `porter` tokenizer uses) and no stop
-  words, over text whose non-alphanumeric characters are spaces -- so a document splits
-  into the same words as FTS5's unicode61 splits it, and a query's words are found at
-  the same positions (phrases);
+- the text search configuration `papers`: the simple parser, diacritics folded
+  (unaccent), the original Porter stemmer (snowball `porter`, the algorithm of FTS5's
+  `porter` tokenizer) and no stop words, over text whose non-alphanumeric characters
+  are spaces -- so a document splits into the same words as FTS5's unicode61 splits
+  it, and a query's words are found at the same positions (phrases);
 - `papers.tsv`, a stored generated tsvector (title weight A, abstract D, authors B)
   with a GIN index, and `papers.doc_len`, the number of words of the three columns;
 - `search_terms` (lexeme -> number of papers containing it) and `search_stats` (papers,
@@ -31,10 +31,12 @@ depends_on = None
 CATALOGUE_TABLES = ("papers", "authors", "paper_authors", "tags", "paper_tags", "aliases")
 
 UPGRADE = [
+    # unaccent folds diacritics first (FTS5's remove_diacritics): Núñez is found as nunez.
+    "CREATE EXTENSION IF NOT EXISTS unaccent",
     "CREATE TEXT SEARCH DICTIONARY papers_porter (TEMPLATE = snowball, Language = porter)",
     "CREATE TEXT SEARCH CONFIGURATION papers (COPY = simple)",
     """ALTER TEXT SEARCH CONFIGURATION papers ALTER MAPPING FOR asciiword, word, numword,
-           asciihword, hword, numhword, hword_asciipart, hword_part, hword_numpart WITH papers_porter""",
+           asciihword, hword, numhword, hword_asciipart, hword_part, hword_numpart WITH unaccent, papers_porter""",
     # [[:alnum:]] follows the database's character type: a UTF-8 one knows every script.
     """CREATE FUNCTION papers_words(t text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
            RETURN regexp_replace(t, '[^[:alnum:]]+', ' ', 'g')""",
@@ -113,6 +115,7 @@ DOWNGRADE = [
     "DROP FUNCTION IF EXISTS papers_words(text)",
     "DROP TEXT SEARCH CONFIGURATION IF EXISTS papers",
     "DROP TEXT SEARCH DICTIONARY IF EXISTS papers_porter",
+    "DROP EXTENSION IF EXISTS unaccent",
 ]
 
 
