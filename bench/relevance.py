@@ -370,6 +370,8 @@ def main(argv=None) -> None:
         s.add_argument("--systems", default=",".join(SYSTEMS), help=f"subset of {','.join(SYSTEMS + OPTIONAL_SYSTEMS)}")
         s.add_argument("--judgments", type=Path, nargs="*", default=[],
                        help=f"judgment files besides {JUDGMENTS_FILE.relative_to(PROJECT_ROOT)}")
+        s.add_argument("--without-committed", action="store_true",
+                       help="use only the --judgments files, not the committed ones")
         s.add_argument("--peers-python", type=Path, default=PEERS_PYTHON,
                        help="python of the virtualenv with tantivy (default bench/.venv-peers)")
     args = parser.parse_args(argv)
@@ -377,7 +379,7 @@ def main(argv=None) -> None:
     unknown = set(systems) - set(SYSTEMS) - set(OPTIONAL_SYSTEMS)
     if unknown:
         parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
-    files = [JUDGMENTS_FILE, *args.judgments]
+    files = [*([] if args.without_committed else [JUDGMENTS_FILE]), *args.judgments]
     if args.command == "pool":
         pool(args.out, systems, files, args.peers_python)
     else:

@@ -141,7 +141,8 @@ def test_evaluate_prints_a_table_per_kind_and_counts_unjudged_results(tmp_path, 
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATA_DIR")}
     env.update(BENCH_WORK_DIR=str(tmp_path / "work"), PAPERS_CORPUS_DB=str(seeded_database))
     proc = subprocess.run([sys.executable, "-m", "bench.relevance", "evaluate", "--systems", "engine,fts5",
-                           "--judgments", str(judged)], cwd=ROOT, env=env, capture_output=True, text=True,
+                           "--judgments", str(judged), "--without-committed"],
+                          cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = {line.split("|")[1].strip(): line for line in proc.stdout.splitlines() if line.startswith("| ")}
