@@ -147,7 +147,15 @@ def hits_for_rows(paper_rows) -> list[Hit]:
     return hits(reader(), paper_rows)
 
 
+def _unstorable(text: str) -> bool:
+    """No key or slug holds NUL: the ingest never writes one, PostgreSQL text cannot hold one
+    (it refuses the comparison), so a lookup with one finds nothing without asking."""
+    return "\x00" in text
+
+
 def paper_by_key(key: str) -> PaperPage | None:
+    if _unstorable(key):
+        return None
     conn = reader()
     row = conn.execute(f"SELECT {PAPER_COLUMNS} FROM papers p WHERE p.key = ?", (key,)).fetchone()
     if row is None:
@@ -167,6 +175,8 @@ _VERSION = re.compile(r"v\d+$")
 
 def canonical_key(alias: str) -> str | None:
     """The current key of a paper once known by `alias`, or cited with an arXiv version (2401.04088v2)."""
+    if _unstorable(alias):
+        return None
     conn = reader()
     row = conn.execute("SELECT p.key FROM aliases a JOIN papers p ON p.id = a.paper_id WHERE a.key = ?",
                        (alias,)).fetchone()
@@ -176,6 +186,8 @@ def canonical_key(alias: str) -> str | None:
 
 
 def author_by_slug(slug: str) -> tuple[AuthorRef, list[Hit]] | None:
+    if _unstorable(slug):
+        return None
     conn = reader()
     row = conn.execute("SELECT id, name, slug FROM authors WHERE slug = ?", (slug,)).fetchone()
     if row is None:
@@ -196,6 +208,8 @@ def tags_with_counts() -> list[TagInfo]:
 
 
 def tag_by_slug(slug: str) -> TagInfo | None:
+    if _unstorable(slug):
+        return None
     row = reader().execute(
         "SELECT t.slug, t.name, t.kind, t.description, t.rule,"
         " (SELECT count(*) FROM paper_tags pt WHERE pt.tag_id = t.id) AS n FROM tags t WHERE t.slug = ?",
