@@ -31,12 +31,15 @@ def _papers_command() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """`papers serve` on a free port over a fresh data dir: it migrates and loads the 93 seed papers."""
+def live_server(tmp_path_factory, backend, request):
+    """`papers serve` on a free port over a fresh data dir (or an empty PostgreSQL database):
+    it migrates and loads the 93 seed papers."""
     data_dir = tmp_path_factory.mktemp("live")
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "BASE_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "READ_DATABASE_URL", "BASE_URL")}
     env["DATA_DIR"] = str(data_dir)
+    if backend == "postgres":
+        env["DATABASE_URL"] = request.getfixturevalue("make_database")("live")
     log_path = data_dir / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([*_papers_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
