@@ -90,7 +90,11 @@ def test_two_workers_each_answer_searches_on_the_seed(tmp_path):
                     answered += 1
             except OSError:
                 time.sleep(0.3)
+        # One worker can answer all twenty before the other has logged its start: wait for both.
         text = (tmp_path / "server.log").read_text()
+        while text.count("Started server process") < 2 and time.monotonic() < deadline:
+            time.sleep(0.3)
+            text = (tmp_path / "server.log").read_text()
         assert text.count("Started server process") == 2 and "(2 workers," in text
     finally:
         server.terminate()
