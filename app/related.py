@@ -4,13 +4,18 @@ A paper's most distinctive terms are the words of its title and abstract weighte
 BM25 weighs a query: the inverse document frequency of the term in the catalogue
 (from the engine's vocabulary) times the saturated count of the term in the paper,
 a title word counting three times. The twelve heaviest terms that other papers share
-(found in 2 papers to 1.5% of them: rarer is this paper alone, commoner costs time and says
-little) go to the engine's `similar`, which scores every paper containing any of them,
-of any date. The best candidates are then boosted by shared topics and authors, and
-each carries its reason: the shared terms, topics and authors.
+(found in 2 papers to 5% of them: rarer is this paper alone, commoner costs time and says
+little) go to the engine's `similar`, which finds, over every date, the papers sharing
+the most weight of them. Sharing a few rare words is not yet being about the same thing
+("Monte Carlo" in a market simulation and in an atomistic one), so those candidates are
+ordered again by the cosine of the two papers' whole weighted term vectors: a candidate
+whose own distinctive terms lie elsewhere falls back. Shared topics and authors then
+boost, and each result carries its reason: the shared terms, topics and authors.
 """
 
 import math
+import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -20,18 +25,21 @@ from app.engine import get_engine
 from app.papers import PaperPage
 from app.results import Hit, TagRef
 from app.search.catalogue import catalogue
-from app.search.query import fts_tokens
 from app.settings import get_settings
 
-MAX_TERMS = 12
+MAX_TERMS = 16
 MAX_SHARE = 0.05           # a term in more papers than this share is not distinctive
 MIN_CAP = 50               # ... unless the catalogue is so small that the share says nothing
 TITLE_WEIGHT = 3
 K1 = 1.2                   # BM25's term-frequency saturation
-CANDIDATES = 40            # content matches considered before boosting
+CANDIDATES = 40            # content matches ordered again by the cosine of whole vectors
 MIN_SHARED_TERMS = 2       # one shared word is a coincidence, not a relation
 TOPIC_BOOST = 0.15         # per shared topic (at most two), against a best content score of 1
 AUTHOR_BOOST = 0.2         # once, for any shared author
+MAX_BOOST = 2 * TOPIC_BOOST + AUTHOR_BOOST
+PRIOR_RATIO, PRIOR_PAPERS = 1.4, 5   # occurrences per paper assumed for a rare term, and its weight
+MIN_BURST, MAX_BURST = 0.1, 1.5     # bounds of the recurrence weight (log2 of the ratio)
+Vocabulary = dict[str, tuple[int, int]]  # term -> (papers using it, occurrences in them)
 
 STOPWORDS = frozenset("""
 a about above across after again against all almost also although always am among an and another any
@@ -67,42 +75,85 @@ class Related:
         return "; ".join(parts)
 
 
-def _vocabulary(conn) -> dict[str, int]:
+def _vocabulary(conn) -> Vocabulary:
     """Term -> papers containing it, read once per state of the database."""
     return catalogue(conn, get_settings().database_path).vocabulary.get_or(
         "terms", lambda: get_engine().vocabulary(conn, 2))
 
 
+_WORD = re.compile(r"[^\W_]+")   # unicode61's tokens, near enough for weighing terms
+_MAX_WORDS = 500_000             # a bound on the memory of words seen; cleared when reached
+# word as written -> (the index's term, its idf) or None when it says nothing, for one state
+# of the vocabulary: candidates' vectors are then a dictionary lookup per distinct word.
+_known: tuple[object, dict[str, tuple[str, float] | None]] = (None, {})
+_known_lock = threading.Lock()
+
+
+def _burstiness(docs: int, occurrences: int) -> float:
+    """How much a term recurs in the papers that use it, as a weight: subject words
+    ("gaze", "hough", "speaker") come back 1.5-3 times a paper, words of general prose
+    ("indeed", "manner", "encouraging") about once. Rare terms lean towards the typical
+    ratio, since a handful of papers say little."""
+    ratio = (occurrences + PRIOR_RATIO * PRIOR_PAPERS) / (docs + PRIOR_PAPERS)
+    return min(max(math.log2(ratio), MIN_BURST), MAX_BURST)
+
+
+def _word_info(words, docs: Vocabulary, total: int) -> dict[str, tuple[str, float] | None]:
+    global _known
+    with _known_lock:
+        if _known[0] is not docs or len(_known[1]) > _MAX_WORDS:
+            _known = (docs, {})
+        info = _known[1]
+    unknown = [w for w in words if w not in info]
+    if unknown:
+        engine = get_engine()
+        stems = engine.analyze(" ".join(unknown))
+        if len(stems) != len(unknown):  # a word the engine splits: ask word by word
+            stems = [(engine.analyze(w) or [w])[0] for w in unknown]
+        most = max(MIN_CAP, int(MAX_SHARE * total))
+        for word, term in zip(unknown, stems):
+            df, occurrences = docs.get(term, (0, 0))
+            idf = math.log((total - df + 0.5) / (df + 0.5)) if 2 <= df <= most else 0.0
+            distinctive = idf > 0 and len(word) >= 3 and word not in STOPWORDS and not word.isdigit()
+            # idf <= 0: in half the catalogue; a word that never recurs in a paper is prose
+            info[word] = (term, idf * _burstiness(df, occurrences)) if distinctive else None
+    return info
+
+
+def _weighted(title: str, abstract: str, docs: Vocabulary, total: int
+              ) -> tuple[dict[str, float], dict[str, str]]:
+    """term -> BM25-style weight for the paper's distinctive terms, and term -> a word as written."""
+    # Counted per distinct word (C-speed Counter), so the Python loop runs once per word, not per token.
+    fields = ((TITLE_WEIGHT, Counter(_WORD.findall(title.lower()))),
+              (1, Counter(_WORD.findall(abstract.lower()))))
+    info = _word_info(fields[0][1].keys() | fields[1][1].keys(), docs, total)
+    counts: Vocabulary = {}
+    idf: dict[str, float] = {}
+    surface: dict[str, str] = {}
+    for weight, words in fields:
+        for word, n in words.items():
+            known = info[word]
+            if known is not None:
+                term = known[0]
+                counts[term] = counts.get(term, 0) + weight * n
+                idf[term] = known[1]
+                surface.setdefault(term, word)
+    return {term: idf[term] * c * (K1 + 1) / (c + K1) for term, c in counts.items()}, surface
+
+
 def distinctive_terms(title: str, abstract: str, conn=None) -> dict[str, tuple[str, float]]:
     """stem -> (the word as the paper writes it, its weight), heaviest first."""
-    counts: Counter[str] = Counter()
-    surface: dict[str, str] = {}
-    engine = get_engine()
-    for weight, text in ((TITLE_WEIGHT, title), (1, abstract)):
-        tokens, terms = fts_tokens(text), engine.analyze(text)
-        if len(tokens) != len(terms):  # the two tokenizers disagree: the engine's terms stand
-            tokens = terms
-        for token, term in zip(tokens, terms):
-            if len(token) < 3 or token in STOPWORDS or token.isdigit():
-                continue
-            counts[term] += weight
-            surface.setdefault(term, token)
-    if not counts:
-        return {}
-    conn = conn or reader()
-    docs = _vocabulary(conn)
-    total = papers.paper_count() or 1
-    most = max(MIN_CAP, int(MAX_SHARE * total))
-    scored = []
-    for s, count in counts.items():
-        df = docs.get(s, 0)
-        if 2 <= df <= most:
-            idf = math.log((total - df + 0.5) / (df + 0.5))
-            if idf <= 0:  # in half the catalogue or more: says nothing
-                continue
-            scored.append((idf * count * (K1 + 1) / (count + K1), s))
-    scored.sort(reverse=True)
-    return {s: (surface[s], weight) for weight, s in scored[:MAX_TERMS]}
+    weights, surface = _weighted(title, abstract, _vocabulary(conn or reader()), papers.paper_count() or 1)
+    heaviest = sorted(weights.items(), key=lambda item: (-item[1], item[0]))[:MAX_TERMS]
+    return {term: (surface[term], weight) for term, weight in heaviest}
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(b) < len(a):
+        a, b = b, a
+    dot = sum(weight * b.get(term, 0.0) for term, weight in a.items())
+    norms = math.sqrt(sum(w * w for w in a.values())) * math.sqrt(sum(w * w for w in b.values()))
+    return dot / norms if norms else 0.0
 
 
 def _names(hit: Hit) -> dict[str, str]:
@@ -119,17 +170,28 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
                                    min_shared=MIN_SHARED_TERMS)
     if not matches:
         return []
-    best = matches[0][1] or 1.0
-    content = {paper_id: (score, words) for paper_id, score, words in matches}
+    docs, total = _vocabulary(conn), papers.paper_count() or 1
+    mine, _ = _weighted(hit.title, hit.abstract, docs, total)
+    words_of = {paper_id: words for paper_id, _, words in matches}
+    texts = papers.rows(conn, [paper_id for paper_id, _, _ in matches])
+    _word_info({w for row in texts for w in _WORD.findall(f"{row['title']} {row['abstract']}".lower())},
+               docs, total)  # every candidate's new words learnt in one call to the engine
+    closeness = {row["id"]: _cosine(mine, _weighted(row["title"], row["abstract"], docs, total)[0])
+                 for row in texts}
+    best = max(closeness.values(), default=0.0) or 1.0
+    # Boosts add at most MAX_BOOST: a candidate further than that below the limit-th
+    # closest cannot enter, so only the others are built into full results.
+    cut = sorted((c / best for c in closeness.values()), reverse=True)[:limit][-1] - MAX_BOOST
+    candidates = papers.hits(conn, [row for row in texts if closeness[row["id"]] / best >= cut])
     my_topics = {t.slug for t in hit.tags if t.kind == "topic"}
     my_authors = _names(hit)
     scored = []
-    for candidate in papers.hits_by_ids([paper_id for paper_id, _, _ in matches]):
-        score, words = content[candidate.id]
+    for candidate in candidates:
         shared_tags = [t for t in candidate.tags if t.kind == "topic" and t.slug in my_topics]
         shared_authors = [name for key, name in _names(candidate).items() if key in my_authors]
-        score = score / best + TOPIC_BOOST * min(len(shared_tags), 2) + (AUTHOR_BOOST if shared_authors else 0.0)
-        shared_terms = [word for word, _ in terms.values() if word in words]  # heaviest first
+        score = (closeness[candidate.id] / best + TOPIC_BOOST * min(len(shared_tags), 2)
+                 + (AUTHOR_BOOST if shared_authors else 0.0))
+        shared_terms = [word for word, _ in terms.values() if word in words_of[candidate.id]]  # heaviest first
         scored.append((score, -candidate.id, Related(candidate, shared_terms, shared_tags, shared_authors)))
     scored.sort(key=lambda item: item[:2], reverse=True)
     return [related for _, _, related in scored[:limit]]

@@ -96,10 +96,12 @@ class SearchEngine(Protocol):
         """The terms the index would store for `text`, one per token in order (the
         normalized form `document_frequencies` and `vocabulary` use)."""
 
-    def vocabulary(self, conn, min_docs: int) -> dict[str, int]:
-        """Every term (normalized form) found in at least `min_docs` papers -> that
-        number, in one pass: related papers keep it per state of the database, because
-        asking for a few dozen terms one by one costs more than reading them all once."""
+    def vocabulary(self, conn, min_docs: int) -> dict[str, tuple[int, int]]:
+        """Every term (normalized form) found in at least `min_docs` papers -> (the number
+        of those papers, its occurrences in them), in one pass: related papers keep it per
+        state of the database, because asking for a few dozen terms one by one costs more
+        than reading them all once. Occurrences per paper tell a subject word, which
+        recurs where it occurs, from a word of general prose, which appears once."""
 
     def similar(self, conn, terms: Mapping[str, float], limit: int, exclude: Sequence[int] = (),
                 min_shared: int = 2) -> list[tuple[int, float, tuple[str, ...]]]:

@@ -161,10 +161,11 @@ class Fts5Engine:
             return [term for term, in scratch.execute(
                 "SELECT term FROM scratch_terms ORDER BY offset")]
 
-    def vocabulary(self, conn, min_docs: int) -> dict[str, int]:
+    def vocabulary(self, conn, min_docs: int) -> dict[str, tuple[int, int]]:
         cursor = conn.cursor()
         cursor.row_factory = None
-        return dict(cursor.execute(f"SELECT term, doc FROM {TABLE}_vocab WHERE doc >= ?", (min_docs,)))
+        return {term: (docs, count) for term, docs, count in cursor.execute(
+            f"SELECT term, doc, cnt FROM {TABLE}_vocab WHERE doc >= ?", (min_docs,))}
 
     def similar(self, conn, terms: Mapping[str, float], limit: int, exclude: Sequence[int] = (),
                 min_shared: int = 2) -> list[tuple[int, float, tuple[str, ...]]]:

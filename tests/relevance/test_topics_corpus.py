@@ -11,7 +11,6 @@ to miss their target are strict expected failures: the day a rule reaches it, th
 test says so and the mark must go.
 """
 
-import os
 import sys
 import tomllib
 from pathlib import Path
@@ -19,10 +18,8 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).parent
-ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
-if str(ROOT) not in sys.path:  # bench/ is a folder of the repository, not an installed package
-    sys.path.insert(0, str(ROOT))
+from corpus_catalogue import corpus_db  # noqa: E402
 from topic_samples import (BELOW_PRECISION_TARGET, BELOW_RECALL_TARGET, NAMED_TARGET,  # noqa: E402
                            NAMED_TOPICS, OTHER_TARGET, RECALL_TARGET, precision_sample)
 
@@ -36,17 +33,6 @@ pytestmark = pytest.mark.corpus
 # Pipeline parallelism is rare in the corpus: its pool of 50+ papers from eight phrasings
 # holds about twenty about it (bench/README.md); below that, recall says little.
 MIN_RELEVANT = 20
-
-
-def corpus_db() -> Path | None:
-    """The corpus catalogue, built once from the corpus when none is given (a few minutes)."""
-    prebuilt = os.environ.get("PAPERS_CORPUS_DB")
-    if prebuilt:
-        return Path(prebuilt) if Path(prebuilt).exists() else None
-    from bench.common import CORPUS
-    from bench.relevance import catalogue
-    corpus = Path(os.environ.get("PAPERS_CORPUS") or CORPUS)
-    return catalogue() if corpus.exists() else None
 
 
 def load_judgments() -> dict[str, dict[str, int]]:

@@ -71,3 +71,46 @@ def test_a_shared_author_is_a_reason_and_a_boost(catalogue):
     assert related["2501.00002"].authors == ["Alan Turing"]
     assert "also by Alan Turing" in related["2501.00002"].reason
     assert "shares" in related["1905.00001"].reason and "lexical" in related["1905.00001"].reason
+
+
+# Two papers share the same two words with the target; one is about them, the other uses
+# them once on the way to another subject (which a third paper shares, so its words count).
+GAZE = {"id": "2603.00001", "title": "Gaze Stabilization in Egocentric Video",
+        "abstract": "Gaze stabilization for egocentric video with fixational eye movements.",
+        "authors": ["Ada Lovelace"], "published": "2026-03-01"}
+IN_PASSING = {"id": "2401.00001", "title": "Spectral Kernels for Rotor Diagnostics",
+              "abstract": "Fixational gaze data enter a spectral kernel regression over bearings, turbines, "
+                          "vibration spectra, gearbox faults and rotor diagnostics.",
+              "authors": ["Grace Hopper"], "published": "2024-01-01"}
+ABOUT_IT = {"id": "2402.00001", "title": "Fixational Gaze Drift",
+            "abstract": "Fixational gaze drift measured again.", "authors": ["Edsger Dijkstra"],
+            "published": "2024-02-01"}
+ROTORS = {"id": "2403.00001", "title": "Rotor Diagnostics with Spectral Kernels",
+          "abstract": "Spectral kernel regression over bearings, turbines, vibration spectra and gearbox faults.",
+          "authors": ["Barbara Liskov"], "published": "2024-03-01"}
+
+
+@pytest.fixture
+def gaze_catalogue(database, tmp_path):
+    from app.ingest import ingest
+    source = tmp_path / "papers.jsonl"
+    source.write_text("\n".join(json.dumps(r) for r in [GAZE, IN_PASSING, ABOUT_IT, ROTORS, *NEWER]) + "\n",
+                      encoding="utf-8")
+    conn = connect(database)
+    _, status = ingest(conn, [str(source)], fmt="jsonl", source="test", quiet=True)
+    assert status == 0
+    yield conn
+    conn.close()
+
+
+def test_a_paper_about_the_shared_words_ranks_above_one_using_them_in_passing(gaze_catalogue):
+    keys = [r.hit.key for r in related_papers(papers.paper_by_key("2603.00001"))]
+    assert keys.index("2402.00001") < keys.index("2401.00001")
+
+
+def test_words_that_recur_in_their_papers_weigh_more_than_words_of_prose():
+    from app.related import _burstiness
+    prose, subject = _burstiness(3000, 3050), _burstiness(3000, 6500)   # "indeed" against "gaze"
+    assert prose < 0.2 < 1.0 < subject
+    # A term seen in a handful of papers leans to the typical ratio, whatever its few counts say.
+    assert 0.2 < _burstiness(3, 3) < _burstiness(3, 9) < 1.5   # alone they would say 0 (floor 0.1), log2(3)

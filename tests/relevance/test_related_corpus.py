@@ -1,0 +1,92 @@
+"""Related papers judged on the corpus: for each judged paper, its six related papers as
+the current method ranks them must all be graded (tests/relevance/related_judgments.toml,
+0/1/2 read blind from title and abstract); then the share graded related (1 or 2) and the
+share from the paper's own month are measured against the targets.
+
+Runs on the corpus catalogue (PAPERS_CORPUS_DB, else one built from the corpus once, as
+the topic figures do); skipped without the corpus. A changed method names the pairs still
+to judge, so the figure is never computed over an unjudged list.
+"""
+
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from corpus_catalogue import corpus_db  # noqa: E402
+
+from app import papers  # noqa: E402
+from app.related import related_papers  # noqa: E402
+from app.settings import get_settings  # noqa: E402
+
+JUDGMENTS = HERE / "related_judgments.toml"
+SHOWN = 6
+RELATED_TARGET = 0.8      # share of shown related papers judged related (1 or 2)
+SAME_MONTH_LIMIT = 0.5    # share of them published in the paper's own month, at most
+# Measured today below the target (strict: reaching it makes the test fail until this goes).
+BELOW_RELATED_TARGET = "0.744 of 360 (set A 0.772, set B 0.717): bench/README.md, related papers"
+
+pytestmark = pytest.mark.corpus
+
+
+def load_judgments() -> dict[str, dict[str, int]]:
+    data = tomllib.loads(JUDGMENTS.read_text(encoding="utf-8"))
+    return {paper: {str(k): int(v) for k, v in grades.items()} for paper, grades in data.items()}
+
+
+@pytest.fixture(scope="module")
+def shown() -> dict[str, list[tuple[str, tuple[int, int] | None]]]:
+    """Judged paper -> its related papers now shown: (arXiv id or key, (year, month))."""
+    path = corpus_db()
+    if path is None:
+        pytest.skip("no corpus: set PAPERS_CORPUS_DB to a catalogue or PAPERS_CORPUS to the corpus file")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    try:
+        out = {}
+        for key in load_judgments():
+            page = papers.paper_by_key(key)
+            assert page is not None, f"judged paper {key} is not in the corpus catalogue"
+            month = (page.hit.published.year, page.hit.published.month) if page.hit.published else None
+            out[key] = [(r.hit.arxiv_id or r.hit.key,
+                         (r.hit.published.year, r.hit.published.month) if r.hit.published else None,
+                         month) for r in related_papers(page, limit=SHOWN)]
+        return out
+    finally:
+        patch.undo()
+        get_settings.cache_clear()
+
+
+def test_judgment_file_grades_are_zero_one_or_two():
+    for paper, grades in load_judgments().items():
+        assert set(grades.values()) <= {0, 1, 2}, paper
+
+
+def test_every_related_paper_shown_is_judged(shown):
+    grades = load_judgments()
+    unjudged = [f"{paper} -> {key}" for paper, related in shown.items()
+                for key, _, _ in related if key not in grades[paper]]
+    assert not unjudged, "related papers shown but not judged: " + ", ".join(unjudged)
+
+
+def judged_share(shown) -> float:
+    grades = load_judgments()
+    values = [grades[paper][key] for paper, related in shown.items() for key, _, _ in related
+              if key in grades[paper]]
+    return sum(v >= 1 for v in values) / len(values)
+
+
+@pytest.mark.xfail(strict=True, reason=BELOW_RELATED_TARGET)
+def test_most_related_papers_shown_are_judged_related(shown):
+    share = judged_share(shown)
+    assert share >= RELATED_TARGET, f"{share:.3f} judged related < {RELATED_TARGET}"
+
+
+def test_related_papers_are_not_mostly_from_the_papers_own_month(shown):
+    pairs = [(month, own) for related in shown.values() for _, month, own in related]
+    same = sum(month is not None and month == own for month, own in pairs) / len(pairs)
+    assert same <= SAME_MONTH_LIMIT, f"{same:.2f} of related papers from the paper's own month"
