@@ -6,14 +6,11 @@ by the `papers_fts_*` triggers of the migrations and read through `papers_fts_vo
 for document frequencies. See app/engine/base.py for what each method promises.
 """
 
-import heapq
 import threading
-from bisect import bisect_left
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from itertools import chain
 
+import numpy as np
 import orjson
 
 from app.engine.base import ELLIPSIS, MARK_CLOSE, MARK_OPEN
@@ -169,27 +166,29 @@ class Fts5Engine:
 
     def similar(self, conn, terms: Mapping[str, float], limit: int, exclude: Sequence[int] = (),
                 min_shared: int = 2) -> list[tuple[int, float, tuple[str, ...]]]:
-        # One posting walk per term, counted in C (Counter over the id lists), then only
-        # the papers sharing enough terms are scored. FTS5's bm25() over an OR of a dozen
-        # terms costs ~10 us a match, a GROUP BY over a UNION of the walks ~1 us a posting.
-        postings = {word: self.match_ids(conn, Words((word,), ("title", "abstract"))) for word in terms}
-        counts = Counter(chain.from_iterable(postings.values()))
-        for paper in exclude:
-            counts.pop(paper, None)
-        scores = {paper: 0.0 for paper, n in counts.items() if n >= min_shared}
-        shared: dict[int, list[str]] = {}
-        for word, ids in postings.items():
-            weight = terms[word]
-            for paper in ids:
-                if paper in scores:
-                    scores[paper] += weight
-        best = heapq.nlargest(limit, scores.items(), key=lambda item: (item[1], -item[0]))
-        for word, ids in postings.items():  # ids ascending: a binary search each
-            for paper, _ in best:
-                at = bisect_left(ids, paper)
-                if at < len(ids) and ids[at] == paper:
-                    shared.setdefault(paper, []).append(word)
-        return [(paper, score, tuple(shared.get(paper, ()))) for paper, score in best]
+        # One posting walk per term; the walks are counted and scored as arrays (numpy),
+        # since a Python loop over the 40,000 postings of sixteen terms cost 30 ms.
+        # FTS5's bm25() over an OR of a dozen terms costs ~10 us a match.
+        postings = {word: np.asarray(self.match_ids(conn, Words((word,), ("title", "abstract"))), dtype=np.int64)
+                    for word in terms}
+        walks = [ids for ids in postings.values() if len(ids)]
+        if not walks:
+            return []
+        every = np.concatenate(walks)
+        weights = np.concatenate([np.full(len(ids), terms[word], dtype=np.float64)
+                                  for word, ids in postings.items() if len(ids)])
+        papers, where, counts = np.unique(every, return_inverse=True, return_counts=True)
+        scores = np.bincount(where, weights=weights)
+        keep = (counts >= min_shared) & ~np.isin(papers, np.asarray(exclude, dtype=np.int64))
+        papers, scores = papers[keep], scores[keep]
+        best = np.lexsort((papers, -scores))[:limit]   # highest score first, ties to the lower id
+        out = []
+        for at in best:
+            paper = int(papers[at])
+            shared = tuple(word for word, ids in postings.items()  # ids ascending: a binary search each
+                           if (i := int(np.searchsorted(ids, paper))) < len(ids) and ids[i] == paper)
+            out.append((paper, float(scores[at]), shared))
+        return out
 
     def written_as_typed(self, conn, word: str, sample: int) -> bool:
         row = conn.execute(
