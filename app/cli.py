@@ -279,10 +279,11 @@ def worker_app():
 
 
 def _warm_search() -> None:
-    from app import search
+    from app import related, search
 
     try:
-        search.warm(background=False)  # already in a thread of its own
+        search.warm(background=True)   # the catalogue and spelling now, frequent words' scores in a thread
+        related.warm()
     except Exception as exc:  # noqa: BLE001 - only an optimisation; the first search will retry
         print(f"warning: search warm-up failed: {exc}", file=sys.stderr)
 

@@ -81,6 +81,12 @@ def _vocabulary(conn) -> Vocabulary:
         "terms", lambda: get_engine().vocabulary(conn, 2))
 
 
+def warm() -> None:
+    """Read the engine's vocabulary before the first paper page asks for related papers:
+    seconds on 165k papers, longer than a request may take on a busy machine."""
+    _vocabulary(reader())
+
+
 _WORD = re.compile(r"[^\W_]+")   # unicode61's tokens, near enough for weighing terms
 _MAX_WORDS = 500_000             # a bound on the memory of words seen; cleared when reached
 # word as written -> (the index's term, its idf) or None when it says nothing, for one state

@@ -114,3 +114,14 @@ def test_words_that_recur_in_their_papers_weigh_more_than_words_of_prose():
     assert prose < 0.2 < 1.0 < subject
     # A term seen in a handful of papers leans to the typical ratio, whatever its few counts say.
     assert 0.2 < _burstiness(3, 3) < _burstiness(3, 9) < 1.5   # alone they would say 0 (floor 0.1), log2(3)
+
+
+def test_warm_reads_the_vocabulary_before_the_first_paper_page_asks(catalogue):
+    from app import related
+    from app.search.catalogue import catalogue as catalogue_of
+    from app.settings import get_settings
+    memo = catalogue_of(catalogue, get_settings().database_path).vocabulary
+    memo.clear()
+    related.warm()
+    lexical = get_engine().analyze("lexical")[0]          # as the index stems it
+    assert memo.peek("terms")[lexical] == (2, 4)           # two papers, in title and abstract each
