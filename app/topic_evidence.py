@@ -56,6 +56,9 @@ class Evidence:
     terms: tuple[str, ...]
     exclude: tuple[str, ...] = ()
     title: bool = True          # one mention in the title is enough
+    # ... with this many mentions in the abstract besides (a broad word in a title is often
+    # the setting, "... for Music Queries", and the abstract never comes back to it)
+    title_support: int = 0
     abstract: int = 2           # mentions in the abstract that are enough (0: the abstract never is)
     lead: bool = True           # one mention in the opening, closing or contribution sentence is
     # With lead off, one mention in a sentence stating the contribution may still be enough.
@@ -74,7 +77,7 @@ def parse(data: dict | None) -> Evidence | None:
     """Validate a `[topic.evidence]` table (raises ValueError on a mistake)."""
     if not data:
         return None
-    unknown = set(data) - {"terms", "exclude", "title", "abstract", "lead", "contribution", "strong", "context", "siblings"}
+    unknown = set(data) - {"terms", "exclude", "title", "abstract", "lead", "contribution", "strong", "context", "siblings", "title_support"}
     if unknown:
         raise ValueError(f"unknown evidence keys: {', '.join(sorted(unknown))}")
     terms = tuple(" ".join(str(t).split()) for t in data.get("terms", ()))
@@ -85,11 +88,11 @@ def parse(data: dict | None) -> Evidence | None:
     if not terms or not all(terms) or not all(exclude) or not all(context + siblings):
         raise ValueError("evidence needs a non-empty list of terms")
     abstract = int(data.get("abstract", 2))
-    if abstract < 0:
+    if abstract < 0 or int(data.get("title_support", 0)) < 0:
         raise ValueError("evidence abstract count must be 0 or more")
     _compile(terms + exclude + strong + context + siblings)  # fails early on a term that cannot be read
-    return Evidence(terms, exclude, bool(data.get("title", True)), abstract, bool(data.get("lead", True)),
-                    bool(data.get("contribution", False)), strong, context, siblings)
+    return Evidence(terms, exclude, bool(data.get("title", True)), int(data.get("title_support", 0)), abstract,
+                    bool(data.get("lead", True)), bool(data.get("contribution", False)), strong, context, siblings)
 
 
 def from_json(text: str | None) -> Evidence | None:
@@ -207,7 +210,7 @@ def judge(title: str, abstract: str, evidence: Evidence) -> list[str]:
     in_title = mentions(title or "", terms, evidence.exclude)
     in_abstract = [span for span in mentions(abstract or "", terms, evidence.exclude)
                    if not listed(abstract, span, evidence.siblings)]
-    strong = evidence.title and bool(in_title)
+    strong = evidence.title and bool(in_title) and len(in_abstract) >= evidence.title_support
     if not strong and evidence.strong:
         strong = bool(mentions(abstract or "", evidence.strong, evidence.exclude))
     if not strong and evidence.abstract and len(in_abstract) >= evidence.abstract:
@@ -240,7 +243,9 @@ def describe(evidence: Evidence) -> str:
     terms = said(evidence.terms)
     ways = []
     if evidence.title:
-        ways.append(f"the title mentions {terms}")
+        support = evidence.title_support
+        ways.append(f"the title mentions {terms}" + (
+            f" and the abstract {'once' if support == 1 else f'{support} times'} too" if support else ""))
     if evidence.abstract:
         times = "once" if evidence.abstract == 1 else f"{evidence.abstract} times"
         ways.append(f"the abstract mentions {'them' if ways else terms} {times}")
