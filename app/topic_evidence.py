@@ -11,7 +11,13 @@ abstract, whether the paper is *about* the topic rather than mentioning it:
 - a mention never runs across a sentence or clause break (`: ; . , ( )`), so
   "a two-stage pipeline: parallel search" is not "pipeline parallel";
 - a negated mention ("without knowledge distillation", "distillation-free")
-  does not count, nor one inside an exclusion (a known false friend).
+  does not count, nor one inside an exclusion (a known false friend);
+- a topic that lives in one field may name it (`context`): the title or
+  abstract must then also mention one of those words, so "pre-training" of a
+  robot policy is not language-model pre-training;
+- a mention listed beside its siblings in the abstract (`siblings`: "data,
+  tensor and pipeline parallelism") names one technique among several and
+  does not count there.
 
 Term syntax, kept small so the rule stays readable: words are matched at word
 boundaries, joined by spaces or hyphens, each word also in its plural; `word*`
@@ -34,6 +40,9 @@ _CONTRIBUTION = re.compile(
     r"\b(?:(?:we|this (?:paper|work|study|article))\s+(?:\w+\s+){0,2}(?:propose|present|introduce|"
     r"develop|design|study|investigate|explore|analy[sz]e|address|tackle|focus|build)"
     r"|our (?:proposed |new |novel )?(?:work|paper|method|approach|framework|system))", re.IGNORECASE)
+# A sentence that goes on describing what was just proposed ("It combines ...").
+_CONTINUES = re.compile(r"^(?:It|They|This (?:framework|method|system|approach|design|model|technique)|"
+                        r"Our (?:framework|method|system|approach|design))\s+(?!is\s+(?:not|un))", re.IGNORECASE)
 # A mention preceded in its clause by one of these (within a few words) is negated.
 _NEGATION = re.compile(
     r"\b(?:without|not|no|never|w/o|instead of|rather than|eliminat\w*|avoid\w*|bypass\w*|"
@@ -47,11 +56,18 @@ class Evidence:
     terms: tuple[str, ...]
     exclude: tuple[str, ...] = ()
     title: bool = True          # one mention in the title is enough
+    # ... with this many mentions in the abstract besides (a broad word in a title is often
+    # the setting, "... for Music Queries", and the abstract never comes back to it)
+    title_support: int = 0
     abstract: int = 2           # mentions in the abstract that are enough (0: the abstract never is)
     lead: bool = True           # one mention in the opening, closing or contribution sentence is
     # With lead off, one mention in a sentence stating the contribution may still be enough.
     contribution: bool = False
     strong: tuple[str, ...] = ()  # phrases so specific that one mention anywhere is enough
+    # The field the topic lives in: when given, the title or abstract must mention one of these too.
+    context: tuple[str, ...] = ()
+    # Words naming the topic's siblings: an abstract mention coordinated with one is one item of a list.
+    siblings: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -61,20 +77,22 @@ def parse(data: dict | None) -> Evidence | None:
     """Validate a `[topic.evidence]` table (raises ValueError on a mistake)."""
     if not data:
         return None
-    unknown = set(data) - {"terms", "exclude", "title", "abstract", "lead", "contribution", "strong"}
+    unknown = set(data) - {"terms", "exclude", "title", "abstract", "lead", "contribution", "strong", "context", "siblings", "title_support"}
     if unknown:
         raise ValueError(f"unknown evidence keys: {', '.join(sorted(unknown))}")
     terms = tuple(" ".join(str(t).split()) for t in data.get("terms", ()))
     exclude = tuple(" ".join(str(t).split()) for t in data.get("exclude", ()))
     strong = tuple(" ".join(str(t).split()) for t in data.get("strong", ()))
-    if not terms or not all(terms) or not all(exclude):
+    context = tuple(" ".join(str(t).split()) for t in data.get("context", ()))
+    siblings = tuple(" ".join(str(t).split()) for t in data.get("siblings", ()))
+    if not terms or not all(terms) or not all(exclude) or not all(context + siblings):
         raise ValueError("evidence needs a non-empty list of terms")
     abstract = int(data.get("abstract", 2))
-    if abstract < 0:
+    if abstract < 0 or int(data.get("title_support", 0)) < 0:
         raise ValueError("evidence abstract count must be 0 or more")
-    _compile(terms + exclude + strong)  # fails early on a term that cannot be read
-    return Evidence(terms, exclude, bool(data.get("title", True)), abstract, bool(data.get("lead", True)),
-                    bool(data.get("contribution", False)), strong)
+    _compile(terms + exclude + strong + context + siblings)  # fails early on a term that cannot be read
+    return Evidence(terms, exclude, bool(data.get("title", True)), int(data.get("title_support", 0)), abstract,
+                    bool(data.get("lead", True)), bool(data.get("contribution", False)), strong, context, siblings)
 
 
 def from_json(text: str | None) -> Evidence | None:
@@ -158,6 +176,25 @@ def mentions(text: str, terms: tuple[str, ...], exclude: tuple[str, ...] = ()) -
     return spans
 
 
+_JOIN = r"(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|as well as)\s+|\s*[/&]\s*)"
+
+
+@lru_cache(maxsize=64)
+def _listing(siblings: tuple[str, ...]) -> tuple[re.Pattern, re.Pattern]:
+    """A sibling joined to what follows ("data and ", "inter-operator/") and to what precedes."""
+    names = "|".join(_body(t) for t in sorted(siblings, key=len, reverse=True))
+    return (re.compile(rf"(?<!\w)(?:{names})(?:{_GAP}parallel\w*)?{_JOIN}$"),
+            re.compile(rf"^{_JOIN}(?:{names})(?!\w)"))
+
+
+def listed(text: str, span: tuple[int, int], siblings: tuple[str, ...]) -> bool:
+    """Whether the mention at `span` stands in a list beside one of its siblings."""
+    if not siblings:
+        return False
+    before, after = _listing(siblings)
+    return bool(before.search(text[max(0, span[0] - 60):span[0]]) or after.match(text[span[1]:span[1] + 60]))
+
+
 def sentences(text: str) -> list[tuple[int, int]]:
     out, start = [], 0
     for m in _SENTENCE_END.finditer(text):
@@ -171,18 +208,23 @@ def judge(title: str, abstract: str, evidence: Evidence) -> list[str]:
     """The mentions (as written) that make the paper about the topic; empty when too weak."""
     terms = evidence.terms + evidence.strong
     in_title = mentions(title or "", terms, evidence.exclude)
-    in_abstract = mentions(abstract or "", terms, evidence.exclude)
-    strong = evidence.title and bool(in_title)
+    in_abstract = [span for span in mentions(abstract or "", terms, evidence.exclude)
+                   if not listed(abstract, span, evidence.siblings)]
+    strong = evidence.title and bool(in_title) and len(in_abstract) >= evidence.title_support
     if not strong and evidence.strong:
         strong = bool(mentions(abstract or "", evidence.strong, evidence.exclude))
     if not strong and evidence.abstract and len(in_abstract) >= evidence.abstract:
         strong = True
     if not strong and (evidence.lead or evidence.contribution) and in_abstract:
         parts = sentences(abstract)
-        leads = [p for p in parts if _CONTRIBUTION.search(abstract[p[0]:p[1]])]
+        leads = [p for i, p in enumerate(parts) if _CONTRIBUTION.search(abstract[p[0]:p[1]])
+                 or (i and _CONTRIBUTION.search(abstract[parts[i - 1][0]:parts[i - 1][1]])
+                     and _CONTINUES.match(abstract[p[0]:p[1]]))]
         if evidence.lead:
             leads += [parts[0], parts[-1]]
         strong = any(s <= start < e for start, _ in in_abstract for s, e in leads)
+    if strong and evidence.context:  # the field must be there too (negated or not: it is the setting)
+        strong = bool(_find(title or "", evidence.context) or _find(abstract or "", evidence.context))
     if not strong:
         return []
     found: list[str] = []
@@ -201,7 +243,9 @@ def describe(evidence: Evidence) -> str:
     terms = said(evidence.terms)
     ways = []
     if evidence.title:
-        ways.append(f"the title mentions {terms}")
+        support = evidence.title_support
+        ways.append(f"the title mentions {terms}" + (
+            f" and the abstract {'once' if support == 1 else f'{support} times'} too" if support else ""))
     if evidence.abstract:
         times = "once" if evidence.abstract == 1 else f"{evidence.abstract} times"
         ways.append(f"the abstract mentions {'them' if ways else terms} {times}")
@@ -212,6 +256,10 @@ def describe(evidence: Evidence) -> str:
     if evidence.strong:
         ways.append(f"the abstract mentions {said(evidence.strong)} anywhere")
     text = "; or ".join(ways) if ways else f"the abstract mentions {terms}"
+    if evidence.siblings:
+        text += f"; a mention in the abstract listed beside {said(evidence.siblings)} does not count"
+    if evidence.context:
+        text += f"; in each case the title or abstract also mentions one of {said(evidence.context)}"
     text += ". A mention never runs across punctuation, and a negated one (“without …”) does not count"
     if evidence.exclude:
         text += f", nor one inside {said(evidence.exclude)}"
