@@ -12,7 +12,9 @@ each carries its reason: the shared terms, topics and authors.
 
 import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from app import papers
 from app.db import reader
@@ -67,10 +69,10 @@ class Related:
         return "; ".join(parts)
 
 
-def _vocabulary(conn) -> dict[str, int]:
-    """Term -> papers containing it, read once per state of the database."""
+def _vocabulary(conn) -> Mapping[str, int]:
+    """Term -> papers containing it, read once per state of the database (read-only: shared)."""
     return catalogue(conn, get_settings().database_path).vocabulary.get_or(
-        "terms", lambda: get_engine().vocabulary(conn, 2))
+        "terms", lambda: MappingProxyType(get_engine().vocabulary(conn, 2)))
 
 
 def distinctive_terms(title: str, abstract: str, conn=None) -> dict[str, tuple[str, float]]:
