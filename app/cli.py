@@ -13,6 +13,7 @@ from app import migrate, sqlite_driver
 from app.db import connect, sqlite3, transaction
 from app.engine import get_engine
 from app.ingest.load import BATCH_SIZE
+from app.ingest.parsers import FORMATS
 from app.settings import SEED_FILE, get_settings
 
 
@@ -302,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="load papers from files (seed page, JSON Lines, JSON, OAI-PMH XML,"
                                            " Atom; .gz ok)")
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="input files, or - for standard input")
-    ingest.add_argument("--format", choices=["auto", "seed", "jsonl", "json", "oai", "atom"], default="auto")
+    ingest.add_argument("--format", choices=["auto", *FORMATS], default="auto")
     ingest.add_argument("--source", help="source name stored with new papers (default: the file name)")
     ingest.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     ingest.add_argument("--batch-size", type=_positive, default=BATCH_SIZE, metavar="N",

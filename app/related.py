@@ -17,7 +17,9 @@ import math
 import re
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from app import papers
 from app.db import reader
@@ -39,7 +41,7 @@ AUTHOR_BOOST = 0.2         # once, for any shared author
 MAX_BOOST = 2 * TOPIC_BOOST + AUTHOR_BOOST
 PRIOR_RATIO, PRIOR_PAPERS = 1.4, 5   # occurrences per paper assumed for a rare term, and its weight
 MIN_BURST, MAX_BURST = 0.1, 1.5     # bounds of the recurrence weight (log2 of the ratio)
-Vocabulary = dict[str, tuple[int, int]]  # term -> (papers using it, occurrences in them)
+Vocabulary = Mapping[str, tuple[int, int]]  # term -> (papers using it, occurrences in them)
 
 STOPWORDS = frozenset("""
 a about above across after again against all almost also although always am among an and another any
@@ -76,9 +78,10 @@ class Related:
 
 
 def _vocabulary(conn) -> Vocabulary:
-    """Term -> papers containing it, read once per state of the database."""
+    """Term -> (papers containing it, occurrences), read once per state of the database
+    (read-only: shared by every request)."""
     return catalogue(conn, get_settings().database_path).vocabulary.get_or(
-        "terms", lambda: get_engine().vocabulary(conn, 2))
+        "terms", lambda: MappingProxyType(get_engine().vocabulary(conn, 2)))
 
 
 def warm() -> None:
@@ -133,7 +136,7 @@ def _weighted(title: str, abstract: str, docs: Vocabulary, total: int
     fields = ((TITLE_WEIGHT, Counter(_WORD.findall(title.lower()))),
               (1, Counter(_WORD.findall(abstract.lower()))))
     info = _word_info(fields[0][1].keys() | fields[1][1].keys(), docs, total)
-    counts: Vocabulary = {}
+    counts: dict[str, int] = {}
     idf: dict[str, float] = {}
     surface: dict[str, str] = {}
     for weight, words in fields:

@@ -2,14 +2,19 @@
 
 `SearchParams` is a view (every state is a URL); `SearchResult` is what one view
 shows. The search fills them, every renderer (HTML, htmx fragment, JSON, Atom,
-BibTeX) reads them. Frozen, so a cached result can be shared between threads;
-their lists are never changed after the search built them.
+BibTeX) reads them. Deep-immutable, so one cached result is shared by every thread
+and renderer: frozen dataclasses whose sequences are tuples and whose maps are
+read-only (`MappingProxyType`), converted on construction whatever a builder passed.
+`SearchParams` checks its values on construction: out of range raises ValueError
+(the HTTP edge, app/web/params.py, answers 422 before it gets there).
 
 This module imports nothing from the app.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
+from types import MappingProxyType
 from urllib.parse import urlencode
 
 from markupsafe import Markup
@@ -18,6 +23,12 @@ SORTS = ("relevance", "newest", "oldest", "title")
 MAX_PER_PAGE = 100
 PER_PAGE = 20     # the default page size; a URL leaves it out
 MAX_PAGE = 10_000  # deepest page any view may ask for (web and API alike)
+
+
+def _set(obj, **values) -> None:
+    """Assign fields of a frozen dataclass while it is being constructed."""
+    for name, value in values.items():
+        object.__setattr__(obj, name, value)
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,15 @@ class SearchParams:
     as_typed: bool = False       # search the words as typed, never a spelling correction of them
     # A live request while the user types (never in a URL): the last word is a prefix.
     typing: bool = False
+
+    def __post_init__(self):
+        # Hashable (a cache key) and immutable whatever sequence a caller passed.
+        _set(self, tags=tuple(self.tags), not_tags=tuple(self.not_tags), years=tuple(self.years))
+        if self.sort is not None and self.sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)} (or None), not {self.sort!r}")
+        for name, value, highest in (("page", self.page, MAX_PAGE), ("per_page", self.per_page, MAX_PER_PAGE)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= highest:
+                raise ValueError(f"{name} must be an integer from 1 to {highest}, not {value!r}")
 
     @property
     def effective_sort(self) -> str:
@@ -99,12 +119,15 @@ class Hit:
     arxiv_id: str | None
     title: str
     abstract: str
-    authors: list[str]
+    authors: tuple[str, ...]
     published: date | None
     url: str | None              # external link (arXiv abs page when known)
-    tags: list[TagRef]
+    tags: tuple[TagRef, ...]
     snippet: Markup              # abstract excerpt, escaped, matched terms in <mark>
     title_html: Markup           # title, escaped, matched terms in <mark>
+
+    def __post_init__(self):
+        _set(self, authors=tuple(self.authors), tags=tuple(self.tags))
 
 
 @dataclass(frozen=True)
@@ -123,16 +146,28 @@ class FacetValue:
 class SearchResult:
     params: SearchParams
     total: int
-    hits: list[Hit]
-    facets: dict[str, list[FacetValue]] = field(default_factory=dict)  # "topic", "category", "year"
+    hits: tuple[Hit, ...]
+    # "topic", "category", "date", "year" -> values, in that order
+    facets: Mapping[str, tuple[FacetValue, ...]] = field(default_factory=dict)
     suggestion: str | None = None            # corrected query ("did you mean"), or None
     corrected_query: str | None = None       # the correction searched instead of the query, or None
-    expansions: list[tuple[str, str]] = field(default_factory=list)  # synonyms applied
+    expansions: tuple[tuple[str, str], ...] = ()  # synonyms applied
     relaxed: bool = False                    # strict AND found little: ranked OR results shown
     elapsed_ms: float = 0.0
-    facets_more: dict[str, int] = field(default_factory=dict)  # facet values left out, per group
-    terms: list[str] = field(default_factory=list)             # words searched for (unstemmed)
+    facets_more: Mapping[str, int] = field(default_factory=dict)  # facet values left out, per group
+    terms: tuple[str, ...] = ()              # words searched for (unstemmed)
+
+    def __post_init__(self):
+        _set(self, hits=tuple(self.hits),
+             facets=MappingProxyType({kind: tuple(values) for kind, values in self.facets.items()}),
+             expansions=tuple((typed, alternative) for typed, alternative in self.expansions),
+             facets_more=MappingProxyType(dict(self.facets_more)), terms=tuple(self.terms))
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.params.per_page))
+
+    @property
+    def last_page(self) -> int:
+        """The last page a link may name: past MAX_PAGE no view can be asked for."""
+        return min(self.pages, MAX_PAGE)

@@ -27,14 +27,13 @@ full-text matches and marks them; facets.py, hits.py and spelling.py fill in the
 #    corrected, so the count only falls as letters are added.
 
 import re
-from dataclasses import replace
 from datetime import date
 from time import perf_counter
 
-from app.db import reader
 from app.engine import get_engine
+from app.paper_sets import connection
 from app.plan import AnyOf, Text, Words, any_of
-from app.results import MAX_PER_PAGE, SORTS, FacetValue, Hit, SearchParams, SearchResult, TagRef
+from app.results import FacetValue, Hit, SearchParams, SearchResult, TagRef
 from app.search import bitsets, facets, hits, ranking, spelling
 from app.search.catalogue import Catalogue, catalogue
 from app.search.query import MIN_PREFIX_CHARS, CompiledQuery, compile_query, fts_tokens
@@ -61,8 +60,7 @@ def run(params: SearchParams, *, all_facets: bool = False) -> SearchResult:
     changes), so a view asked for again -- a popular query, the next visitor on the
     same link, the feed of a page just seen -- costs a dictionary lookup.
     """
-    params = _sane(params)
-    conn = reader()
+    conn = connection()
     cat = catalogue(conn, get_settings().database_path)
     # `all_facets`: every value of every facet group ("show all"), not the first FACET_LIMIT.
     key = (params, all_facets, date.today())  # "past week" moves with the day
@@ -110,10 +108,10 @@ def _run(params: SearchParams, conn, cat: Catalogue, all_facets: bool = False) -
         if not search.engine.refuses(exc):
             raise
         # Rendering quotes every token; should the engine still refuse a query, that is no results.
-        return SearchResult(params=params, total=0, hits=[], terms=list(compiled.terms))
+        return SearchResult(params=params, total=0, hits=(), terms=compiled.terms)
     start, count = (params.page - 1) * params.per_page, params.per_page
-    sort = params.effective_sort
-    if sort not in SORTS or (sort == "relevance" and scored is None):
+    sort = params.effective_sort  # one of SORTS: SearchParams checks it
+    if sort == "relevance" and scored is None:
         sort = "newest"
     if sort == "relevance":
         ids = ranking.page(cat, scored, sets.results, pinned, start, count)
@@ -128,8 +126,8 @@ def _run(params: SearchParams, conn, cat: Catalogue, all_facets: bool = False) -
     return SearchResult(
         params=params, total=sets.results.bit_count(), hits=hits.page(conn, ids, highlight, matches),
         facets=groups, suggestion=suggestion, corrected_query=corrected,
-        expansions=list(used.expansions), relaxed=relaxed,
-        facets_more=more, terms=list(used.terms), elapsed_ms=(perf_counter() - started) * 1000)
+        expansions=used.expansions, relaxed=relaxed,
+        facets_more=more, terms=used.terms, elapsed_ms=(perf_counter() - started) * 1000)
 
 
 def warm(background: bool = True) -> None:
@@ -138,24 +136,14 @@ def warm(background: bool = True) -> None:
     the most frequent words (ranking.warm; in a background thread unless told otherwise,
     tens of seconds on 165k papers while searches are already answered). Worth calling at
     server start."""
-    conn = reader()
+    conn = connection()
     cat = catalogue(conn, get_settings().database_path)
     spelling.correct(conn, cat, "warm")
     words = spelling.frequent_words(conn, cat, ranking.WARM_WORDS)
     if background:
-        ranking.warm_in_background(reader, cat, words)
+        ranking.warm_in_background(connection, cat, words)
     else:
         ranking.warm(conn, cat, words)
-
-
-def _sane(params: SearchParams) -> SearchParams:
-    """Out-of-range values clamped: the API rejects them, other callers get the nearest view."""
-    sort = params.sort if params.sort in SORTS else None
-    page = max(1, int(params.page))
-    per_page = min(MAX_PER_PAGE, max(1, int(params.per_page)))
-    if (sort, page, per_page) == (params.sort, params.page, params.per_page):
-        return params
-    return replace(params, sort=sort, page=page, per_page=per_page)
 
 
 def _plain(text: str) -> bool:

@@ -6,6 +6,7 @@ query and cached here (by the engine's rendering of the text); the rest of a
 query's filter (tags, tag prefixes, years, ids, under AND / OR / NOT) is evaluated
 on these sets (`evaluate`), microseconds per tag where SQL took tens of milliseconds.
 
+Its rows come from the read layer (app/paper_sets.py): no SQL is written here.
 The `Catalogue` is rebuilt when the database file changes: every commit touches the
 database or its WAL, so comparing (mtime, size) of both costs two `stat` calls per search.
 """
@@ -14,14 +15,16 @@ import os
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
 from datetime import date
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from cachetools import LRUCache
 
-from app import plan
-from app.search.bitsets import from_ids, parse_ids
+from app import paper_sets, plan
+from app.search.bitsets import from_ids
 
 MATCH_CACHE_SIZE = 64       # rendered text -> bitset, per catalogue (about 20 KB each at 165k papers)
 PREDICATE_CACHE_SIZE = 64   # filter leaves the catalogue cannot answer from memory (ids)
@@ -48,6 +51,11 @@ class Memo:
         with self._lock:
             self._items[key] = value
         return value
+
+    def values(self) -> list:
+        """A snapshot of the cached values (for checks: every one must be immutable)."""
+        with self._lock:
+            return list(self._items.values())
 
     def peek(self, key):
         """The value if cached (None otherwise), without computing it."""
@@ -77,9 +85,9 @@ class Catalogue:
     signature: tuple
     size: int                          # one more than the highest paper id
     universe: int                      # every paper
-    tags: dict[str, TagSet]            # by slug
-    tags_folded: dict[str, str]        # lower-cased slug -> slug
-    years: dict[int, int]              # year -> bitset
+    tags: Mapping[str, TagSet]         # by slug
+    tags_folded: Mapping[str, str]     # lower-cased slug -> slug
+    years: Mapping[int, int]           # year -> bitset
     with_arxiv_id: int                 # papers that have an arXiv id (id: filters need it)
     newest: array                      # ids, newest first (undated last, by id)
     oldest: array                      # ids, oldest first (undated last, by id)
@@ -120,9 +128,8 @@ class Catalogue:
 
     def author_papers(self, conn, slug: str) -> int:
         """The papers of the author with this slug (cached per catalogue)."""
-        return self.predicates.get_or(("author", slug), lambda: from_ids(parse_ids(conn.execute(
-            "SELECT group_concat(pa.paper_id) FROM paper_authors pa JOIN authors a ON a.id = pa.author_id"
-            " WHERE a.slug = ?", (slug,)).fetchone()[0]), self.size))
+        return self.predicates.get_or(("author", slug),
+                                      lambda: from_ids(paper_sets.author_paper_ids(conn, slug), self.size))
 
     @property
     def latest_day(self) -> date | None:
@@ -170,9 +177,8 @@ class Catalogue:
             true = self.published_between(leaf.start, leaf.end)
             return true, self.dated & ~true  # papers without a date are in neither
         if isinstance(leaf, plan.PaperId):
-            true = self.predicates.get_or(leaf, lambda: from_ids(parse_ids(conn.execute(
-                "SELECT group_concat(id) FROM papers WHERE arxiv_id = ? OR key = ?",
-                (leaf.arxiv_id, leaf.key)).fetchone()[0]), self.size))
+            true = self.predicates.get_or(
+                leaf, lambda: from_ids(paper_sets.ids_of(conn, leaf.arxiv_id, leaf.key), self.size))
             # arxiv_id = ? is unknown (not false) for a paper without one, unless its key matched
             return true, self.with_arxiv_id & ~true
         raise TypeError(f"not a filter leaf: {leaf!r}")
@@ -215,44 +221,20 @@ def forget() -> None:
 
 
 def _build(conn, signature: tuple) -> Catalogue:
-    # One read transaction, so every part describes the same state of the database.
-    conn.execute("BEGIN")
-    try:
-        size = (conn.execute("SELECT max(id) FROM papers").fetchone()[0] or 0) + 1
-        newest = parse_ids(conn.execute(
-            "SELECT group_concat(id) FROM (SELECT id FROM papers WHERE published IS NOT NULL"
-            " ORDER BY published DESC, id DESC)").fetchone()[0])
-        days = array("i", (date.fromisoformat(str(day)[:10]).toordinal() for day in (conn.execute(
-            "SELECT group_concat(published) FROM (SELECT published FROM papers WHERE published IS NOT NULL"
-            " ORDER BY published DESC, id DESC)").fetchone()[0] or "").split(",") if day))
-        undated = parse_ids(conn.execute(
-            "SELECT group_concat(id) FROM (SELECT id FROM papers WHERE published IS NULL"
-            " ORDER BY id DESC)").fetchone()[0])
-        years: dict[int, int] = {}
-        for year, ids in conn.execute(
-                "SELECT year, group_concat(id) FROM papers WHERE year IS NOT NULL GROUP BY year"):
-            years[int(year)] = from_ids(parse_ids(ids), size)
-        with_arxiv_id = from_ids(parse_ids(conn.execute(
-            "SELECT group_concat(id) FROM papers WHERE arxiv_id IS NOT NULL").fetchone()[0]), size)
-        by_title = parse_ids(conn.execute(  # the covering index on title_norm makes this cheap
-            "SELECT group_concat(id) FROM (SELECT id FROM papers ORDER BY title_norm, id)").fetchone()[0])
-        tag_ids = {row[0]: parse_ids(row[1]) for row in conn.execute(
-            "SELECT tag_id, group_concat(paper_id) FROM paper_tags GROUP BY tag_id")}
-        tags: dict[str, TagSet] = {}
-        for row in conn.execute("SELECT id, slug, name, kind, description, rule FROM tags"):
-            ids = tag_ids.get(row[0], [])
-            tags[row[1]] = TagSet(row[0], row[1], row[2], row[3], row[4] or "", row[5] or "",
-                                  from_ids(ids, size), len(ids))
-    finally:
-        conn.execute("COMMIT")
-    all_ids = newest + undated
+    rows = paper_sets.listing(conn)
+    size = rows.size
+    tags = {row.slug: TagSet(row.id, row.slug, row.name, row.kind, row.description, row.rule,
+                             from_ids(row.paper_ids, size), len(row.paper_ids)) for row in rows.tags}
+    all_ids = rows.newest + rows.undated
     date_rank = array("i", bytes(array("i").itemsize * size))
     for position, paper_id in enumerate(all_ids):
         date_rank[paper_id] = position
-    oldest = newest[::-1] + undated[::-1]
+    oldest = rows.newest[::-1] + rows.undated[::-1]
     return Catalogue(
-        signature=signature, size=size, universe=from_ids(all_ids, size), tags=tags,
-        tags_folded={slug.lower(): slug for slug in tags}, years=years, with_arxiv_id=with_arxiv_id,
+        signature=signature, size=size, universe=from_ids(all_ids, size), tags=MappingProxyType(tags),
+        tags_folded=MappingProxyType({slug.lower(): slug for slug in tags}),
+        years=MappingProxyType({year: from_ids(ids, size) for year, ids in rows.years.items()}),
+        with_arxiv_id=from_ids(rows.with_arxiv_id, size),
         newest=array("i", all_ids), oldest=array("i", oldest), date_rank=date_rank,
-        days=days, dated=from_ids(newest, size),
-        by_title=array("i", by_title))
+        days=rows.days, dated=from_ids(rows.newest, size),
+        by_title=array("i", rows.by_title))

@@ -5,7 +5,7 @@ misspelt "distilation" are both "distil" in it):
 - the engine's vocabulary gives each stem's document count, so a
   word whose stem is unknown or rare is suspect;
 - surface words with their frequencies (every title, plus a sample of abstracts,
-  read once per catalogue) feed a whoosh `ListCorrector`, whose Levenshtein
+  read once per catalogue through the read layer, app/paper_sets.py) feed a whoosh `ListCorrector`, whose Levenshtein
   automaton finds candidates within two edits; the most frequent nearby word wins.
 
 A word written often enough in titles and sampled abstracts is taken as meant.
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from whoosh.lang.porter import stem
 from whoosh.spelling import ListCorrector
 
+from app import paper_sets
 from app.engine import get_engine
 from app.search.catalogue import Memo
 
@@ -86,11 +87,8 @@ def _vocabulary(conn, cat) -> _Vocabulary:
 
 def _build(conn, papers: int) -> _Vocabulary:
     frequencies: Counter = Counter()
-    titles = conn.execute("SELECT group_concat(title_norm, ' ') FROM papers").fetchone()[0] or ""
-    frequencies.update(w for w in titles.split() if w.isascii() and w.isalpha())
-    step = max(1, papers // ABSTRACT_SAMPLE)
-    abstracts = conn.execute("SELECT group_concat(abstract, ' ') FROM papers WHERE id % ? = 0",
-                             (step,)).fetchone()[0] or ""
+    frequencies.update(w for w in paper_sets.title_words(conn).split() if w.isascii() and w.isalpha())
+    abstracts = paper_sets.abstract_sample(conn, max(1, papers // ABSTRACT_SAMPLE))
     frequencies.update(_WORD.findall(abstracts.lower()))
     least = min(MIN_CANDIDATE_FREQ, 1 + papers // 1000)  # a small catalogue writes words once or twice
     common = Counter({w: n for w, n in frequencies.items() if n >= least})

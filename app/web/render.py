@@ -16,6 +16,7 @@ templates.env.filters["capitalize_first"] = lambda text: text[:1].upper() + text
 # (kind, heading) of every facet group, in order (app/kinds.py)
 templates.env.globals["facet_groups"] = [(kind.name, kind.heading) for kind in kinds.FACETS]
 templates.env.globals["tag_groups"] = [(kind.name, kind.heading) for kind in kinds.FACETS if kind.source == "tag"]
+templates.env.globals["kind_singular"] = {kind.name: kind.singular for kind in kinds.KINDS}  # "arXiv category"
 VARY = {"Vary": "HX-Request, HX-Live"}
 
 

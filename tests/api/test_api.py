@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from search_fixtures import PAPERS, catalogue, fixture_database, load  # noqa: E402, F401
 
 from app.main import create_app  # noqa: E402
+from app.results import MAX_PAGE, MAX_PER_PAGE, SearchParams  # noqa: E402
 
 SEARCH_KEYS = {"query", "total", "page", "per_page", "results", "facets", "suggestion", "corrected_query"}
 RESULT_KEYS = {"id", "title", "abstract", "authors", "published", "url", "tags", "snippet"}
@@ -71,6 +72,19 @@ def test_bad_parameters_answer_422_naming_the_parameter(api, params, field):
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert any(field in error["loc"] and error["msg"] for error in detail)
+
+
+@pytest.mark.parametrize("path", ["/api/papers", "/", "/feed.atom", "/export.bib"])
+def test_the_edge_holds_the_one_set_of_limits_a_view_checks(api, path):
+    """What the edge accepts, SearchParams accepts; one past it is a 422 at the edge, never a
+    clamped view or a 500 from the view's own check."""
+    for name, highest in (("page", MAX_PAGE), ("per_page", MAX_PER_PAGE)):
+        assert api.get(path, params={"q": "experts", name: highest}).status_code == 200
+        SearchParams(**{name: highest})
+        assert api.get(path, params={"q": "experts", name: highest + 1}).status_code == 422
+        with pytest.raises(ValueError):
+            SearchParams(**{name: highest + 1})
+
 
 
 @pytest.mark.parametrize("q", ['"', "AND", "*", "title:", "C++", "'; DROP TABLE papers; --", "x" * 7_000,

@@ -9,6 +9,7 @@ from search_fixtures import PAPERS, catalogue, fixture_database, keys, search  #
 from app.search.catalogue import forget
 from app import search as engine
 from app.ingest.records import normalize_title
+from app.results import MAX_PAGE, MAX_PER_PAGE, SearchResult
 from app.search import SearchParams, run
 
 pytestmark = pytest.mark.usefixtures("catalogue")
@@ -125,10 +126,25 @@ def test_a_very_long_query_is_capped_and_quick():
     assert time.perf_counter() - started < 2
 
 
-def test_out_of_range_params_are_clamped_not_fatal():
-    result = run(SearchParams(q="experts", page=0, per_page=10_000, sort="sideways"))
-    assert result.params.page == 1 and result.params.per_page == engine.MAX_PER_PAGE
-    assert result.total == 5
+@pytest.mark.parametrize("field, value", [
+    ("page", 0), ("page", -1), ("page", MAX_PAGE + 1), ("page", "2"), ("page", True), ("page", 1.0),
+    ("per_page", 0), ("per_page", MAX_PER_PAGE + 1), ("per_page", 10_000),
+    ("sort", "sideways"), ("sort", "")])
+def test_a_view_out_of_range_is_refused_on_construction_not_clamped(field, value):
+    with pytest.raises(ValueError, match=field):
+        SearchParams(q="experts", **{field: value})
+
+
+def test_the_widest_view_the_limits_allow_is_searched():
+    result = run(SearchParams(q="experts", page=1, per_page=MAX_PER_PAGE, sort="title"))
+    assert result.params.per_page == MAX_PER_PAGE and result.total == 5 and len(result.hits) == 5
+    assert run(SearchParams(q="experts", page=MAX_PAGE)).hits == ()
+
+
+def test_links_never_name_a_page_past_the_limit():
+    huge = SearchResult(params=SearchParams(per_page=1), total=MAX_PAGE * 3, hits=())
+    assert huge.pages == MAX_PAGE * 3 and huge.last_page == MAX_PAGE
+    assert SearchResult(params=SearchParams(per_page=10), total=95, hits=()).last_page == 10
 
 
 # --- synonyms, fallback, spelling ------------------------------------------------------
@@ -242,7 +258,7 @@ def test_pages_cover_every_result_once(q, sort):
 
 def test_a_page_past_the_end_is_empty_but_keeps_the_total():
     result = search(page=99, per_page=10)
-    assert result.hits == [] and result.total == PAPERS and result.pages == -(-PAPERS // 10)
+    assert result.hits == () and result.total == PAPERS and result.pages == -(-PAPERS // 10)
 
 
 @pytest.mark.parametrize("q, tags", [("model", ()), ("model", ("cs.LG",)), ("language models", ()),
@@ -293,7 +309,7 @@ def test_marker_characters_in_the_data_cannot_forge_marks():
 
 def test_a_hit_has_its_record():
     hit = search("id:2510.00029").hits[0]
-    assert hit.authors == ["Ashish Vaswani", "Noam Shazeer"]
+    assert hit.authors == ("Ashish Vaswani", "Noam Shazeer")
     assert str(hit.published) == "2025-10-10" and hit.url == "https://arxiv.org/abs/2510.00029"
     assert {"cs.CL", "cs.LG"} <= {t.slug for t in hit.tags if t.kind == "category"}
 

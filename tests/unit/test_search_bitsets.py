@@ -57,4 +57,4 @@ def test_fixture_file_is_json_lines():
 def test_an_empty_catalogue_answers_empty(database):
     for q in ("", "model", "tag:cs.LG", "distilation", "-model"):
         result = run(SearchParams(q=q))
-        assert result.total == 0 and result.hits == [] and result.suggestion is None
+        assert result.total == 0 and result.hits == () and result.suggestion is None
