@@ -92,6 +92,10 @@ class SearchEngine(Protocol):
         """term -> number of papers containing it, for terms in the engine's
         normalized form (Porter stems); unknown terms are left out."""
 
+    def expansion(self, conn, prefix: str) -> tuple[int, int]:
+        """(terms the prefix search `prefix*` stands for, papers containing each, added
+        up): what such a search reads, known before it runs (the query cost model)."""
+
     def analyze(self, text: str) -> list[str]:
         """The terms the index would store for `text`, one per token in order (the
         normalized form `document_frequencies` and `vocabulary` use)."""

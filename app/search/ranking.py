@@ -59,7 +59,8 @@ def _leaf_key(words: Words) -> tuple:
     return (get_engine().render(words), WEIGHTS)
 
 
-def _known(cat: Catalogue, words: Words) -> bool:
+def known(cat: Catalogue, words: Words) -> bool:
+    """Whether a phrase is scored already (costs array arithmetic, not an index walk)."""
     key = _leaf_key(words)
     return key in cat.warm_leaves or cat.leaves.peek(key) is not None
 
@@ -97,7 +98,7 @@ def _leaves(text: Text):
 
 
 def _score(conn, cat: Catalogue, text: Text) -> Scored:
-    if isinstance(text, Words) or all(_known(cat, w) for w in _leaves(text)):
+    if isinstance(text, Words) or all(known(cat, w) for w in _leaves(text)):
         return _assembled(conn, cat, text)
     # A word never scored before: one engine statement scores the query's own matches
     # (an AND of a rare and a common word touches far fewer papers than the common word
