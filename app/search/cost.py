@@ -22,7 +22,7 @@ from app.plan import And, AnyOf, Filter, Matches, Not, Or, PaperId, Published, T
 # each; together with the index bounds below they keep any query under a second.
 MAX_OPERATORS = 24            # AND, OR, NOT, ANDNOT, ANDMAYBE, REQUIRE and -word, as written
 PLAN_LIMITS = {
-    "max_leaves": 32,         # words, phrases, prefixes and field conditions after compiling
+    "max_leaves": 64,         # words, phrases, prefixes and field conditions (a pasted title fits)
     "max_alternatives": 24,   # sides of every OR, added up
     "max_prefixes": 8,        # prefix* searches
     "max_text_filters": 8,    # word searches under an OR or NOT mixed with field conditions

@@ -30,6 +30,7 @@ from math import floor
 
 import numpy as np
 
+from app.db import check_deadline
 from app.engine import get_engine
 from app.plan import AllOf, AnyOf, Text, Words
 from app.search.catalogue import Catalogue
@@ -121,6 +122,7 @@ def _assembled(conn, cat: Catalogue, text: Text) -> Scored:
     arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def match(node: Text) -> np.ndarray:
+        check_deadline()  # Python work counts against the request's time too
         if isinstance(node, Words):
             ids, scores = arrays[id(node)] = leaf(conn, cat, node)
             m = np.zeros(size, dtype=bool)
