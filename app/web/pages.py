@@ -16,7 +16,9 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from app import feeds, kinds, papers, search
 from app.ingest.records import author_slug
 from app.related import related_papers
+from app.db import reader
 from app.results import MAX_PER_PAGE, PER_PAGE, SearchParams, SearchResult
+from app.search.catalogue import Memo, catalogue
 from app.settings import get_settings
 from app.web.params import ViewParams
 from app.web.render import VARY, base_url, common, templates, wants_fragment
@@ -263,37 +265,48 @@ def opensearch(request: Request) -> Response:
     return Response(body, media_type="application/opensearchdescription+xml")
 
 
+# Sitemap bodies per state of the catalogue: rendering 50,000 permalinks costs a second or
+# more, and crawlers ask again and again for what changes only when the database does.
+_sitemaps = Memo(16)
+
+
+def _cached_sitemap(request: Request, name: str, render) -> Response:
+    root = base_url(request)
+    state = catalogue(reader(), get_settings().database_path).signature
+    return Response(_sitemaps.get_or((state, root, name), lambda: render(root)), media_type="application/xml")
+
+
 @page("/sitemap.xml")
 def sitemap(request: Request) -> Response:
     """Every paper's permalink and every tag page; a sitemap index once that exceeds one sitemap's limit."""
-    root = base_url(request)
-    tags = [t for t in papers.tags_with_counts() if t.count]
-    total = papers.paper_count()
-    if total + len(tags) + 2 <= SITEMAP_SIZE:
-        body = templates.get_template("sitemap.xml").render(
-            base_url=root, rows=papers.sitemap_rows(0, total), tags=tags, pages=True)
-    else:
+    def render(root: str) -> str:
+        tags = [t for t in papers.tags_with_counts() if t.count]
+        total = papers.paper_count()
+        if total + len(tags) + 2 <= SITEMAP_SIZE:
+            return templates.get_template("sitemap.xml").render(
+                base_url=root, rows=papers.sitemap_rows(0, total), tags=tags, pages=True)
         parts = -(-total // SITEMAP_SIZE)
-        body = templates.get_template("sitemap-index.xml").render(base_url=root, parts=range(1, parts + 1))
-    return Response(body, media_type="application/xml")
+        return templates.get_template("sitemap-index.xml").render(base_url=root, parts=range(1, parts + 1))
+    return _cached_sitemap(request, "index", render)
 
 
 @page("/sitemaps/pages.xml")
 def sitemap_pages(request: Request) -> Response:
     """The home page and tag pages (part of the sitemap index)."""
-    body = templates.get_template("sitemap.xml").render(
-        base_url=base_url(request), rows=[], tags=[t for t in papers.tags_with_counts() if t.count], pages=True)
-    return Response(body, media_type="application/xml")
+    return _cached_sitemap(request, "pages", lambda root: templates.get_template("sitemap.xml").render(
+        base_url=root, rows=[], tags=[t for t in papers.tags_with_counts() if t.count], pages=True))
 
 
 @page("/sitemaps/papers-{part}.xml")
 def sitemap_part(request: Request, part: Annotated[int, Path(ge=1, le=1_000_000)]) -> Response:
     """One part of the paper permalinks (part of the sitemap index)."""
-    rows = papers.sitemap_rows((part - 1) * SITEMAP_SIZE, SITEMAP_SIZE).fetchall()
-    if not rows:
+    if (part - 1) * SITEMAP_SIZE >= papers.paper_count():  # checked first: only real parts are kept
         raise HTTPException(404, "There is no such sitemap part.")
-    body = templates.get_template("sitemap.xml").render(base_url=base_url(request), rows=rows, tags=[], pages=False)
-    return Response(body, media_type="application/xml")
+
+    def render(root: str) -> str:
+        rows = papers.sitemap_rows((part - 1) * SITEMAP_SIZE, SITEMAP_SIZE).fetchall()
+        return templates.get_template("sitemap.xml").render(base_url=root, rows=rows, tags=[], pages=False)
+    return _cached_sitemap(request, f"papers-{part}", render)
 
 
 @page("/robots.txt", response_class=PlainTextResponse)
