@@ -18,6 +18,7 @@ from app.ingest.records import author_slug
 from app.related import related_papers
 from app.db import reader
 from app.results import MAX_PER_PAGE, PER_PAGE, SearchParams, SearchResult
+from app.search import cost
 from app.search.catalogue import Memo, catalogue
 from app.settings import get_settings
 from app.web.params import ViewParams
@@ -91,7 +92,10 @@ def render_view(request: Request, params: SearchParams, *, tag: papers.TagInfo |
     # The request htmx sends while the user types (static/app.js): the last word is a prefix.
     if fragment and request.headers.get("HX-Live") == "1":
         params = replace(params, typing=True)
-    result = run_search(params)
+    try:
+        result, refused = run_search(params), None
+    except cost.Refused as exc:  # nothing was searched: the view says why, in place of results
+        result, refused = SearchResult(params=params, total=0, hits=[]), exc.message
     view = View(tag.slug if tag else None, author.slug if author else None)
     if tag:
         title = tag.name + (f": {params.q}" if params.q else "")
@@ -100,15 +104,17 @@ def render_view(request: Request, params: SearchParams, *, tag: papers.TagInfo |
     else:
         title = f"{params.q} – search" if params.q else "All papers"
     context = common(request, result=result, params=params, view=view, tag=tag, author=author, title=title,
-                     fragment=fragment, **extra,
+                     fragment=fragment, refused=refused, **extra,
                      view_path=view.url(replace(params, q="", not_tags=(), years=(), sort=None, page=1,
                                                 per_page=PER_PAGE, tags=(tag.slug,) if tag else (),
                                                 since=None, until=None)),
                      canonical=base_url(request) + view.url(params),
                      feed_url=view.feed(params), bib_url=view.bibtex(params))
+    status = 422 if refused else 200
     if fragment:
-        return templates.TemplateResponse(request, "search.html", context, block_name="results", headers=VARY)
-    return templates.TemplateResponse(request, "search.html", context, headers=VARY)
+        return templates.TemplateResponse(request, "search.html", context, block_name="results", headers=VARY,
+                                          status_code=status)
+    return templates.TemplateResponse(request, "search.html", context, headers=VARY, status_code=status)
 
 
 @page("/", response_class=HTMLResponse)

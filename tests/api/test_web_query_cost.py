@@ -29,10 +29,15 @@ def test_the_api_refuses_a_query_past_a_bound_naming_the_limit(client):
     assert body["limit"] == "max_operators" and "at most 24" in body["detail"]
 
 
-def test_the_search_page_says_why_a_query_was_refused(client):
-    response = client.get("/", params={"q": " OR ".join(f"w{i}" for i in range(25))})
+@pytest.mark.parametrize("headers", [{}, {"HX-Request": "true"}])
+def test_the_search_page_says_why_a_query_was_refused(client, headers):
+    q = " OR ".join(f"w{i}" for i in range(25))
+    response = client.get("/", params={"q": q}, headers=headers)
     assert response.status_code == 422
+    assert 'id="results"' in response.text and "This query was not run" in response.text
     assert "alternatives joined by OR" in response.text and "at most 24" in response.text
+    if not headers:
+        assert f'value="{q}"' in response.text  # the query stays in the box, to be edited
 
 
 def test_a_prefix_standing_for_too_many_words_is_refused(client, monkeypatch):
@@ -46,8 +51,8 @@ def test_a_prefix_standing_for_too_many_words_is_refused(client, monkeypatch):
 def test_a_word_being_typed_that_stands_for_too_many_words_waits_for_more_letters(client, monkeypatch):
     from app.search import cost
     monkeypatch.setattr(cost, "MAX_PREFIX_TERMS", 2)
-    response = client.get("/", params={"q": "mod"}, headers={"HX-Request": "true", "HX-Live": "true"})
-    assert response.status_code == 200
+    response = client.get("/", params={"q": "mod"}, headers={"HX-Request": "true", "HX-Live": "1"})
+    assert response.status_code == 200 and "This query was not run" not in response.text
 
 
 def test_sitemaps_are_rendered_once_per_state_of_the_catalogue(client, monkeypatch):
