@@ -9,8 +9,8 @@ can say which one a query went past (422) and the page can say it in words; noth
 past a bound is searched, so no query can hold a worker for long. The time limit of a
 request (app/db.py `time_limit`, checked between steps in Python too) is the second line.
 
-Measured on the 165k catalogue (bench/README.md): scoring costs about 5 us a posting
-read, so the postings bound keeps an uncached query near half a second; prefixes are
+Measured on the 165k catalogue (bench/README.md): scoring costs about 5-8 us of CPU a posting
+read, so the postings bound keeps an uncached query under a second of CPU; prefixes are
 bounded by their expansions because the engine re-walks every expanded term.
 """
 
@@ -30,7 +30,7 @@ PLAN_LIMITS = {
 }
 # What the index says (`check`).
 MAX_PREFIX_TERMS = 1000       # index terms one prefix may stand for ("pro*": 1,184 on 165k papers)
-MAX_POSTINGS = 500_000        # postings read for the words and prefixes not scored before
+MAX_POSTINGS = 150_000        # postings read for the words and prefixes not scored before
 
 
 class Refused(Exception):
@@ -111,7 +111,7 @@ def check(conn, cat, engine, texts: list[Text], known) -> None:
     """Raise Refused when a prefix stands for too many words, or the words not scored before
     (`known(words)` says which are) would read too many postings. Looked up in the
     engine's vocabulary, once per catalogue state and leaf."""
-    postings = 0
+    postings, tokens = 0, []
     for words in dict.fromkeys(w for t in texts for w in text_leaves(t)):
         if words.prefix:
             terms, docs = expansion(conn, cat, engine, words.tokens[-1])
@@ -119,12 +119,12 @@ def check(conn, cat, engine, texts: list[Text], known) -> None:
                 raise Refused("max_prefix_terms",
                               f"“{words.tokens[-1]}*” stands for {terms:,} different words; a prefix may "
                               f"stand for at most {MAX_PREFIX_TERMS}. Type more of the word.")
-        else:
-            docs = 0
         if known(words):
             continue
-        postings += docs if words.prefix else 0
-        postings += sum(frequency(conn, cat, engine, t) for t in (words.tokens[:-1] if words.prefix else words.tokens))
+        if words.prefix:
+            postings += docs
+        tokens += words.tokens[:-1] if words.prefix else words.tokens
+    postings += sum(frequencies(conn, cat, engine, tokens).values())
     if postings > MAX_POSTINGS:
         raise Refused("max_postings",
                       f"This query is too broad to answer quickly: its words occur in {postings:,} places "
@@ -137,9 +137,23 @@ def expansion(conn, cat, engine, prefix: str) -> tuple[int, int]:
     return cat.matches.get_or(("expansion", prefix), lambda: engine.expansion(conn, prefix))
 
 
-def frequency(conn, cat, engine, token: str) -> int:
-    """Papers containing a token's indexed form (its postings), cached per catalogue state."""
-    def compute() -> int:
-        stems = engine.analyze(token)
-        return sum(engine.document_frequencies(conn, stems).values()) if stems else 0
-    return cat.matches.get_or(("frequency", token), compute)
+def frequencies(conn, cat, engine, tokens: list[str]) -> dict[str, int]:
+    """token -> papers containing its indexed form (its postings), cached per catalogue state;
+    the tokens not known yet are looked up together (one analysis, one vocabulary query)."""
+    found: dict[str, int] = {}
+    missing = []
+    for token in dict.fromkeys(tokens):
+        value = cat.matches.peek(("frequency", token))
+        if value is None:
+            missing.append(token)
+        else:
+            found[token] = value
+    if missing:
+        stems = engine.analyze(" ".join(missing))
+        if len(stems) != len(missing):  # a token the index splits: one at a time
+            stems = [" ".join(engine.analyze(token)) for token in missing]
+        docs = engine.document_frequencies(conn, stems)
+        for token, stem in zip(missing, stems):
+            found[token] = docs.get(stem, 0)
+            cat.matches.get_or(("frequency", token), lambda value=found[token]: value)
+    return found
