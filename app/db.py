@@ -17,7 +17,7 @@ from app.settings import get_settings
 from app.sqlite_driver import sqlite3
 
 BUSY_TIMEOUT_MS = 10_000
-PROGRESS_STEPS = 50_000  # SQLite VM steps between deadline checks (a few milliseconds)
+PROGRESS_STEPS = 5_000  # SQLite VM steps between deadline checks (well under a millisecond)
 
 # When the current request must stop using the database (monotonic seconds); None: no limit.
 _deadline: ContextVar[float | None] = ContextVar("database_deadline", default=None)
@@ -32,6 +32,14 @@ def time_limit(seconds: float) -> Iterator[None]:
         yield
     finally:
         _deadline.reset(token)
+
+
+def check_deadline() -> None:
+    """Raise what an interrupted statement raises once the request's time is up: long Python
+    work (assembling scores, highlighting) calls this between steps, since only SQLite's own
+    statements are interrupted otherwise."""
+    if _past_deadline():
+        raise sqlite3.OperationalError("interrupted")
 
 
 def _past_deadline() -> int:

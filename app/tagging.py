@@ -64,6 +64,9 @@ def load_topics(path=TOPICS_FILE) -> list[Topic]:
         if len(query) > MAX_QUERY_CHARS:
             # compile_query would silently cut it, as it does for users.
             raise ValueError(f"topic {slug!r}: rule longer than {MAX_QUERY_CHARS} characters")
+        refused = compile_rule(query).refused
+        if refused is not None:
+            raise ValueError(f"topic {slug!r}: {refused.message}")
         if compile_rule(query).is_empty:
             raise ValueError(f"topic {slug!r}: rule {query!r} searches for nothing")
         try:

@@ -428,6 +428,15 @@
     }
   });
 
+  // A query the cost model refuses is answered 422 with the results region saying why: show it.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr && event.detail.xhr.status === 422 && event.detail.target &&
+        event.detail.target.id === "results") {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   // An empty query is the same view as no query: keep `q=` out of pushed URLs.
   document.addEventListener("htmx:configRequest", function (event) {
     var params = event.detail.parameters;

@@ -71,15 +71,15 @@ class SearchEngine(Protocol):
         gives the same order through either method; statistics are the whole catalogue's.
         """
 
-    def highlight(self, conn, text: Text, ids: Sequence[int], dense: bool,
+    def highlight(self, text: Text, rows: Sequence[tuple[int, str, str, str]],
                   snippet_tokens: int) -> dict[int, tuple[str | None, str | None]]:
         """id -> (title with matches marked, abstract excerpt of about
-        `snippet_tokens` tokens with matches marked and ELLIPSIS where cut).
+        `snippet_tokens` tokens with matches marked and ELLIPSIS where cut), for a
+        page's rows given as (id, title, abstract, authors), all in one pass.
 
-        Only for ids that match `text`; a missing id, or None, means "show it plain".
-        `dense` says many matches lie between min(ids) and max(ids) (seek each id
-        rather than walk the range): a plan hint the engine may ignore.
-        """
+        Only for rows that match `text`; a missing id, or None, means "show it plain".
+        Its cost follows the page's text, not the catalogue (a prefix stands for the
+        page's words only)."""
 
     def refuses(self, exc: BaseException) -> bool:
         """Whether `exc`, raised by one of the methods above, means the engine refused
@@ -91,6 +91,10 @@ class SearchEngine(Protocol):
     def document_frequencies(self, conn, terms: Iterable[str]) -> dict[str, int]:
         """term -> number of papers containing it, for terms in the engine's
         normalized form (Porter stems); unknown terms are left out."""
+
+    def expansion(self, conn, prefix: str) -> tuple[int, int]:
+        """(terms the prefix search `prefix*` stands for, papers containing each, added
+        up): what such a search reads, known before it runs (the query cost model)."""
 
     def analyze(self, text: str) -> list[str]:
         """The terms the index would store for `text`, one per token in order (the

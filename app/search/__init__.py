@@ -34,7 +34,7 @@ from app.engine import get_engine
 from app.paper_sets import connection
 from app.plan import AnyOf, Text, Words, any_of
 from app.results import FacetValue, Hit, SearchParams, SearchResult, TagRef
-from app.search import bitsets, facets, hits, ranking, spelling
+from app.search import bitsets, cost, facets, hits, ranking, spelling
 from app.search.catalogue import Catalogue, catalogue
 from app.search.query import MIN_PREFIX_CHARS, CompiledQuery, compile_query, fts_tokens
 from app.settings import get_settings
@@ -84,16 +84,21 @@ def typed_so_far(text: str) -> str:
 
 def _run(params: SearchParams, conn, cat: Catalogue, all_facets: bool = False) -> SearchResult:
     started = perf_counter()
-    text = typed_so_far(params.q) if params.typing else params.q
-    compiled = compile_query(text)
     search = _Search(conn, cat, params)
+    if params.typing:  # a word being typed that stands for too many words waits for more letters
+        try:
+            compiled = search.bounded(compile_query(typed_so_far(params.q)))
+        except cost.Refused:
+            compiled = search.bounded(compile_query(params.q))
+    else:
+        compiled = search.bounded(compile_query(params.q))
     try:
         sets, scored = search.filter(compiled)
         used, pinned, relaxed, corrected = compiled, 0, False, None
         suggestion = spelling.suggest(conn, cat, compiled) if compiled.match else None
         found = sets.results.bit_count()
-        if (suggestion and not params.typing and not params.as_typed and found < CORRECT_BELOW):
-            better = compile_query(suggestion)
+        if (suggestion and not params.typing and not params.as_typed and found < CORRECT_BELOW
+                and search.within_bounds(better := compile_query(suggestion))):
             better_sets, better_scored = search.filter(better)
             gained = better_sets.results.bit_count()
             if gained > found and gained >= CORRECT_GAIN * found:
@@ -157,6 +162,21 @@ class _Search:
     def __init__(self, conn, cat: Catalogue, params: SearchParams):
         self.conn, self.cat, self.params, self.engine = conn, cat, params, get_engine()
         self.loose_text: Text | None = None   # the words of the last loosened reading
+
+    def bounded(self, compiled: CompiledQuery) -> CompiledQuery:
+        """The query, if within the cost model (app/search/cost.py); raises cost.Refused if not."""
+        if compiled.refused is not None:
+            raise cost.Refused(compiled.refused.limit, compiled.refused.message)
+        cost.check(self.conn, self.cat, self.engine, cost.all_text(compiled.match, compiled.filter),
+                   lambda words: ranking.known(self.cat, words))
+        return compiled
+
+    def within_bounds(self, compiled: CompiledQuery) -> bool:
+        try:
+            self.bounded(compiled)
+        except cost.Refused:
+            return False
+        return True
 
     def filter(self, compiled: CompiledQuery) -> tuple[facets.Sets, ranking.Scored | None]:
         """The result set and its facet variants; and the scored full-text matches (None: no text)."""

@@ -18,8 +18,10 @@ from pathlib import Path
 
 from whoosh import qparser
 from whoosh import query as wq
+from whoosh.qparser import syntax
 from whoosh.lang.porter import stem
 
+from app.search import cost
 from app.plan import (
     And, AnyOf, Filter, Matches, Not, Or, PaperId, Published, Tag, TagPrefix, Text, Words, Years, all_of, and_,
     any_of,
@@ -28,11 +30,19 @@ from app.plan import (
 MAX_QUERY_CHARS = 500  # cap BEFORE parsing: whoosh's parser is quadratic in input length
 # FTS5's expression parser overflows its stack near 50 nested groups; people use two or three.
 MAX_NESTING = 12
+YEARS = (1, 9999)       # a year bound outside is the nearest year (numbers of any length can be typed)
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.toml")
 
 DEFAULT_FIELD = "text"
 COLUMNS = {"title": ("title",), "abstract": ("abstract",), "author": ("authors",), "authors": ("authors",)}
-OPERATOR_WORDS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})
+OPERATOR_WORDS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "REQUIRE"})
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A bound of the cost model a query goes past: its name (as the API reports it) and why, in words."""
+    limit: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,8 @@ class CompiledQuery:
     excluded: tuple[Text, ...] = field(default=(), repr=False, compare=False)
     # (term, text node) for each positive leaf, so tagging can explain a match.
     leaves: tuple[tuple[str, Text], ...] = field(default=(), repr=False, compare=False)
+    # Set when the query asks for more than the cost model allows: nothing is searched.
+    refused: Refusal | None = None
 
 
 # --- tokens ------------------------------------------------------------------------
@@ -110,9 +122,43 @@ def _synonyms() -> tuple[dict[tuple[str, ...], _Group], int]:
 
 # --- parsing -----------------------------------------------------------------------
 
+class _Once(syntax.BinaryGroup):
+    """whoosh's BinaryGroup.query() builds each side twice, so a chain of n ANDNOT, ANDMAYBE or
+    REQUIRE costs 2^n (22 of them: 20 seconds); this builds each side once."""
+
+    def query(self, parser):
+        qa, qb = (node.query(parser) for node in self.nodes)
+        if qa is None or qb is None:
+            q = qa if qb is None else qb
+            return syntax.attach(q if q is not None else wq.NullQuery, self)
+        return syntax.attach(self.qclass(qa, qb), self)
+
+
+class _AndNot(_Once):
+    qclass = wq.AndNot
+
+
+class _AndMaybe(_Once):
+    qclass = wq.AndMaybe
+
+
+class _Require(_Once):
+    qclass = wq.Require
+
+
 def _make_parser() -> qparser.QueryParser:
     parser = qparser.QueryParser(DEFAULT_FIELD, None)
     parser.add_plugin(qparser.GtLtPlugin())  # year:>2020, year:<=2023
+    ops = qparser.OperatorsPlugin
+    tagger = ops.OpTagger
+    parser.replace_plugin(ops(clean=True, ops=[
+        (tagger(r"(^|(?<=(\s|[()])))NOT(?=\s)", syntax.NotGroup, syntax.PrefixOperator, memo="not"), 0),
+        (tagger(r"(?<=\s)AND(?=\s)", syntax.AndGroup, memo="and"), 0),
+        (tagger(r"(?<=\s)OR(?=\s)", syntax.OrGroup, memo="or"), 0),
+        (tagger(r"(?<=\s)ANDNOT(?=\s)", _AndNot, memo="anot"), -5),
+        (tagger(r"(?<=\s)ANDMAYBE(?=\s)", _AndMaybe, memo="amaybe"), -5),
+        (tagger(r"(^|(?<=\s))REQUIRE(?=\s)", _Require, memo="req"), 0),
+    ]))
     return parser
 
 
@@ -384,8 +430,8 @@ class _Compiler:
         return _published_bounds(first, last)
 
     def year_range(self, q) -> _Piece | None:
-        start = int(q.start) if q.start and str(q.start).isdigit() else None
-        end = int(q.end) if q.end and str(q.end).isdigit() else None
+        start = _year(q.start)
+        end = _year(q.end)
         return _year_bounds(None if start is None else start + q.startexcl,
                             None if end is None else end - q.endexcl)
 
@@ -399,6 +445,15 @@ class _Compiler:
 
 MIN_PREFIX_CHARS = 3
 _YEAR = re.compile(r"(?P<single>\d{4})|(?P<start>\d{4})?\s*(?:\.\.|-|–)\s*(?P<end>\d{4})?")
+
+
+def _year(raw) -> int | None:
+    """A year bound as written, brought into YEARS (year:[0 TO 99999999999999999999] is every year)."""
+    text = str(raw or "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0") or "0"  # never int() of a long string: its cost grows with the length
+    return YEARS[1] + 1 if len(digits) > 5 else min(max(int(digits), YEARS[0] - 1), YEARS[1] + 1)
 
 
 def _year_bounds(start: int | None, end: int | None) -> _Piece | None:
@@ -461,9 +516,16 @@ def compile_query(text: str, *, synonyms: bool = True,
     ("title", "abstract") for topic rules, where an author named Moe is not MoE.
     """
     text = _clean(text)
+    prepared = _prepare(text)
+    operators = len(_OPERATOR.findall(_QUOTED.sub(" ", prepared)))
+    if operators > cost.MAX_OPERATORS:  # refused before parsing: parse time grows with them
+        return _refused(text, "max_operators", f"This query has {operators} operators (AND, OR, NOT, -word); "
+                                               f"a query may have at most {cost.MAX_OPERATORS}.")
     compiler = _Compiler(synonyms, default_columns)
     try:
-        tree = _PARSER.parse(_prepare(text), normalize=False)
+        if _paren_depth(prepared) > MAX_NESTING:
+            raise RecursionError("query nests too deeply")
+        tree = _PARSER.parse(prepared, normalize=False)
         if _depth(tree) > MAX_NESTING:
             raise RecursionError("query nests too deeply")
         piece = compiler.node(tree)
@@ -471,7 +533,30 @@ def compile_query(text: str, *, synonyms: bool = True,
         compiler = _Compiler(synonyms, default_columns)
         words = [wq.Term(DEFAULT_FIELD, w) for w in text.split() if w not in OPERATOR_WORDS]
         piece = compiler.and_(words, False)
-    return _finish(text, piece or _Piece(), compiler)
+    compiled = _finish(text, piece or _Piece(), compiler)
+    refusal = cost.plan_refusal(compiled.match, compiled.filter)
+    return _refused(text, *refusal) if refusal else compiled
+
+
+_QUOTED = re.compile(r'"[^"]*"?')
+_OPERATOR = re.compile(r"(?<!\S)(?:AND|OR|NOT|ANDNOT|ANDMAYBE|REQUIRE)(?!\S)|(?<![^\s(])NOT\b")
+
+
+def _paren_depth(text: str) -> int:
+    depth = deepest = 0
+    for ch in _QUOTED.sub(" ", text):
+        if ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def _refused(text: str, limit: str, message: str) -> CompiledQuery:
+    """A query past a bound: nothing to search, and why."""
+    return CompiledQuery(text=text, match=None, filter=None, terms=(), expansions=(), tags=(), not_tags=(),
+                         is_empty=False, refused=Refusal(limit, message))
 
 
 def _finish(text: str, piece: _Piece, compiler: _Compiler) -> CompiledQuery:

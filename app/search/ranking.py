@@ -30,6 +30,7 @@ from math import floor
 
 import numpy as np
 
+from app.db import check_deadline
 from app.engine import get_engine
 from app.plan import AllOf, AnyOf, Text, Words
 from app.search.catalogue import Catalogue
@@ -59,7 +60,8 @@ def _leaf_key(words: Words) -> tuple:
     return (get_engine().render(words), WEIGHTS)
 
 
-def _known(cat: Catalogue, words: Words) -> bool:
+def known(cat: Catalogue, words: Words) -> bool:
+    """Whether a phrase is scored already (costs array arithmetic, not an index walk)."""
     key = _leaf_key(words)
     return key in cat.warm_leaves or cat.leaves.peek(key) is not None
 
@@ -97,7 +99,7 @@ def _leaves(text: Text):
 
 
 def _score(conn, cat: Catalogue, text: Text) -> Scored:
-    if isinstance(text, Words) or all(_known(cat, w) for w in _leaves(text)):
+    if isinstance(text, Words) or all(known(cat, w) for w in _leaves(text)):
         return _assembled(conn, cat, text)
     # A word never scored before: one engine statement scores the query's own matches
     # (an AND of a rare and a common word touches far fewer papers than the common word
@@ -120,6 +122,7 @@ def _assembled(conn, cat: Catalogue, text: Text) -> Scored:
     arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def match(node: Text) -> np.ndarray:
+        check_deadline()  # Python work counts against the request's time too
         if isinstance(node, Words):
             ids, scores = arrays[id(node)] = leaf(conn, cat, node)
             m = np.zeros(size, dtype=bool)

@@ -10,6 +10,7 @@ import re
 
 from markupsafe import Markup, escape
 
+from app.db import check_deadline
 from app.engine import get_engine
 from app.engine import MARK_CLOSE as CLOSE
 from app.engine import MARK_OPEN as OPEN
@@ -18,10 +19,6 @@ from app.plan import Text
 
 SNIPPET_TOKENS = 40
 _PAIRED = re.compile(f"[^{OPEN}{CLOSE}]*(?:{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}[^{OPEN}{CLOSE}]*)*")
-# A page's papers are reached by walking the matches between its lowest and highest id
-# while that range holds fewer than WALK_LIMIT matches (a relevance page of the newest
-# window), else by seeking each id (a title-sorted page spread over 128k matches of "model").
-WALK_LIMIT = 3000
 
 
 def marked(text: str) -> Markup:
@@ -40,17 +37,18 @@ def _balanced(text: str) -> bool:
 
 
 def highlight(conn, match: Text | None, papers: list, matches: int | None = None) -> dict[int, tuple[Markup, Markup]]:
-    """paper id -> (title_html, snippet_html) for rows with `id`, `title`, `abstract`.
+    """paper id -> (title_html, snippet_html) for rows with `id`, `title`, `abstract`, `authors`.
 
-    One statement for the page; `matches` (the bitset of `match`) tells the cheaper plan.
+    One pass for the whole page (the engine marks the page's own text); `conn` and
+    `matches` are not needed for it and kept for callers.
     """
     out = {p["id"]: (Markup(escape(p["title"])), Markup(escape(excerpt(p["abstract"])))) for p in papers}
-    wanted = [p["id"] for p in papers if _safe(p["title"]) and _safe(p["abstract"])]
+    wanted = [(p["id"], p["title"], p["abstract"], p["authors"] or "") for p in papers
+              if _safe(p["title"]) and _safe(p["abstract"])]
     if not match or not wanted:
         return out
-    low, high = min(wanted), max(wanted)
-    in_range = ((matches >> low) & ((1 << (high - low + 1)) - 1)).bit_count() if matches is not None else 0
-    rows = get_engine().highlight(conn, match, wanted, in_range > WALK_LIMIT, SNIPPET_TOKENS)
+    check_deadline()
+    rows = get_engine().highlight(match, wanted, SNIPPET_TOKENS)
     for paper_id, (title, snippet) in rows.items():
         plain_title, plain_snippet = out[paper_id]
         out[paper_id] = (marked(title) if title and _balanced(title) else plain_title,

@@ -12,7 +12,7 @@ from app.db import reader
 from app.results import Hit
 from app.search.catalogue import catalogue
 from app.settings import get_settings
-from app.web.errors import ErrorOut
+from app.web.errors import ErrorOut, ValidationErrorOut
 from app.web.params import ViewParams
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -87,7 +87,9 @@ def _result(hit: Hit) -> ResultOut:
                      snippet=str(hit.snippet))
 
 
-@router.get("/papers", response_model=SearchOut)
+@router.get("/papers", response_model=SearchOut, responses={422: {
+    "model": ErrorOut | ValidationErrorOut,
+    "description": "An invalid parameter, or a query past a bound of the query cost model (`limit` names it)"}})
 def search_papers(params: ViewParams) -> SearchOut:
     """Search the catalogue: a ranked page of papers, the total, tag facets and a spelling suggestion."""
     result = search.run(params)

@@ -1,6 +1,8 @@
 """One error mapper for the whole site: JSON `{"detail": ...}` under /api and for /health,
 the site's styled error page everywhere else, whatever raised it."""
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -8,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.search.cost import Refused
 from app.sqlite_driver import sqlite3
 from app.web import security
 from app.web.render import common, templates
@@ -19,6 +22,12 @@ TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413: 
 
 class ErrorOut(BaseModel):
     detail: str
+    limit: str | None = None  # the bound of the query cost model a refused query went past
+
+
+class ValidationErrorOut(BaseModel):
+    """FastAPI's own answer to an invalid parameter."""
+    detail: list[dict[str, Any]]
 
 
 def is_api(request: Request) -> bool:
@@ -80,6 +89,12 @@ def install(app: FastAPI) -> None:
     async def on_database_error(request: Request, exc: Exception) -> Response:
         return respond(request, 503, database_unavailable(exc), headers={"Retry-After": "5"})
 
+    async def on_refused_query(request: Request, exc: Refused) -> Response:
+        # The cost model refused the query before any work: say which bound, never search.
+        if is_api(request):
+            return JSONResponse({"detail": exc.message, "limit": exc.limit}, status_code=422)
+        return page(request, 422, exc.message)
+
     async def on_server_error(request: Request, exc: Exception) -> Response:
         if is_api(request):
             return security.apply(PlainTextResponse("Internal Server Error", status_code=500))
@@ -87,5 +102,6 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Refused, on_refused_query)
     app.add_exception_handler(sqlite3.DatabaseError, on_database_error)
     app.add_exception_handler(Exception, on_server_error)

@@ -16,7 +16,10 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from app import feeds, kinds, papers, search
 from app.ingest.records import author_slug
 from app.related import related_papers
+from app.db import reader
 from app.results import MAX_PER_PAGE, PER_PAGE, SearchParams, SearchResult
+from app.search import cost
+from app.search.catalogue import Memo, catalogue
 from app.settings import get_settings
 from app.web.params import ViewParams
 from app.web.render import VARY, base_url, common, templates, wants_fragment
@@ -89,7 +92,10 @@ def render_view(request: Request, params: SearchParams, *, tag: papers.TagInfo |
     # The request htmx sends while the user types (static/app.js): the last word is a prefix.
     if fragment and request.headers.get("HX-Live") == "1":
         params = replace(params, typing=True)
-    result = run_search(params)
+    try:
+        result, refused = run_search(params), None
+    except cost.Refused as exc:  # nothing was searched: the view says why, in place of results
+        result, refused = SearchResult(params=params, total=0, hits=[]), exc.message
     view = View(tag.slug if tag else None, author.slug if author else None)
     if tag:
         title = tag.name + (f": {params.q}" if params.q else "")
@@ -98,15 +104,17 @@ def render_view(request: Request, params: SearchParams, *, tag: papers.TagInfo |
     else:
         title = f"{params.q} – search" if params.q else "All papers"
     context = common(request, result=result, params=params, view=view, tag=tag, author=author, title=title,
-                     fragment=fragment, **extra,
+                     fragment=fragment, refused=refused, **extra,
                      view_path=view.url(replace(params, q="", not_tags=(), years=(), sort=None, page=1,
                                                 per_page=PER_PAGE, tags=(tag.slug,) if tag else (),
                                                 since=None, until=None)),
                      canonical=base_url(request) + view.url(params),
                      feed_url=view.feed(params), bib_url=view.bibtex(params))
+    status = 422 if refused else 200
     if fragment:
-        return templates.TemplateResponse(request, "search.html", context, block_name="results", headers=VARY)
-    return templates.TemplateResponse(request, "search.html", context, headers=VARY)
+        return templates.TemplateResponse(request, "search.html", context, block_name="results", headers=VARY,
+                                          status_code=status)
+    return templates.TemplateResponse(request, "search.html", context, headers=VARY, status_code=status)
 
 
 @page("/", response_class=HTMLResponse)
@@ -263,37 +271,49 @@ def opensearch(request: Request) -> Response:
     return Response(body, media_type="application/opensearchdescription+xml")
 
 
+# Sitemap bodies per state of the catalogue: rendering 50,000 permalinks costs a second or
+# more, and crawlers ask again and again for what changes only when the database does.
+_sitemaps = Memo(16)
+
+
+def _cached_sitemap(request: Request, name: str, render) -> Response:
+    root = base_url(request)
+    state = catalogue(reader(), get_settings().database_path).signature
+    key = (state, root, SITEMAP_SIZE, name)  # everything a body depends on
+    return Response(_sitemaps.get_or(key, lambda: render(root)), media_type="application/xml")
+
+
 @page("/sitemap.xml")
 def sitemap(request: Request) -> Response:
     """Every paper's permalink and every tag page; a sitemap index once that exceeds one sitemap's limit."""
-    root = base_url(request)
-    tags = [t for t in papers.tags_with_counts() if t.count]
-    total = papers.paper_count()
-    if total + len(tags) + 2 <= SITEMAP_SIZE:
-        body = templates.get_template("sitemap.xml").render(
-            base_url=root, rows=papers.sitemap_rows(0, total), tags=tags, pages=True)
-    else:
+    def render(root: str) -> str:
+        tags = [t for t in papers.tags_with_counts() if t.count]
+        total = papers.paper_count()
+        if total + len(tags) + 2 <= SITEMAP_SIZE:
+            return templates.get_template("sitemap.xml").render(
+                base_url=root, rows=papers.sitemap_rows(0, total), tags=tags, pages=True)
         parts = -(-total // SITEMAP_SIZE)
-        body = templates.get_template("sitemap-index.xml").render(base_url=root, parts=range(1, parts + 1))
-    return Response(body, media_type="application/xml")
+        return templates.get_template("sitemap-index.xml").render(base_url=root, parts=range(1, parts + 1))
+    return _cached_sitemap(request, "index", render)
 
 
 @page("/sitemaps/pages.xml")
 def sitemap_pages(request: Request) -> Response:
     """The home page and tag pages (part of the sitemap index)."""
-    body = templates.get_template("sitemap.xml").render(
-        base_url=base_url(request), rows=[], tags=[t for t in papers.tags_with_counts() if t.count], pages=True)
-    return Response(body, media_type="application/xml")
+    return _cached_sitemap(request, "pages", lambda root: templates.get_template("sitemap.xml").render(
+        base_url=root, rows=[], tags=[t for t in papers.tags_with_counts() if t.count], pages=True))
 
 
 @page("/sitemaps/papers-{part}.xml")
 def sitemap_part(request: Request, part: Annotated[int, Path(ge=1, le=1_000_000)]) -> Response:
     """One part of the paper permalinks (part of the sitemap index)."""
-    rows = papers.sitemap_rows((part - 1) * SITEMAP_SIZE, SITEMAP_SIZE).fetchall()
-    if not rows:
+    if (part - 1) * SITEMAP_SIZE >= papers.paper_count():  # checked first: only real parts are kept
         raise HTTPException(404, "There is no such sitemap part.")
-    body = templates.get_template("sitemap.xml").render(base_url=base_url(request), rows=rows, tags=[], pages=False)
-    return Response(body, media_type="application/xml")
+
+    def render(root: str) -> str:
+        rows = papers.sitemap_rows((part - 1) * SITEMAP_SIZE, SITEMAP_SIZE).fetchall()
+        return templates.get_template("sitemap.xml").render(base_url=root, rows=rows, tags=[], pages=False)
+    return _cached_sitemap(request, f"papers-{part}", render)
 
 
 @page("/robots.txt", response_class=PlainTextResponse)

@@ -1,5 +1,7 @@
 """The query language: what each construct finds, and that no input can break FTS5."""
 
+import time
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -441,3 +443,69 @@ def test_published_combines_with_words_and_not():
     compiled = compile_query("distillation -published:2026-01")
     assert compiled.match is not None
     assert "Published" in repr(compiled.filter) and "Not" in repr(compiled.filter)
+
+
+# --- the cost model (issue 16): bounded before any work -----------------------------------
+
+@pytest.mark.parametrize("operator", ["ANDNOT", "ANDMAYBE", "REQUIRE"])
+def test_a_chain_of_binary_operators_compiles_in_linear_time(operator):
+    # whoosh built each side of these twice: 22 of them took 20 seconds to parse (CPU time is
+    # measured: the work done, whatever else the machine runs).
+    started = time.process_time()
+    compiled = compile_query(f"a {operator} " * 22 + "b")
+    assert time.process_time() - started < 0.5
+    assert compiled.refused is None
+
+
+def test_binary_operators_keep_their_meaning(db):
+    assert find(db, "experts ANDNOT routing") == find(db, "experts -routing")
+    assert find(db, "experts ANDMAYBE routing") == find(db, "experts")
+    assert find(db, "experts REQUIRE routing") == find(db, "experts routing")
+
+
+def test_a_query_with_too_many_operators_is_refused_before_parsing():
+    compiled = compile_query("a ANDNOT " * 40 + "b")
+    assert compiled.refused is not None and compiled.refused.limit == "max_operators"
+    assert compiled.match is None and compiled.filter is None and not compiled.is_empty
+    assert "at most 24" in compiled.refused.message
+
+
+@pytest.mark.parametrize("query, limit", [
+    (" OR ".join(f"w{i}" for i in range(25)), "max_alternatives"),
+    (" ".join(f"pre{i}x*" for i in range(9)), "max_prefixes"),
+    (" ".join(f"(w{i} OR tag:z{i})" for i in range(9)), "max_text_filters"),
+    (" ".join(f"tag:{c}*" for c in "abcde"), "max_tag_prefixes"),
+    (" ".join(f"w{i}" for i in range(70)), "max_leaves"),
+])
+def test_a_query_past_a_plan_bound_is_refused_naming_it(query, limit):
+    compiled = compile_query(query)
+    assert compiled.refused is not None and compiled.refused.limit == limit
+
+
+def test_queries_people_write_are_within_every_bound():
+    for q in ["mixture of experts", "title:survey (graph OR molecule) -tag:cs.CV year:2024..2026",
+              "transform* attention", "\"large language model\" agent* OR tool*", "id:2401.04088"]:
+        assert compile_query(q).refused is None, q
+
+
+@pytest.mark.parametrize("query", ["year:[0 TO 99999999999999999999] OR tag:moe",
+                                   "-year:>=9223372036854775808", "year:<" + "9" * 5000,
+                                   "year:>=-5", "year:[99999999999999999999 TO 0]"])
+def test_every_number_in_a_query_is_brought_into_range(db, query):
+    compiled = compile_query(query)
+    years = [n for n in _walk(compiled.filter) if isinstance(n, Years)]
+    assert all(y is None or 0 <= y <= 10_001 for n in years for y in (n.start, n.end))
+    execute(db, compiled)  # SQLite takes every bound: no OverflowError
+
+
+def test_a_year_range_past_the_last_year_is_every_year_from_the_first(db):
+    assert find(db, "year:[0 TO 99999999999999999999]") == find(db, "year:1000..9999")
+    assert find(db, "-year:>=9223372036854775808") == find(db, "year:1000..9999")
+
+
+def _walk(node):
+    if node is None:
+        return
+    yield node
+    for child in (getattr(node, "nodes", None) or ((node.node,) if isinstance(node, Not) else ())):
+        yield from _walk(child)

@@ -323,3 +323,24 @@ def test_a_long_query_of_unknown_words_is_answered_quickly():
     started = time.perf_counter()
     run(SearchParams(q=" ".join(f"qzxv{chr(97 + i % 26)}{chr(97 + i // 26)}word" for i in range(60))))
     assert time.perf_counter() - started < 2
+
+
+def test_the_request_time_limit_stops_python_work_too():
+    # Scores of words seen before are assembled in Python, where no SQLite statement runs
+    # to be interrupted: the time limit is checked between those steps as well.
+    from app.db import reader, time_limit
+    from app.search import ranking
+    from app.search.catalogue import catalogue as current
+    from app.search.query import compile_query
+    from app.settings import get_settings
+    from app.sqlite_driver import sqlite3
+
+    conn = reader()
+    cat = current(conn, get_settings().database_path)
+    match = compile_query("experts routing").match
+    for words in (match.parts if hasattr(match, "parts") else (match,)):
+        ranking.leaf(conn, cat, words)  # scored: assembling them needs no statement
+    with time_limit(1e-9):
+        time.sleep(0.001)
+        with pytest.raises(sqlite3.OperationalError, match="interrupted"):
+            ranking._assembled(conn, cat, match)
