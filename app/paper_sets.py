@@ -16,7 +16,13 @@ from datetime import date
 
 import orjson
 
+from app.db import check_deadline as db_check_deadline
 from app.db import reader
+
+
+def check_deadline() -> None:
+    """The request's time limit, for the search's long Python work (app/db.py)."""
+    db_check_deadline()
 
 
 def connection():

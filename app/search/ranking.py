@@ -30,7 +30,7 @@ from math import floor
 
 import numpy as np
 
-from app.db import check_deadline
+from app.paper_sets import check_deadline
 from app.engine import get_engine
 from app.plan import AllOf, AnyOf, Text, Words
 from app.search.catalogue import Catalogue

@@ -10,7 +10,7 @@ import re
 
 from markupsafe import Markup, escape
 
-from app.db import check_deadline
+from app.paper_sets import check_deadline
 from app.engine import get_engine
 from app.engine import MARK_CLOSE as CLOSE
 from app.engine import MARK_OPEN as OPEN
