@@ -121,6 +121,27 @@ def fold_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+# Two abstracts describe the same paper when this share of the shorter one's word pairs are in the
+# other: versions of one abstract (a typo fixed, a sentence added, a listing's truncated excerpt)
+# share most of theirs; two papers that happen to share a title share almost none.
+ABSTRACT_AGREEMENT = 0.5
+
+
+def abstracts_agree(first: str, second: str) -> bool:
+    """Whether two abstracts are the same text give or take edits (normalised, word-pair overlap)."""
+    a, b = normalize_title(first).split(), normalize_title(second).split()
+    if a == b:
+        return True
+    pairs_a, pairs_b = _word_pairs(a), _word_pairs(b)
+    if not pairs_a or not pairs_b:
+        return False
+    return len(pairs_a & pairs_b) >= ABSTRACT_AGREEMENT * min(len(pairs_a), len(pairs_b))
+
+
+def _word_pairs(words: list[str]) -> set[tuple[str, ...]]:
+    return set(zip(words, words[1:])) if len(words) > 1 else {tuple(words)} if words else set()
+
+
 def title_key(title: str) -> str:
     """Public key of a paper without an arXiv id: short, stable, URL-safe."""
     return "t" + hashlib.sha1(normalize_title(title).encode()).hexdigest()[:11]
