@@ -216,8 +216,11 @@ def _lines(stream: BinaryIO) -> Iterator[bytes | RecordError]:
         if not line:
             return
         if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-            while line and not line.endswith(b"\n"):  # drain the rest of the line, a cap at a time
-                line = stream.readline(MAX_LINE_BYTES)
+            line = b""  # let go of the part read before draining the rest, a little at a time
+            while True:
+                rest = stream.readline(64 * 1024)
+                if not rest or rest.endswith(b"\n"):
+                    break
             yield RecordError(TOO_LONG)
             continue
         yield line
