@@ -50,11 +50,14 @@ def ingest(conn, paths: Sequence[str], *, fmt: str = "auto", source: str | None 
     out = out or sys.stderr
     total = Stats()
     lock = WriteLock(conn, wait, say=lambda text: print(text, file=out, flush=True))
-    with lock.transaction():
-        tagging.sync_topics(conn)
-        # Fewer, larger FTS5 segment merges while loading (about a quarter less work);
-        # the default comes back, and a large load is merged into one segment, at the end.
-        get_engine().set_loading(conn, True)
+    try:
+        with lock.transaction():
+            tagging.sync_topics(conn)
+            # Fewer, larger FTS5 segment merges while loading (about a quarter less work);
+            # the default comes back, and a large load is merged into one segment, at the end.
+            get_engine().set_loading(conn, True)
+    except WriterBusy as exc:
+        raise WriterBusy(f"{exc}; nothing was loaded: run the same command again") from None
     try:
         status = _ingest_all(conn, paths, fmt, source, quiet, out, batch_size, total, lock)
     except WriterBusy:

@@ -14,7 +14,8 @@ from time import monotonic
 from app.db import BUSY_TIMEOUT_MS, sqlite3
 
 DEFAULT_WAIT = 600.0  # seconds: a large batch of another run takes a minute or two on a slow disk
-SAY_EVERY = 10.0      # seconds between "waiting" lines
+FIRST_SAY = 1.0       # seconds before the first "waiting" line: another run's commit is usually quicker
+SAY_EVERY = 10.0      # seconds between the next ones
 
 
 class WriterBusy(Exception):
@@ -37,9 +38,11 @@ class WriteLock:
         started = monotonic()
         try:
             while True:
-                left = self.wait - (monotonic() - started)
+                waited = monotonic() - started
+                left = self.wait - waited
                 # SQLite's own busy handler does the waiting, one slice at a time between progress lines.
-                self.conn.execute(f"PRAGMA busy_timeout = {max(1, int(min(left, SAY_EVERY) * 1000))}")
+                slice_ = min(left, FIRST_SAY if waited < FIRST_SAY else SAY_EVERY)
+                self.conn.execute(f"PRAGMA busy_timeout = {max(1, int(slice_ * 1000))}")
                 try:
                     self.conn.execute("BEGIN IMMEDIATE")
                     return
