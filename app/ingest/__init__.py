@@ -71,7 +71,12 @@ def ingest(conn, paths: Sequence[str], *, fmt: str = "auto", source: str | None 
     with lock.transaction():
         get_engine().set_loading(conn, False)
     if total.inserted + total.updated >= OPTIMIZE_AFTER:
-        get_engine().optimize(conn)
+        try:
+            with lock.transaction():
+                get_engine().optimize(conn)
+        except WriterBusy:  # everything is loaded; merging the index can wait for a quieter moment
+            print("note: the full-text index was not merged (another writer held the database); "
+                  "`papers db optimize` does it later", file=out)
     return total, status
 
 
@@ -162,3 +167,6 @@ def _guarded(parsed: Iterator[Parsed], path: str, failure: list[str]) -> Iterato
         failure.append(str(exc) if str(exc).startswith(path) else f"{path}: {exc}")
     except (OSError, EOFError, zlib.error) as exc:
         failure.append(f"{path}: cannot read further ({exc}); the records before were loaded")
+    except Exception as exc:  # noqa: BLE001 - a reader's failure past one record: the file stops, said
+        failure.append(f"{path}: cannot read further ({type(exc).__name__}: {exc}); the records before "
+                       "were loaded")
