@@ -185,6 +185,8 @@ def parse_jsonl(stream: BinaryIO) -> Iterator[Parsed]:
         if isinstance(raw, RecordError):
             yield number, raw
             continue
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark, as some editors write
+            raw = raw[3:]
         if not raw.strip():
             continue
         try:

@@ -71,30 +71,43 @@ def test_a_lock_released_within_the_wait_is_waited_for_with_a_progress_line(data
     assert "waiting for another writer to finish (database locked" in out.getvalue()
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a named pipe to pace the input")
 def test_a_lock_held_past_the_wait_stops_the_run_saying_what_is_committed(database, conn, tmp_path):
-    path = write_records(tmp_path / "a.jsonl", 40)
+    records = [json.dumps({"id": f"2601.{n:05d}", "title": f"Paper {n} on experts",
+                           "abstract": f"Topic {n} with a mixture of experts."}) + "\n" for n in range(1, 11)]
+    path = tmp_path / "paced.jsonl"
+    os.mkfifo(path)
     other = OtherWriter(database)
-    # The other writer takes the lock once this run has committed a few one-record batches.
-    thread_box = []
+    holding: list[threading.Thread] = []
 
-    def take_lock_midway():
-        thread_box.append(other.hold(when=lambda: papers(database) >= 3))
-    started = threading.Thread(target=take_lock_midway, daemon=True)
-    started.start()
+    def feed():
+        # Three records, committed one batch each; then another writer takes the lock, then the rest.
+        with open(path, "w") as pipe:
+            pipe.writelines(records[:3])
+            pipe.flush()
+            deadline = time.monotonic() + 60
+            while papers(database) < 3 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            holding.append(other.hold())
+            pipe.writelines(records[3:])
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
     try:
         with pytest.raises(WriterBusy) as raised:
-            ingest(conn, [path], quiet=True, out=io.StringIO(), batch_size=1, wait=1)
+            ingest(conn, [str(path)], fmt="jsonl", quiet=True, out=io.StringIO(), batch_size=1, wait=1)
     finally:
-        started.join(30)
-        other.close(thread_box[0])
-    committed = papers(database)
-    assert 3 <= committed < 40
+        feeder.join(60)
+        other.close(holding[0])
+    assert papers(database) == 3
     assert f"{path}: the database was locked by another writer" in str(raised.value)
     # What it says is committed is exactly what the database holds: no batch lost in silence.
-    assert f"records up to line {committed} are committed" in str(raised.value)
-    # Running the same command again finishes the work.
-    stats, status = ingest(conn, [path], quiet=True, out=io.StringIO())
-    assert (stats.inserted, stats.unchanged, status) == (40 - committed, committed, 0)
+    assert "records up to line 3 are committed: run the same command again" in str(raised.value)
+    # Running the same command again (on the whole input) finishes the work.
+    whole = tmp_path / "whole.jsonl"
+    whole.write_text("".join(records))
+    stats, status = ingest(conn, [str(whole)], quiet=True, out=io.StringIO())
+    assert (stats.inserted, stats.unchanged, status) == (7, 3, 0)
 
 
 def test_the_command_ends_with_exit_3_and_one_line_never_a_traceback(database, tmp_path):

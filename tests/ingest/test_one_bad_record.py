@@ -85,6 +85,13 @@ def test_invalid_utf8_is_one_skipped_record(conn, tmp_path):
     assert f"{path}:2: skipped: invalid UTF-8" in report
 
 
+def test_a_byte_order_mark_does_not_cost_the_first_record(conn, tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(good(1)).encode() + b"\n" + json.dumps(good(2)).encode() + b"\n")
+    stats, status, report = run(conn, path)
+    assert (stats.inserted, stats.skipped, status) == (2, 0, EXIT_OK), report
+
+
 def test_thirty_thousand_lines_with_a_bad_record_in_the_middle_all_load_and_a_rerun_changes_nothing(
         conn, tmp_path):
     path = tmp_path / "big.jsonl"  # over 4 MiB: parsed in a second process, as a real file is
