@@ -95,7 +95,7 @@ def clean_text(value: str) -> str:
 
 
 def _joiners(found: re.Match) -> str:
-    """ZWNJ/ZWJ kept inside a word (after a letter or mark, before a letter), dropped elsewhere."""
+    """ZWNJ/ZWJ kept inside a word (a letter or mark on each side), dropped elsewhere."""
     text, start, end = found.string, found.start(), found.end()
     inside = (start > 0 and end < len(text) and unicodedata.category(text[start - 1])[0] in "LM"
               and unicodedata.category(text[end])[0] in "LM")
