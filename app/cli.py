@@ -13,6 +13,7 @@ from app import migrate, sqlite_driver
 from app.db import connect, sqlite3, transaction
 from app.engine import get_engine
 from app.ingest.load import BATCH_SIZE
+from app.ingest.lock import DEFAULT_WAIT
 from app.ingest.parsers import FORMATS
 from app.settings import SEED_FILE, get_settings
 
@@ -24,6 +25,15 @@ EXIT_ADDRESS = 4  # the server cannot listen where it was asked to
 # a few hundred MB on the 165k corpus: bench/README.md).
 MAX_DEFAULT_WORKERS = 4
 WORKER_PATIENCE = 60  # seconds a worker may take to answer its supervisor (import, start)
+
+
+INGEST_EXIT_STATUS = """exit status:
+  0  every record was loaded (records kept with a dropped field included, and reported)
+  1  some records were skipped (each reported as FILE:LINE); all others were loaded and committed
+  2  an input could not be read (on): missing, corrupt compression, a decompression bomb, an unreadable
+     JSON document; records read before the break are kept, other files are still loaded
+  3  the database cannot be used: missing, read-only, damaged, disk full, or locked by another writer
+     past --wait; one error line says what is committed and what to do"""
 
 
 class DatabaseProblem(Exception):
@@ -45,10 +55,15 @@ def _prepared_connection():
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from app.ingest import ingest
+    from app.ingest.lock import WriterBusy
 
     conn = _prepared_connection()
-    stats, status = ingest(conn, args.paths, fmt=args.format, source=args.source, quiet=args.quiet,
-                           batch_size=args.batch_size)
+    try:
+        stats, status = ingest(conn, args.paths, fmt=args.format, source=args.source, quiet=args.quiet,
+                               batch_size=args.batch_size, wait=args.wait)
+    except WriterBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATABASE
     if len(args.paths) > 1:
         print(f"total: {stats.summary()}", file=sys.stderr)
     return status
@@ -202,6 +217,9 @@ def explain(exc: BaseException, path: Path) -> str | None:
     if "not a database" in text or "malformed" in text or "could not decode" in text:
         return (f"{path} is damaged or not a database ({_short(exc)}); restore it from a backup, or move it "
                 "aside and ingest again")
+    if "database is locked" in text:
+        return (f"{path} stayed locked by another writer (another ingest or sync) past the wait: run the same "
+                "command again when it is done (batches committed before are kept)")
     if "unable to open database file" in text:
         return f"cannot open {path}: its folder is missing, or not readable and writable by this user"
     if isinstance(exc, OSError) and code in (errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST):
@@ -301,13 +319,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     ingest = sub.add_parser("ingest", help="load papers from files (seed page, JSON Lines, JSON, OAI-PMH XML,"
-                                           " Atom; .gz ok)")
+                                           " Atom; .gz ok)", epilog=INGEST_EXIT_STATUS,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="input files, or - for standard input")
     ingest.add_argument("--format", choices=["auto", *FORMATS], default="auto")
     ingest.add_argument("--source", help="source name stored with new papers (default: the file name)")
     ingest.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     ingest.add_argument("--batch-size", type=_positive, default=BATCH_SIZE, metavar="N",
                         help=f"records per transaction (default {BATCH_SIZE:,})")
+    ingest.add_argument("--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
+                        help=f"how long to wait for another writer's lock before giving up with exit 3 (default {DEFAULT_WAIT:.0f})")
     ingest.set_defaults(func=cmd_ingest)
 
     sync = sub.add_parser("sync", help="fetch what is new from a live source (arXiv OAI-PMH, daily papers)")

@@ -98,9 +98,34 @@ def _ascii_word(text: str) -> str:
 _KEY_SKIP = {"a", "an", "the", "on", "of", "in", "for", "to", "and", "towards", "toward", "with"}
 
 
+_AND = re.compile(r"\band\b", re.I)
+
+
+def bibtex_authors(names: Iterable[str]) -> str:
+    """The `author` field of every entry: one name per author of the author table, joined by " and ".
+
+    BibTeX splits the field at each " and ", reads "Last, First" (and "Last, Jr, First") as one name,
+    and "others" as et al.: a name holding the word "and", more than two commas, or being "others"
+    is braced whole, so BibTeX reads it as the one name it is.
+    """
+    out = []
+    for name in names:
+        text = tex_escape(name)
+        if _AND.search(name) or name.count(",") > 2 or name.strip().lower() == "others":
+            text = "{" + text + "}"
+        out.append(text)
+    return " and ".join(out)
+
+
+def _surname(name: str) -> str:
+    """"Smith, John" -> Smith; "John Smith" -> Smith."""
+    words = (name.split(",")[0] if "," in name else name).split()
+    return words[-1] if words else ""
+
+
 def cite_key(hit: Hit) -> str:
     """A readable key like `jiang2023mistral`: first author's surname, year, first title word."""
-    surname = _ascii_word(hit.authors[0].split()[-1]) if hit.authors and hit.authors[0].split() else ""
+    surname = _ascii_word(_surname(hit.authors[0])) if hit.authors else ""
     words = [_ascii_word(w) for w in re.findall(r"\w+", hit.title)]
     first = next((w for w in words if w and w not in _KEY_SKIP), "")
     year = str(hit.published.year) if hit.published else ""
@@ -115,7 +140,7 @@ def bibtex_entry(hit: Hit, *, url: str, key: str | None = None, primary_class: s
     """
     fields: list[tuple[str, str]] = [("title", "{" + tex_escape(hit.title) + "}")]
     if hit.authors:
-        fields.append(("author", " and ".join(tex_escape(a) for a in hit.authors)))
+        fields.append(("author", bibtex_authors(hit.authors)))
     if hit.published:
         fields.append(("year", str(hit.published.year)))
         fields.append(("month", _MONTHS[hit.published.month - 1]))

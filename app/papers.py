@@ -136,7 +136,8 @@ def hits(conn, paper_rows, marked: dict[int, tuple[Markup, Markup]] | None = Non
     for row in paper_rows:
         title_html, snippet = marked.get(row["id"]) or (Markup(escape(row["title"])),
                                                         Markup(escape(excerpt(row["abstract"]))))
-        names = [a.name for a in authors.get(row["id"], [])] or [a for a in (row["authors"] or "").split(", ") if a]
+        # From the author table, never by splitting the stored string: "Smith, John" is one author.
+        names = [a.name for a in authors.get(row["id"], [])]
         out.append(Hit(id=row["id"], key=row["key"], arxiv_id=row["arxiv_id"], title=row["title"],
                        abstract=row["abstract"], authors=names, published=as_date(row["published"]),
                        url=row["url"], tags=tags[row["id"]], snippet=snippet, title_html=title_html))
@@ -165,8 +166,6 @@ def paper_by_key(key: str) -> PaperPage | None:
         return None
     hit = hits(conn, [row])[0]
     authors = author_refs_of(conn, [row["id"]]).get(row["id"], [])
-    if not authors:  # papers loaded before author rows existed still show their names
-        authors = [AuthorRef(name, "") for name in hit.authors]
     tags = sorted((TagInfo(r["slug"], r["name"], r["kind"], r["description"], r["rule"]) for r in conn.execute(
         "SELECT t.slug, t.name, t.kind, t.description, t.rule FROM paper_tags pt JOIN tags t ON t.id = pt.tag_id"
         " WHERE pt.paper_id = ?", (row["id"],))), key=_tag_order)

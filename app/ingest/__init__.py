@@ -3,7 +3,10 @@
 Exit status: 0 when every record was loaded (some perhaps without a field that
 failed validation: "kept, dropped ..."), 1 when some records were skipped
 (every good record is still loaded and committed), 2 when an input could not be
-read at all (missing file, unknown format, corrupt compression).
+read (on) at all (missing file, unknown format, corrupt compression, a
+decompression bomb; what was read before is kept), 3 when the database cannot
+be used (`papers ingest` says why in one line), another writer's lock past the
+wait included.
 """
 
 import sys
@@ -15,9 +18,9 @@ from typing import TextIO
 from tqdm import tqdm
 
 from app import tagging
-from app.db import transaction
 from app.engine import get_engine
 from app.ingest.load import BATCH_SIZE, Loader, Stats
+from app.ingest.lock import DEFAULT_WAIT, WriteLock, WriterBusy
 from app.ingest.parsers import InputError, Parsed, detect_format, open_input, parse
 from app.ingest.records import PaperIn, RecordError
 from app.ingest.worker import ParallelParse, worth_parallel
@@ -37,31 +40,52 @@ def default_source(path: str) -> str:
 
 
 def ingest(conn, paths: Sequence[str], *, fmt: str = "auto", source: str | None = None,
-           quiet: bool = False, out: TextIO | None = None, batch_size: int = BATCH_SIZE) -> tuple[Stats, int]:
-    """Load every path; return the combined counts and the exit status."""
+           quiet: bool = False, out: TextIO | None = None, batch_size: int = BATCH_SIZE,
+           wait: float = DEFAULT_WAIT) -> tuple[Stats, int]:
+    """Load every path; return the combined counts and the exit status.
+
+    Raises WriterBusy when another writer holds the database for more than `wait` seconds
+    (its message says what is committed); `papers ingest` turns it into exit status 3.
+    """
     out = out or sys.stderr
     total = Stats()
-    with transaction(conn):
-        tagging.sync_topics(conn)
-        # Fewer, larger FTS5 segment merges while loading (about a quarter less work);
-        # the default comes back, and a large load is merged into one segment, at the end.
-        get_engine().set_loading(conn, True)
+    lock = WriteLock(conn, wait, say=lambda text: print(text, file=out, flush=True))
     try:
-        status = _ingest_all(conn, paths, fmt, source, quiet, out, batch_size, total)
-    finally:
-        with transaction(conn):
-            get_engine().set_loading(conn, False)
+        with lock.transaction():
+            tagging.sync_topics(conn)
+            # Fewer, larger FTS5 segment merges while loading (about a quarter less work);
+            # the default comes back, and a large load is merged into one segment, at the end.
+            get_engine().set_loading(conn, True)
+    except WriterBusy as exc:
+        raise WriterBusy(f"{exc}; nothing was loaded: run the same command again") from None
+    try:
+        status = _ingest_all(conn, paths, fmt, source, quiet, out, batch_size, total, lock)
+    except WriterBusy:
+        # Only a tuning setting is left to restore: not worth a second long wait.
+        try:
+            with WriteLock(conn, wait=1).transaction():
+                get_engine().set_loading(conn, False)
+        except WriterBusy:
+            pass
+        raise
+    with lock.transaction():
+        get_engine().set_loading(conn, False)
     if total.inserted + total.updated >= OPTIMIZE_AFTER:
-        get_engine().optimize(conn)
+        try:
+            with lock.transaction():
+                get_engine().optimize(conn)
+        except WriterBusy:  # everything is loaded; merging the index can wait for a quieter moment
+            print("note: the full-text index was not merged (another writer held the database); "
+                  "`papers db optimize` does it later", file=out)
     return total, status
 
 
-def _ingest_all(conn, paths, fmt, source, quiet, out, batch_size, total: Stats) -> int:
+def _ingest_all(conn, paths, fmt, source, quiet, out, batch_size, total: Stats, lock: WriteLock) -> int:
     status = EXIT_OK
     for path in paths:
         try:
             stats, failure = _ingest_one(conn, path, fmt, source or default_source(path), quiet, out,
-                                         batch_size)
+                                         batch_size, lock)
         except InputError as exc:  # could not even start reading
             stats, failure = None, str(exc)
         if failure:
@@ -76,20 +100,20 @@ def _ingest_all(conn, paths, fmt, source, quiet, out, batch_size, total: Stats) 
 
 
 def _ingest_one(conn, path: str, fmt: str, source: str, quiet: bool, out: TextIO,
-                batch_size: int) -> tuple[Stats, str | None]:
+                batch_size: int, lock: WriteLock) -> tuple[Stats, str | None]:
     """Load one input; returns its counts and, if reading broke off, why."""
     source_input = open_input(path)  # opened here too, so a bad path fails fast and clearly
     parallel = ParallelParse(path, fmt) if worth_parallel(path) else None
     position = (lambda: parallel.position) if parallel else source_input.position
-    shown = {"skipped": 0, "kept": 0}
+    shown = {"skipped": 0, "kept": 0, "note": 0}
 
     def say(kind: str, line: int, text: str) -> None:
         shown[kind] += 1
         if shown[kind] <= MAX_ERRORS_SHOWN:
-            message = f"{path}:{line}: {kind}{': ' if kind == 'skipped' else ', '}{text}"
+            message = f"{path}:{line}: {'' if kind == 'note' else kind + (': ' if kind == 'skipped' else ', ')}{text}"
             bar.write(message, file=out) if bar else print(message, file=out)
         elif shown[kind] == MAX_ERRORS_SHOWN + 1:
-            print(f"{path}: more {kind} records not shown", file=out)
+            print(f"{path}: more {'noted' if kind == 'note' else kind} records not shown", file=out)
 
     def report(line: int, error: RecordError) -> None:
         say("skipped", line, str(error))
@@ -100,7 +124,8 @@ def _ingest_one(conn, path: str, fmt: str, source: str, quiet: bool, out: TextIO
     show_bar = not quiet and out.isatty()
     bar = tqdm(total=source_input.size, file=out, unit="B", unit_scale=True, dynamic_ncols=True,
                bar_format="{l_bar}{bar}| {postfix} [{elapsed}<{remaining}]") if show_bar else None
-    loader = Loader(conn, source, on_error=report, on_drop=report_drop)
+    loader = Loader(conn, source, on_error=report, on_drop=report_drop,
+                    on_note=lambda line, text: say("note", line, text), begin=lock.transaction)
 
     def progress(_records: int) -> None:
         if bar is not None:
@@ -117,6 +142,10 @@ def _ingest_one(conn, path: str, fmt: str, source: str, quiet: bool, out: TextIO
             chosen = detect_format(path, source_input.stream) if fmt == "auto" else fmt
             records = parse(source_input.stream, chosen)
         loader.load(_guarded(records, path, failure), batch_size=batch_size, progress=progress)
+    except WriterBusy as exc:
+        done = (f"records up to line {loader.committed_line:,} are committed" if loader.committed_line
+                else "none of its records were committed")
+        raise WriterBusy(f"{path}: {exc}; {done}: run the same command again to load the rest") from None
     finally:
         if bar is not None:
             bar.close()
@@ -138,3 +167,6 @@ def _guarded(parsed: Iterator[Parsed], path: str, failure: list[str]) -> Iterato
         failure.append(str(exc) if str(exc).startswith(path) else f"{path}: {exc}")
     except (OSError, EOFError, zlib.error) as exc:
         failure.append(f"{path}: cannot read further ({exc}); the records before were loaded")
+    except Exception as exc:  # noqa: BLE001 - a reader's failure past one record: the file stops, said
+        failure.append(f"{path}: cannot read further ({type(exc).__name__}: {exc}); the records before "
+                       "were loaded")

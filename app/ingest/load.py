@@ -7,6 +7,7 @@ input completes the work: unchanged records are recognised by a content hash.
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -16,13 +17,14 @@ from app.db import transaction
 from app.engine import get_engine
 from app.ingest.categories import category_name
 from app.ingest.classify import classification_label
-from app.ingest.records import Deleted, PaperIn, RecordError
+from app.ingest.records import Deleted, PaperIn, RecordError, abstracts_agree
 
 BATCH_SIZE = 10_000  # per transaction: larger batches amortise tagging and commits
 SQL_CHUNK = 5_000  # stays below SQLite's bound-parameter limit
 
 ErrorReporter = Callable[[int, RecordError], None]
 DropReporter = Callable[[int, PaperIn], None]
+NoteReporter = Callable[[int, str], None]
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Stats:
     skipped: int = 0
     deleted: int = 0   # withdrawn by the source (OAI-PMH deleted records)
     kept: int = 0      # loaded with one or more fields dropped; also counted above
+    apart: int = 0     # no id, an arXiv paper's title, another abstract: loaded as its own paper
 
     def add(self, other: "Stats") -> None:
         for name in self.__dataclass_fields__:
@@ -46,7 +49,10 @@ class Stats:
                 f"unchanged {self.unchanged:,}, skipped {self.skipped:,}")
         if self.deleted:
             text += f", deleted {self.deleted:,}"
-        return text + f"; kept with dropped fields {self.kept:,}"
+        text += f"; kept with dropped fields {self.kept:,}"
+        if self.apart:
+            text += f"; loaded apart from a same-titled arXiv paper {self.apart:,}"
+        return text
 
 
 _PAPER_COLUMNS = ("id, key, arxiv_id, title, abstract, authors, categories, published, url, content_hash,"
@@ -78,12 +84,17 @@ class Loader:
     """Writes batches of records; one instance per ingest run."""
 
     def __init__(self, conn, source: str, on_error: ErrorReporter | None = None,
-                 on_drop: DropReporter | None = None):
+                 on_drop: DropReporter | None = None, on_note: NoteReporter | None = None,
+                 begin: Callable[[], AbstractContextManager] | None = None):
         self.conn = conn
+        # How a write transaction begins: `papers ingest` waits for another writer (ingest/lock.py).
+        self.begin = begin or (lambda: transaction(conn))
+        self.committed_line = 0  # the last input line whose batch is committed
         self.engine = get_engine()
         self.source = source
         self.on_error = on_error or (lambda line, err: None)
         self.on_drop = on_drop or (lambda line, rec: None)
+        self.on_note = on_note or (lambda line, text: None)
         self.stats = Stats()
         self._code_ids: dict[str, int] = {}  # category or classification code -> tag id
         self._changed_ids: set[int] = set()  # papers written in the current batch
@@ -125,11 +136,13 @@ class Loader:
         # A deletion followed by a new version of the same paper in the batch is outdated.
         gone = [arxiv_id for arxiv_id, at in deleted.items() if last_seen.get(arxiv_id, -1) < at]
         if good:
-            with transaction(self.conn):
+            with self.begin():
                 self._write_batch(good)
         if gone:
-            with transaction(self.conn):
+            with self.begin():
                 self._delete(gone)
+        if batch:
+            self.committed_line = batch[-1][0]
 
     def _delete(self, arxiv_ids: list[str]) -> None:
         # Outside the bulk path the engine keeps its index in step row by row, and the links
@@ -150,8 +163,15 @@ class Loader:
         category_changes: dict[int, tuple[str, ...]] = {}
         classification_changes: dict[int, tuple[str, ...]] = {}
         self._prefetch(records)
-        for _line, rec in records:
+        for line, rec in records:
             row = self._find_existing(rec)
+            if row is not None and self._other_paper(rec, row):
+                self.stats.apart += 1
+                self.on_note(line, f"loaded as its own paper: same title as arXiv {row['arxiv_id']}, "
+                                   "but the abstracts differ")
+                # Its permalink is the title's: an alias of that name (an earlier merge) now names it.
+                self.conn.execute("DELETE FROM aliases WHERE key = ?", (rec.key,))
+                row = None
             values = self._merged_values(rec, row)
             if row is None:
                 paper_id = self._insert(values, now)
@@ -212,6 +232,13 @@ class Loader:
             row = q(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE title_norm = ? ORDER BY id LIMIT 1",
                     (rec.title_norm,)).fetchone()
         return row
+
+    @staticmethod
+    def _other_paper(rec: PaperIn, row) -> bool:
+        """A record without an id found by title (or its alias) in an arXiv paper is that paper only
+        when the abstracts agree; otherwise two papers share a title, and neither may overwrite the other."""
+        return (rec.arxiv_id is None and row["arxiv_id"] is not None and row["key"] != rec.key
+                and not abstracts_agree(rec.abstract, row["abstract"]))
 
     @staticmethod
     def _merged_values(rec: PaperIn, row) -> dict:

@@ -16,7 +16,8 @@ from typing import BinaryIO
 
 import orjson
 
-from app.ingest.records import Deleted, PaperIn, RecordError, record_from_mapping, record_from_text
+from app.ingest.records import (Deleted, PaperIn, RecordError, as_record_error, record_from_mapping,
+                                record_from_text)
 from app.ingest.xmlformats import XmlError, parse_atom, parse_oai
 
 Parsed = tuple[int, PaperIn | RecordError | Deleted]
@@ -25,8 +26,14 @@ Parsed = tuple[int, PaperIn | RecordError | Deleted]
 # are recognised per record); oai is an OAI-PMH response (arXiv, arXivRaw or oai_dc); atom
 # an arXiv API feed.
 FORMATS = ("seed", "jsonl", "json", "oai", "atom")
-MAX_LINE_BYTES = 4 * 1024 * 1024     # one JSON Lines record
+# One cap for every format: a JSON Lines line, a seed paragraph, an element of a JSON array, an XML
+# record (xmlformats), decompressed or not. Longer ones are skipped without being held in memory.
+MAX_LINE_BYTES = 4 * 1024 * 1024
 MAX_JSON_BYTES = 512 * 1024 * 1024   # a whole JSON document is read into memory
+# A compressed input that expands more than this many times is a decompression bomb (a 1 MB .gz
+# holding a 1 GiB line): refused once past the first few MiB. Real metadata expands 3 to 10 times.
+MAX_EXPANSION = 100
+EXPANSION_GRACE = 16 * 1024 * 1024
 
 # In a text page, a title is one short paragraph followed by a longer abstract.
 MAX_SEED_TITLE_CHARS = 400
@@ -81,8 +88,43 @@ def open_input(path: str) -> Input:
     buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
     stream: BinaryIO = buffered
     if buffered.peek(2)[:2] == b"\x1f\x8b":
-        stream = io.BufferedReader(gzip.GzipFile(fileobj=buffered))  # type: ignore[arg-type]
+        compressed = _Counted(buffered)
+        stream = io.BufferedReader(_Inflated(path, gzip.GzipFile(fileobj=compressed), compressed))
     return Input(path, stream, size, buffered)
+
+
+class _Counted(io.RawIOBase):
+    """A stream that counts the bytes read through it (the compressed side of a .gz)."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw, self.count = raw, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.raw.readinto(buffer)
+        self.count += n or 0
+        return n
+
+
+class _Inflated(io.RawIOBase):
+    """Decompressed bytes, refused (InputError) past MAX_EXPANSION times the compressed bytes read."""
+
+    def __init__(self, name: str, inflating: gzip.GzipFile, compressed: _Counted):
+        self.name, self.inflating, self.compressed, self.count = name, inflating, compressed, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.inflating.readinto(buffer)
+        self.count += n
+        if self.count > EXPANSION_GRACE and self.count > MAX_EXPANSION * max(self.compressed.count, 1):
+            raise InputError(f"{self.name}: expands more than {MAX_EXPANSION} times its compressed size "
+                             f"({self.compressed.count:,} bytes to over {self.count:,}): refused as a "
+                             "decompression bomb; the records before were loaded")
+        return n
 
 
 def detect_format(path: str, stream: BinaryIO) -> str:
@@ -143,6 +185,8 @@ def parse_jsonl(stream: BinaryIO) -> Iterator[Parsed]:
         if isinstance(raw, RecordError):
             yield number, raw
             continue
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark, as some editors write
+            raw = raw[3:]
         if not raw.strip():
             continue
         try:
@@ -154,10 +198,17 @@ def parse_jsonl(stream: BinaryIO) -> Iterator[Parsed]:
             except RecordError as utf8_error:
                 yield number, utf8_error
             continue
-        try:
-            yield number, record_from_mapping(obj)
-        except RecordError as exc:
-            yield number, exc
+        yield number, _record(obj)
+
+
+def _record(obj) -> PaperIn | RecordError:
+    try:
+        return record_from_mapping(obj)
+    except Exception as exc:  # noqa: BLE001 - record_from_mapping says why; this is the last guard
+        return as_record_error(exc)
+
+
+TOO_LONG = f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB"
 
 
 def _lines(stream: BinaryIO) -> Iterator[bytes | RecordError]:
@@ -167,9 +218,12 @@ def _lines(stream: BinaryIO) -> Iterator[bytes | RecordError]:
         if not line:
             return
         if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-            while line and not line.endswith(b"\n"):  # drain the rest of the line
-                line = stream.readline(MAX_LINE_BYTES)
-            yield RecordError(f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB")
+            line = b""  # let go of the part read before draining the rest, a little at a time
+            while True:
+                rest = stream.readline(64 * 1024)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield RecordError(TOO_LONG)
             continue
         yield line
 
@@ -209,13 +263,21 @@ def parse_json(stream: BinaryIO) -> Iterator[Parsed]:
             return
         try:
             obj, end = decoder.raw_decode(text, start)
+            item = _record(obj) if end - start <= MAX_LINE_BYTES else RecordError(
+                f"record longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB")
         except json.JSONDecodeError as exc:
             yield exc.lineno, RecordError(f"invalid JSON: {exc.msg}; the rest of the file is unreadable")
             return
-        try:
-            yield line, record_from_mapping(obj)
-        except RecordError as exc:
-            yield line, exc
+        except (ValueError, RecursionError) as exc:
+            # Well-formed JSON that Python will not hold (an integer of over 4,300 digits, arrays
+            # nested thousands deep): this element is skipped, its end found by matching brackets.
+            end = _value_end(text, start)
+            if end is None:
+                yield line, RecordError(f"unreadable record ({exc}); the rest of the file is unreadable")
+                return
+            item = RecordError("unreadable record (" + ("nested too deeply" if isinstance(exc, RecursionError)
+                                                         else str(exc).split(":")[0].split(";")[0]) + ")")
+        yield line, item
         line += text.count("\n", start, end)
         pos = _skip_ws(text, end)
         line += text.count("\n", end, pos)
@@ -224,6 +286,27 @@ def parse_json(stream: BinaryIO) -> Iterator[Parsed]:
         elif pos < len(text) and text[pos] != "]":
             yield line, RecordError("expected ',' or ']' between papers; the rest of the file is unreadable")
             return
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_JSON_SCALAR = re.compile(r'[^,\]\s]+')
+
+
+def _value_end(text: str, start: int) -> int | None:
+    """Where the JSON value starting at `start` ends, by counting brackets outside strings; None if never."""
+    if text[start] not in "[{":
+        found = _JSON_SCALAR.match(text, start)
+        return found.end() if found else None
+    depth = 0
+    for token in _JSON_TOKEN.finditer(text, start):
+        mark = token.group(0)
+        if mark in "[{":
+            depth += 1
+        elif mark in "]}":
+            depth -= 1
+            if depth == 0:
+                return token.end()
+    return None
 
 
 def _skip_ws(text: str, pos: int) -> int:
@@ -236,50 +319,67 @@ def parse_seed(stream: BinaryIO) -> Iterator[Parsed]:
     """A text copy of a listing page: title paragraph, abstract paragraph, repeated.
 
     Page chrome before the first paper (short lines such as "Subscribe" or a
-    date) is skipped; after that, an unpaired paragraph is reported.
+    date) is skipped; after that, an unpaired paragraph is reported. Streamed:
+    one paragraph of look-ahead, each at most MAX_LINE_BYTES.
     """
-    paragraphs = list(_paragraphs(stream))
+    paragraphs = _paragraphs(stream)
     started = False
-    i = 0
-    while i < len(paragraphs):
-        line, text = paragraphs[i]
+    current = next(paragraphs, None)
+    while current is not None:
+        line, text = current
+        following = next(paragraphs, None)
         if isinstance(text, RecordError):
             yield line, text
-            i += 1
+            current = following
             continue
-        following = paragraphs[i + 1][1] if i + 1 < len(paragraphs) else None
-        if (len(text) <= MAX_SEED_TITLE_CHARS and isinstance(following, str)
-                and len(following) >= MIN_SEED_ABSTRACT_CHARS and len(following) > len(text)):
+        body = following[1] if following is not None else None
+        if (len(text) <= MAX_SEED_TITLE_CHARS and isinstance(body, str)
+                and len(body) >= MIN_SEED_ABSTRACT_CHARS and len(body) > len(text)):
             started = True
-            try:
-                yield line, record_from_text(text, following)
-            except RecordError as exc:
-                yield line, exc
-            i += 2
+            yield line, _text_record(text, body)
+            current = next(paragraphs, None)
             continue
         if started:
             kind = "title without an abstract" if len(text) <= MAX_SEED_TITLE_CHARS else "abstract without a title"
             yield line, RecordError(f"{kind}: {text[:60]!r}")
-        i += 1
+        current = following
+
+
+def _text_record(title: str, abstract: str) -> PaperIn | RecordError:
+    try:
+        return record_from_text(title, abstract)
+    except Exception as exc:  # noqa: BLE001 - one pair's failure, never the page's
+        return as_record_error(exc)
 
 
 def _paragraphs(stream: BinaryIO) -> Iterator[tuple[int, str | RecordError]]:
-    """(first line number, text) of each blank-line-separated paragraph."""
+    """(first line number, text) of each blank-line-separated paragraph, none held past the cap."""
     lines: list[str] = []
-    start = 0
+    size = start = 0
     error: RecordError | None = None
-    for number, raw in enumerate(stream, start=1):
-        try:
-            text = _decode(raw).strip()
-        except RecordError as exc:
-            error, text = exc, "?"
-        if text:
-            if not lines:
-                start = number
-            lines.append(text)
+    in_paragraph = False
+    for number, raw in enumerate(_lines(stream), start=1):
+        problem = raw if isinstance(raw, RecordError) else None
+        text = "?"
+        if problem is None:
+            try:
+                text = _decode(raw).strip()
+            except RecordError as exc:
+                problem = exc
+        if not text:
+            if in_paragraph:
+                yield start, error or " ".join(lines)
+            lines, error, size, in_paragraph = [], None, 0, False
             continue
-        if lines:
-            yield start, error or " ".join(lines)
-            lines, error = [], None
-    if lines:
+        if not in_paragraph:
+            start, in_paragraph = number, True
+        size += len(text) + 1
+        if problem is None and size > MAX_LINE_BYTES:
+            problem = RecordError(f"paragraph longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB")
+        error = error or problem
+        if error is None:
+            lines.append(text)
+        else:
+            lines = []  # what was held of a refused paragraph is let go
+    if in_paragraph:
         yield start, error or " ".join(lines)

@@ -27,7 +27,19 @@ MAX_UPVOTES = 10**9
 NEW_ARXIV_ID = re.compile(r"(?<![\w.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\w.])")
 OLD_ARXIV_ID = re.compile(r"(?<![\w.-])([a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?(?!\w)")
 ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf|html)/([^?#\s]+?)(?:\.pdf)?(?:[?#]|$)", re.I)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
+# Invisible characters no text field keeps: controls (tab and newlines are whitespace, collapsed), lone
+# surrogates, and every format character (Unicode category Cf: soft hyphen, bidi marks and overrides,
+# word joiner, Arabic letter mark, the tag block...) of Unicode 14 to 15.1, whichever this Python knows.
+# ZWNJ and ZWJ (U+200C, U+200D) are format characters too, but spell words in Persian and Indic
+# scripts: they are kept between two letters (see `_joiners`). tests/ingest check this set against
+# the running Python's Unicode database.
+FORMAT_CHARACTERS = ("\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200e\u200f"
+                     "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+                     "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+                     "\U000e0020-\U000e007f")
+JOINERS = "\u200c\u200d"
+_CONTROL = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff{FORMAT_CHARACTERS}]")
+_JOINER = re.compile(f"[{JOINERS}]+")
 _WEB_URL = re.compile(r"https?://", re.I)
 _NON_WORD = re.compile(r"[\W_]+")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -77,7 +89,17 @@ def clean_text(value: str) -> str:
         return value  # the common case, checked in C without allocating
     if _CONTROL.search(value):
         value = _CONTROL.sub("", value)
+    if "\u200c" in value or "\u200d" in value:
+        value = _JOINER.sub(_joiners, value)
     return " ".join(value.split())
+
+
+def _joiners(found: re.Match) -> str:
+    """ZWNJ/ZWJ kept inside a word (a letter or mark on each side), dropped elsewhere."""
+    text, start, end = found.string, found.start(), found.end()
+    inside = (start > 0 and end < len(text) and unicodedata.category(text[start - 1])[0] in "LM"
+              and unicodedata.category(text[end])[0] in "LM")
+    return found.group(0) if inside else ""
 
 
 def normalize_title(title: str) -> str:
@@ -97,6 +119,27 @@ def fold_accents(text: str) -> str:
         return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+# Two abstracts describe the same paper when this share of the shorter one's word pairs are in the
+# other: versions of one abstract (a typo fixed, a sentence added, a listing's truncated excerpt)
+# share most of theirs; two papers that happen to share a title share almost none.
+ABSTRACT_AGREEMENT = 0.5
+
+
+def abstracts_agree(first: str, second: str) -> bool:
+    """Whether two abstracts are the same text give or take edits (normalised, word-pair overlap)."""
+    a, b = normalize_title(first).split(), normalize_title(second).split()
+    if a == b:
+        return True
+    pairs_a, pairs_b = _word_pairs(a), _word_pairs(b)
+    if not pairs_a or not pairs_b:
+        return False
+    return len(pairs_a & pairs_b) >= ABSTRACT_AGREEMENT * min(len(pairs_a), len(pairs_b))
+
+
+def _word_pairs(words: list[str]) -> set[tuple[str, ...]]:
+    return set(zip(words, words[1:])) if len(words) > 1 else {tuple(words)} if words else set()
 
 
 def title_key(title: str) -> str:
@@ -143,7 +186,7 @@ def parse_date(value: Any) -> date | None:
                 return date.fromisoformat(text)
             return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
         return parsedate_to_datetime(text).date()
-    except (ValueError, TypeError, IndexError):
+    except Exception:  # noqa: BLE001 - ValueError, OverflowError ("year 99999999999999999999")...
         raise RecordError(f"unrecognised date {text!r:.40}") from None
 
 
@@ -183,6 +226,8 @@ def _authors(value: Any) -> tuple[str, ...] | None:
     if len(names) > MAX_AUTHORS:
         raise RecordError(f"too many authors ({len(names):,}, limit {MAX_AUTHORS:,})")
     cleaned = tuple(n for n in (clean_text(latex_to_text(name)) for name in names) if n)
+    if names and not cleaned:  # names made only of invisible characters: no authors given
+        return None
     for name in cleaned:
         if len(name) > MAX_AUTHOR_CHARS:
             raise RecordError(f"author name too long ({len(name):,} characters)")
@@ -290,8 +335,24 @@ def record_from_mapping(obj: Any) -> PaperIn:
     """Validate one JSON object with arXiv-like fields into a PaperIn.
 
     Title and abstract are required; every other field that fails validation is
-    left out of the record and named in `dropped`.
+    left out of the record and named in `dropped`. Whatever goes wrong inside
+    (an overflow, a recursion limit, a value no rule foresaw) is this record's
+    RecordError, never the file's.
     """
+    try:
+        return _record_from_mapping(obj)
+    except Exception as exc:  # noqa: BLE001 - one record's failure, reported with its line
+        raise as_record_error(exc) from None
+
+
+def as_record_error(exc: Exception) -> RecordError:
+    """Any failure met while reading one record, as that record's RecordError."""
+    if isinstance(exc, RecordError):
+        return exc
+    return RecordError(f"unreadable record ({type(exc).__name__}: {clean_text(str(exc))[:100]})")
+
+
+def _record_from_mapping(obj: Any) -> PaperIn:
     if not isinstance(obj, dict):
         raise RecordError(f"expected a JSON object, got {type(obj).__name__}")
     if isinstance(obj.get("paper"), dict):

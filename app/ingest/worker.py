@@ -43,8 +43,8 @@ def _produce(path: str, fmt: str, out: mp.Queue, parent: int) -> None:
         send((_END, None, source.position()))
     except InputError as exc:
         send((_ERROR, str(exc), 0))
-    except (OSError, EOFError, ValueError) as exc:  # corrupt compression, I/O errors
-        send((_ERROR, f"cannot read further ({exc}); the records before were loaded", 0))
+    except Exception as exc:  # noqa: BLE001 - corrupt compression, I/O errors: said, never a dead worker
+        send((_ERROR, f"cannot read further ({type(exc).__name__}: {exc}); the records before were loaded", 0))
 
 
 class ParallelParse:

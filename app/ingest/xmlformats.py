@@ -17,7 +17,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
 from app.ingest.categories import ARXIV_CATEGORIES
-from app.ingest.records import Deleted, PaperIn, RecordError, parse_arxiv_id, record_from_mapping
+from app.ingest.records import (Deleted, PaperIn, RecordError, as_record_error, parse_arxiv_id,
+                                record_from_mapping)
 
 Parsed = tuple[int, PaperIn | RecordError | Deleted]
 
@@ -27,6 +28,7 @@ ARXIV_RAW = "{http://arxiv.org/OAI/arXivRaw/}"
 OAI_DC = "{http://www.openarchives.org/OAI/2.0/oai_dc/}"
 DC = "{http://purl.org/dc/elements/1.1/}"
 CHUNK = 256 * 1024
+MAX_RECORD_CHARS = 4 * 1024 * 1024  # the line cap of the other formats, per record
 MAX_FEED_BYTES = 64 * 1024 * 1024  # an API page is a few hundred kB; feedparser reads it whole
 
 # oai_dc names subjects in words ("Computer Science - Machine Learning"); back to codes.
@@ -58,7 +60,8 @@ class _Target:
         self.builder: ET.TreeBuilder | None = None
         self.depth = 0
         self.line = 0
-        self.done: list[tuple[int, ET.Element]] = []
+        self.done: list[tuple[int, ET.Element | RecordError]] = []
+        self.size = 0  # characters of text in the record being built: past the cap, no more are kept
         self.text: list[str] | None = None  # text of a response-level element being read
         self.attrs: dict = {}
         self.parser = None  # the expat parser, for line numbers
@@ -66,6 +69,7 @@ class _Target:
     def start(self, tag, attrs):
         if self.builder is None and tag == f"{OAI}record":
             self.builder, self.depth, self.line = ET.TreeBuilder(), 0, self.parser.CurrentLineNumber
+            self.size = 0
         if self.builder is not None:
             self.depth += 1
             self.builder.start(tag, attrs)
@@ -77,14 +81,17 @@ class _Target:
             self.builder.end(tag)
             self.depth -= 1
             if self.depth == 0:
-                self.done.append((self.line, self.builder.close()))
+                element = self.builder.close()
+                if self.size > MAX_RECORD_CHARS:
+                    element = RecordError(f"record longer than {MAX_RECORD_CHARS // (1024 * 1024)} MiB")
+                self.done.append((self.line, element))
                 self.builder = None
         elif self.text is not None:
             text = "".join(self.text).strip()
             if tag == f"{OAI}resumptionToken":
                 self.page.token = text
                 size = self.attrs.get("completeListSize", "")
-                self.page.complete_size = int(size) if size.isdigit() else None
+                self.page.complete_size = int(size) if size.isdigit() and len(size) < 19 else None
             elif tag == f"{OAI}error":
                 self.page.errors.append((self.attrs.get("code", ""), text))
             else:
@@ -93,8 +100,10 @@ class _Target:
 
     def data(self, data):
         if self.builder is not None:
-            self.builder.data(data)
-        elif self.text is not None:
+            self.size += len(data)
+            if self.size <= MAX_RECORD_CHARS:  # memory stays bounded by one record's cap
+                self.builder.data(data)
+        elif self.text is not None and sum(map(len, self.text)) < MAX_RECORD_CHARS:
             self.text.append(data)
 
     def close(self):
@@ -124,10 +133,13 @@ def parse_oai(stream: BinaryIO, page: OaiPage | None = None) -> Iterator[Parsed]
 def _records(target: _Target) -> Iterator[Parsed]:
     done, target.done = target.done, []
     for line, element in done:
+        if isinstance(element, RecordError):
+            yield line, element
+            continue
         try:
             yield line, oai_record(element)
-        except RecordError as exc:
-            yield line, exc
+        except Exception as exc:  # noqa: BLE001 - one record's failure, never the file's
+            yield line, as_record_error(exc)
 
 
 def oai_record(record: ET.Element) -> PaperIn | Deleted:
@@ -232,8 +244,8 @@ def parse_atom(stream: BinaryIO) -> Iterator[Parsed]:
     for number, entry in enumerate(feed.entries, start=1):
         try:
             yield number, atom_entry(entry)
-        except RecordError as exc:
-            yield number, exc
+        except Exception as exc:  # noqa: BLE001 - one entry's failure, never the feed's
+            yield number, as_record_error(exc)
 
 
 def atom_entry(entry) -> PaperIn:

@@ -2,6 +2,7 @@
 oversized fields; those the ingest must store and those it must refuse."""
 
 import re
+import unicodedata
 
 SCRIPT = '<script>alert("xss")</script>'
 IMG = '"><img src=x onerror=alert(1)>'
@@ -15,6 +16,10 @@ RTL = "\u202egnp.exe\u202c file"
 ZERO_WIDTH = "zero\u200bwidth\u200d\ufeffjoined"
 NUL = "nul\u0000byte"
 LS = "line\u2028separator\u2029paragraph"
+# Format characters (Unicode category Cf): soft hyphen, word joiner, Arabic letter mark, tag characters;
+# ZWNJ and ZWJ spell words in Persian and Indic scripts (kept there), not between an emoji's parts.
+FORMAT = "soft\u00adhyphen word\u2060joiner \u061cmarked \U000e0001\U000e0074\U000e0061\U000e0067\U000e007f tagged"
+JOINED_WORDS = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \u0915\u094d\u200d\u0937 \U0001f469\u200d\U0001f4bb"
 
 # (id, record): every record that the ingest must store; text fields are checked after cleaning.
 STORED = {
@@ -41,6 +46,9 @@ STORED = {
     "xml": {"id": "2601.00007", "title": "Experts ]]> &amp; &#0; &lt;tag&gt; \ufffe\uffff",
             "abstract": "Distillation <?xml version='1.0'?><!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]>&e;",
             "authors": ["Xavier &e;"], "published": "2026-01-09"},
+    "format": {"id": "2601.00009", "title": f"Experts {FORMAT}", "abstract": f"Distillation {FORMAT} {JOINED_WORDS}",
+               "authors": ["\u2060", "\u2060\u00ad", "Dana\u00ad Scully\u2060", "\u200dFox\u200c"],
+               "published": "2026-01-11"},
     "long": {"id": "2601.00008", "title": "Experts " + "w" * 900, "abstract": "Distillation " + "word " * 3900,
              "authors": ["A" * 900], "published": "2026-01-10"},
 }
@@ -64,10 +72,26 @@ REFUSED = {
     "huge-title": ({"title": "t" * 1_000_000, "abstract": "A."}, "title too long"),
     "huge-abstract": ({"title": "Huge abstract", "abstract": "a " * 500_000}, "abstract too long"),
     "only-invisible-title": ({"title": "\u200b\u202e\u0000", "abstract": "A."}, "missing title"),
+    "only-format-title": ({"title": "\u2060\u00ad\u061c\U000e0041\u200d", "abstract": "A."}, "missing title"),
 }
 
 
+def _invisible(text: str, i: int) -> bool:
+    category = unicodedata.category(text[i])
+    if text[i] in "\u200c\u200d":  # kept between two letters (or a mark and a letter)
+        return not (0 < i < len(text) - 1 and unicodedata.category(text[i - 1])[0] in "LM"
+                    and unicodedata.category(text[i + 1])[0] in "LM")
+    return category in ("Cf", "Cs") or category == "Cc" and text[i] not in "\t\n\r"
+
+
 def clean(text: str) -> str:
-    """What the ingest stores for a text field (app.ingest.records.clean_text, restated)."""
-    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]", "", text)
-    return " ".join(text.split())
+    """What the ingest stores for a text field (app.ingest.records.clean_text, restated from the
+    Unicode categories): controls, surrogates and format characters removed, whitespace collapsed."""
+    kept = "".join(ch for i, ch in enumerate(text) if not _invisible(text, i) or ch in "\u200c\u200d")
+    kept = "".join(ch for i, ch in enumerate(kept) if not _invisible(kept, i))
+    return " ".join(kept.split())
+
+
+def invisible_characters(text: str) -> list[str]:
+    """Characters of a stored text that should not be there."""
+    return [f"U+{ord(ch):04X}" for i, ch in enumerate(text) if _invisible(text, i)]

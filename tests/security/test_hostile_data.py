@@ -4,7 +4,8 @@ BibTeX entry, JSON-LD block or meta tag ever carries executable markup or breaks
 import re
 
 import pytest
-from hostile_records import FTS, IMG, JINJA, MARKERS, REFUSED, SCRIPT, STORED, STRIPPED, TEX, clean
+from hostile_records import (FTS, IMG, JINJA, MARKERS, REFUSED, SCRIPT, STORED, STRIPPED, TEX, clean,
+                             invisible_characters)
 from wellformed import check_bibtex, check_html, check_xml
 
 from app.db import connect
@@ -46,7 +47,15 @@ def test_hostile_text_is_stored_as_text_without_invisible_characters(hostile, na
     assert row is not None, f"{name} was not stored"
     assert row["title"] == clean(record["title"]) and row["abstract"] == clean(record["abstract"])
     for text in (row["title"], row["abstract"]):
-        assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]", text)
+        assert not invisible_characters(text)
+
+
+def test_format_characters_are_stripped_and_an_author_made_of_them_is_no_author(hostile):
+    row = stored_row(hostile[0], STORED["format"])
+    assert "softhyphen wordjoiner marked tagged" in row["title"]
+    assert "\u0645\u06cc\u200c\u062e" in row["abstract"] and "\u0915\u094d\u200d\u0937" in row["abstract"]
+    assert "\U0001f469\U0001f4bb" in row["abstract"]  # not a word: the joiner goes
+    assert [name for name, _slug in author_slugs(hostile[0], row["id"])] == ["Dana Scully", "Fox"]
 
 
 @pytest.mark.parametrize("name", REFUSED)

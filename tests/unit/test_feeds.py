@@ -82,3 +82,34 @@ def test_empty_feed_is_still_valid():
     root = ET.fromstring(atom([], title="t", feed_url="https://x.test/f", html_url="https://x.test/",
                               base_url="https://x.test"))
     assert root.find(f"{ATOM}updated") is not None and root.findall(f"{ATOM}entry") == []
+
+
+def bibtex_names(entry: str) -> list[tuple[str, str]]:
+    """(first, last) of each author as BibTeX itself reads the entry's author field."""
+    from bibtexparser import middlewares
+
+    library = bibtexparser.parse_string(entry, append_middleware=[middlewares.SeparateCoAuthors(),
+                                                                   middlewares.SplitNameParts()])
+    return [(" ".join(name.first), " ".join(name.last)) for name in library.entries[0]["author"]]
+
+
+def test_bibtex_reads_each_author_of_the_table_as_one_name():
+    authors = ("Smith, John", "Alice and Bob", "Ada Lovelace", "R&D Team, Inc., East, West", "others")
+    entry = bibtex_entry(hit(authors=authors), url="https://x.test/papers/1")
+    names = bibtex_names(entry)
+    assert len(names) == len(authors)
+    assert names[0] == ("John", "Smith") and names[2] == ("Ada", "Lovelace")
+    assert names[1] == ("", "{Alice and Bob}") and names[4] == ("", "{others}")
+    assert "{R\\&D Team, Inc., East, West}" in entry
+
+
+def test_every_bibtex_producer_uses_one_author_field():
+    authors = ("Smith, John", "Alice AND Bob")
+    one = bibtex_entry(hit(authors=authors), url="https://x.test/papers/1")
+    many = bibtex([hit(authors=authors), hit(2, arxiv_id="2403.00002", authors=authors)], base_url="https://x.test")
+    field = "author = {Smith, John and {Alice AND Bob}}"
+    assert field in one and many.count(field) == 2
+
+
+def test_cite_key_takes_the_surname_of_a_last_first_name():
+    assert cite_key(hit(title="Sparse experts", authors=("Smith, John",))) == "smith2024sparse"
