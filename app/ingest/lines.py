@@ -85,7 +85,15 @@ def parse_records(stream: BinaryIO, fmt: str, lookup: Lookup | None) -> Iterator
 def _parse_jsonl(stream: BinaryIO, lookup: Lookup | None) -> Iterator[Parsed]:
     touched = _Touched()
     chunk: list[tuple[int, bytes | RecordError]] = []
-    for number, raw in enumerate(_lines(stream), start=1):
+    numbered = enumerate(_lines(stream), start=1)
+    while True:
+        try:
+            number, raw = next(numbered)
+        except StopIteration:
+            break
+        except Exception:  # the input breaks off (corrupt gzip...): the lines before it still count
+            yield from _chunk(chunk, lookup, touched)
+            raise
         if isinstance(raw, bytes) and not raw.strip():
             continue  # parse_jsonl skips blank lines too
         chunk.append((number, raw))
