@@ -99,6 +99,9 @@ class Loader:
         self._author_ids: dict[str, int] = {}  # author slug -> id, grows over the run
         self._inserted_ids: set[int] = set()   # new in this batch: nothing old to delete
         self._bulk = False  # inside the one transaction of a load into an empty catalogue
+        self._pending: list[dict] = []  # bulk path: new rows not written yet (one executemany)
+        self._next_id = 0               # bulk path: ids handed out here, rows written later
+        self._next_author_id = 0
         # Random inserts into the author and tag indexes thrash SQLite's small default cache.
         conn.execute("PRAGMA cache_size = -262144")
 
@@ -126,6 +129,10 @@ class Loader:
         everything (cheaper than adding to the index and tagging batch by batch)."""
         sync = self.engine.suspend_sync(self.conn)
         self._bulk = True
+        # Nobody else writes until we commit: ids are handed out here, with no look-ups.
+        self._next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM papers").fetchone()[0]
+        self._author_ids.update(self.conn.execute("SELECT slug, id FROM authors"))
+        self._next_author_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM authors").fetchone()[0]
         try:
             for batch in batched(parsed, batch_size):
                 good, gone = self._sort_batch(batch)
@@ -187,6 +194,7 @@ class Loader:
     def _delete(self, arxiv_ids: list[str]) -> None:
         # Outside the bulk path the engine keeps its index in step row by row, and the links
         # (authors, tags, aliases) go with the paper by their foreign keys.
+        self._flush()
         for start in range(0, len(arxiv_ids), SQL_CHUNK):
             chunk = arxiv_ids[start:start + SQL_CHUNK]
             self.conn.execute(f"DELETE FROM papers WHERE arxiv_id IN ({','.join('?' * len(chunk))})", chunk)
@@ -205,6 +213,8 @@ class Loader:
         classification_changes: dict[int, tuple[str, ...]] = {}
         self._prefetch(records)
         for _line, rec, line_hash in records:
+            if self._pending and (not rec.arxiv_id or self._has_idless):
+                self._flush()  # _find_existing may look the record up in the table
             row = self._find_existing(rec)
             values = self._merged_values(rec, row)
             values["line_hash"] = line_hash
@@ -229,6 +239,7 @@ class Loader:
                 category_changes[paper_id] = rec.categories
             if rec.classifications is not None:
                 classification_changes[paper_id] = rec.classifications
+        self._flush()
         if not self._bulk:
             self.engine.index(self.conn, sorted(self._changed_ids))
             self.engine.resume_sync(self.conn, sync)
@@ -296,18 +307,30 @@ class Loader:
         values["content_hash"] = content_hash(values)
         return values
 
+    _INSERT = ("INSERT INTO papers (id, key, arxiv_id, title, abstract, authors, categories, published, year,"
+               " added_at, updated_at, source, url, title_norm, content_hash, classifications, upvotes, line_hash)"
+               " VALUES (:id, :key, :arxiv_id, :title, :abstract, :authors, :categories, :published, :year,"
+               " :now, :now, :source, :url, :title_norm, :content_hash, :classifications, :upvotes, :line_hash)")
+
     def _insert(self, values: dict, now: str) -> int:
-        cur = self.conn.execute(
-            "INSERT INTO papers (key, arxiv_id, title, abstract, authors, categories, published, year,"
-            " added_at, updated_at, source, url, title_norm, content_hash, classifications, upvotes, line_hash)"
-            " VALUES (:key, :arxiv_id, :title, :abstract, :authors, :categories, :published, :year,"
-            " :now, :now, :source, :url, :title_norm, :content_hash, :classifications, :upvotes, :line_hash)",
-            {**values, "now": now, "source": self.source})
-        self._changed_ids.add(cur.lastrowid)
-        self._inserted_ids.add(cur.lastrowid)
-        return cur.lastrowid
+        if self._bulk:  # written with the batch's other new rows, in one executemany
+            paper_id = self._next_id
+            self._next_id += 1
+            self._pending.append({**values, "id": paper_id, "now": now, "source": self.source})
+        else:
+            paper_id = self.conn.execute(self._INSERT, {**values, "id": None, "now": now,
+                                                        "source": self.source}).lastrowid
+        self._changed_ids.add(paper_id)
+        self._inserted_ids.add(paper_id)
+        return paper_id
+
+    def _flush(self) -> None:
+        if self._pending:
+            self.conn.executemany(self._INSERT, self._pending)
+            self._pending.clear()
 
     def _update(self, row, values: dict, now: str) -> None:
+        self._flush()
         paper_id = row["id"]
         if values["key"] != row["key"]:
             # The old permalink keeps working: it becomes an alias of the new key.
@@ -349,6 +372,13 @@ class Loader:
     def _resolve_authors(self, names: dict[str, str]) -> None:
         """Make sure every slug has an author row and its id is in the run's cache."""
         missing = [slug for slug in names if slug not in self._author_ids]
+        if self._bulk:  # every author is in the cache already: the new ones get the next ids
+            new_ids = range(self._next_author_id, self._next_author_id + len(missing))
+            self._next_author_id += len(missing)
+            self.conn.executemany("INSERT INTO authors (id, name, slug) VALUES (?, ?, ?)",
+                                  [(i, names[slug], slug) for i, slug in zip(new_ids, missing)])
+            self._author_ids.update(zip(missing, new_ids))
+            return
         for start in range(0, len(missing), SQL_CHUNK):
             chunk = missing[start:start + SQL_CHUNK]
             marks = ",".join("?" * len(chunk))
