@@ -10,6 +10,8 @@ in a read-only connection, so unchanged lines are never parsed at all.
 import multiprocessing as mp
 import os
 import queue
+import threading
+import time
 from collections.abc import Iterator
 
 from app.ingest.lines import catalogue_lookup, parse_records
@@ -24,7 +26,16 @@ _END = "end"
 _ERROR = "error"
 
 
+def _orphan_watch(parent: int) -> None:
+    # Killed writer: the queue's feeder thread blocks on a pipe nobody reads, and the
+    # process would wait for it at exit forever. Leave at once instead.
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+
 def _produce(path: str, fmt: str, out: mp.Queue, parent: int, database: str | None) -> None:
+    threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
     def send(message) -> None:
         while True:
             try:

@@ -4,6 +4,11 @@ and JSON Lines re-ingest by line hash, each compared with the plain batch-by-bat
 import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -190,3 +195,39 @@ def test_a_load_into_an_empty_catalogue_equals_a_load_batch_by_batch(conn, refer
     triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
     assert [r[0] for r in conn.execute(triggers)] == [r[0] for r in reference.execute(triggers)]
     assert len(catalogue(conn)["tags"]) > 60  # categories and topics, tagged once at the end
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_the_parsing_process_ends_when_the_writer_is_killed(tmp_path):
+    filler = " ".join(hashlib.sha1(str(k).encode()).hexdigest() for k in range(40))
+    path = tmp_path / "big.jsonl"
+    path.write_text(lines(record(n, abstract=f"{BASE} {filler} {n}") for n in range(1, 20_001)))
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data")}
+    env.pop("DATABASE_URL", None)
+    writer = subprocess.Popen([sys.executable, "-m", "app.cli", "ingest", "--quiet", str(path)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (parsers := _children(writer.pid)):
+            assert time.monotonic() < deadline and writer.poll() is None, "no parsing process started"
+            time.sleep(0.05)
+        time.sleep(1)
+    finally:
+        writer.kill()
+        writer.wait()
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in parsers):
+        assert time.monotonic() < deadline, f"parsing processes {parsers} outlived the writer"
+        time.sleep(0.2)
