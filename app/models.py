@@ -6,14 +6,15 @@ cannot describe virtual tables, and the Alembic env filters them out of autogene
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 class Paper(SQLModel, table=True):
     __tablename__ = "papers"
     __table_args__ = (Index("ix_papers_title_norm", "title_norm"),
-                      Index("ix_papers_published", "published"))
+                      Index("ix_papers_published", "published"),
+                      Index("ix_papers_line_hash", "line_hash"))
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String, nullable=False, unique=True))
@@ -38,6 +39,8 @@ class Paper(SQLModel, table=True):
     url: str | None = None
     title_norm: str = Field(sa_column=Column(Text, nullable=False))
     content_hash: str = Field(sa_column=Column(String, nullable=False))
+    # Hash of the JSON Lines line this paper was last written from (app/ingest/lines.py).
+    line_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class Author(SQLModel, table=True):

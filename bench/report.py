@@ -18,7 +18,8 @@ START, END = "<!-- results -->", "<!-- /results -->"
 
 TARGETS = {
     "ingest_papers_per_s": 10_000,
-    "ingest_vs_floor": 1.3,
+    "ingest_vs_floor": 1.5,     # issue 12: end to end, parse to tags and index
+    "reingest_vs_floor": 0.5,   # issue 12: the same file again
     "http_p99_ms_165k": 50,
     "http_p99_ms_1m": 200,
     "specific_req_per_s_c20": 200,
@@ -150,11 +151,14 @@ def target_rows(results: dict) -> str:
             add("ingest ≥ 10,000 papers/s (165k, tagging included)", f"{_fmt(app.get('papers_per_s'))} papers/s",
                 (app.get("papers_per_s") or 0) >= TARGETS["ingest_papers_per_s"])
             ratio = _get(run, "ingest", "app_vs_floor")
-            add("ingest within 1.3× of the raw floor", _fmt(ratio, "×", 2),
+            add(f"ingest within {TARGETS['ingest_vs_floor']}× of the raw floor", _fmt(ratio, "×", 2),
                 None if ratio is None else ratio <= TARGETS["ingest_vs_floor"])
             again = _get(run, "ingest", "app_reingest", "seconds")
-            add("re-ingest of unchanged data faster than first ingest", f"{_fmt(again, ' s')} vs "
-                f"{_fmt(app.get('seconds'), ' s')}", None if again is None else again < app.get("seconds", 0))
+            floor_s = _get(run, "ingest", "floor", "seconds")
+            again_ratio = again / floor_s if again and floor_s else None
+            add(f"re-ingest of unchanged data under {TARGETS['reingest_vs_floor']}× the raw floor",
+                f"{_fmt(again, ' s')} ({_fmt(again_ratio, '×', 2)})",
+                None if again_ratio is None else again_ratio < TARGETS["reingest_vs_floor"])
         limit = {"165k": TARGETS["http_p99_ms_165k"], "1m": TARGETS["http_p99_ms_1m"]}.get(label)
         seq = _get(run, "http", "sequential") or {}
         if limit and seq:

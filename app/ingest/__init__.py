@@ -19,9 +19,10 @@ from tqdm import tqdm
 
 from app import tagging
 from app.engine import get_engine
+from app.ingest.lines import catalogue_lookup, parse_records
 from app.ingest.load import BATCH_SIZE, Loader, Stats
 from app.ingest.lock import DEFAULT_WAIT, WriteLock, WriterBusy
-from app.ingest.parsers import InputError, Parsed, detect_format, open_input, parse
+from app.ingest.parsers import InputError, Parsed, detect_format, open_input
 from app.ingest.records import PaperIn, RecordError
 from app.ingest.worker import ParallelParse, worth_parallel
 
@@ -103,7 +104,10 @@ def _ingest_one(conn, path: str, fmt: str, source: str, quiet: bool, out: TextIO
                 batch_size: int, lock: WriteLock) -> tuple[Stats, str | None]:
     """Load one input; returns its counts and, if reading broke off, why."""
     source_input = open_input(path)  # opened here too, so a bad path fails fast and clearly
-    parallel = ParallelParse(path, fmt) if worth_parallel(path) else None
+    # Into an empty catalogue: the bulk path, and no line can be known yet.
+    empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM papers)").fetchone()[0]
+    database = None if empty else _database_file(conn)
+    parallel = ParallelParse(path, fmt, database) if worth_parallel(path) else None
     position = (lambda: parallel.position) if parallel else source_input.position
     shown = {"skipped": 0, "kept": 0, "note": 0}
 
@@ -140,8 +144,8 @@ def _ingest_one(conn, path: str, fmt: str, source: str, quiet: bool, out: TextIO
             records = parallel
         else:
             chosen = detect_format(path, source_input.stream) if fmt == "auto" else fmt
-            records = parse(source_input.stream, chosen)
-        loader.load(_guarded(records, path, failure), batch_size=batch_size, progress=progress)
+            records = parse_records(source_input.stream, chosen, None if empty else catalogue_lookup(conn))
+        loader.load(_guarded(records, path, failure), batch_size=batch_size, progress=progress, bulk=empty)
     except WriterBusy as exc:
         done = (f"records up to line {loader.committed_line:,} are committed" if loader.committed_line
                 else "none of its records were committed")
@@ -154,6 +158,14 @@ def _ingest_one(conn, path: str, fmt: str, source: str, quiet: bool, out: TextIO
         source_input.close()
     print(f"{path}: {loader.stats.summary()}", file=out)
     return loader.stats, (failure[0] if failure else None)
+
+
+def _database_file(conn) -> str | None:
+    """The main database's file, for the parsing process to read (None: in memory)."""
+    for _seq, name, file in conn.execute("PRAGMA database_list"):
+        if name == "main":
+            return file or None
+    return None
 
 
 def _guarded(parsed: Iterator[Parsed], path: str, failure: list[str]) -> Iterator[Parsed]:

@@ -2,7 +2,13 @@
 
 A batch is written, indexed (FTS5 triggers) and tagged in one transaction, so
 a crash at any point leaves only whole batches behind, and re-running the same
-input completes the work: unchanged records are recognised by a content hash.
+input completes the work: unchanged records are recognised by a content hash,
+and JSON Lines records by the hash of their line before they are even parsed
+(app/ingest/lines.py).
+
+A load into an empty catalogue takes the bulk path instead: one transaction for
+the whole input, the index built once from the rows and the topics tagged once
+at its end. A crash leaves the catalogue empty, never half indexed.
 """
 
 import hashlib
@@ -17,6 +23,7 @@ from app.db import transaction
 from app.engine import get_engine
 from app.ingest.categories import category_name
 from app.ingest.classify import classification_label
+from app.ingest.lines import Hashed, Seen
 from app.ingest.records import Deleted, PaperIn, RecordError, abstracts_agree
 
 BATCH_SIZE = 10_000  # per transaction: larger batches amortise tagging and commits
@@ -56,7 +63,7 @@ class Stats:
 
 
 _PAPER_COLUMNS = ("id, key, arxiv_id, title, abstract, authors, categories, published, url, content_hash,"
-                  " classifications, upvotes")
+                  " classifications, upvotes, line_hash")
 
 
 def content_hash(values: dict) -> str:
@@ -102,39 +109,59 @@ class Loader:
         self._has_idless = True
         self._author_ids: dict[str, int] = {}  # author slug -> id, grows over the run
         self._inserted_ids: set[int] = set()   # new in this batch: nothing old to delete
+        self._bulk = False  # inside the one transaction of a load into an empty catalogue
+        self._pending: list[dict] = []  # bulk path: new rows not written yet (one executemany)
+        self._next_id = 0               # bulk path: ids handed out here, rows written later
+        self._next_author_id = 0
         # Random inserts into the author and tag indexes thrash SQLite's small default cache.
         conn.execute("PRAGMA cache_size = -262144")
 
-    def load(self, parsed: Iterable[tuple[int, PaperIn | RecordError | Deleted]],
-             batch_size: int = BATCH_SIZE, progress: Callable[[int], None] | None = None) -> Stats:
+    def load(self, parsed: Iterable[tuple[int, PaperIn | RecordError | Deleted | Seen | Hashed]],
+             batch_size: int = BATCH_SIZE, progress: Callable[[int], None] | None = None,
+             bulk: bool = False) -> Stats:
+        """Load every record. `bulk`: when the catalogue is empty, load it all in one
+        transaction, indexing and tagging once at the end (a crash leaves it empty)."""
+        parsed = iter(parsed)
+        if bulk:
+            with self.begin():
+                # Checked under the write lock: nobody can add a paper before we commit.
+                if self.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM papers)").fetchone()[0]:
+                    self._load_into_empty(parsed, batch_size, progress)
+                    return self.stats
         for batch in batched(parsed, batch_size):
             self.load_batch(batch)
             if progress:
                 progress(len(batch))
         return self.stats
 
-    def load_batch(self, batch: list[tuple[int, PaperIn | RecordError | Deleted]]) -> None:
+    def _load_into_empty(self, parsed, batch_size: int, progress) -> None:
+        """The bulk path, inside the caller's transaction: rows and links batch by
+        batch with no index triggers, then one index build and one tagging pass over
+        everything (cheaper than adding to the index and tagging batch by batch)."""
+        sync = self.engine.suspend_sync(self.conn)
+        self._bulk = True
+        # Nobody else writes until we commit: ids are handed out here, with no look-ups.
+        self._next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM papers").fetchone()[0]
+        self._author_ids.update(self.conn.execute("SELECT slug, id FROM authors"))
+        self._next_author_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM authors").fetchone()[0]
+        try:
+            for batch in batched(parsed, batch_size):
+                good, gone = self._sort_batch(batch)
+                if good:
+                    self._write_batch(good)
+                if gone:
+                    self._delete(gone)
+                if progress:
+                    progress(len(batch))
+            self.engine.rebuild(self.conn)
+            self.engine.resume_sync(self.conn, sync)
+            tagging.retag(self.conn)  # every paper: the catalogue is this load
+        finally:
+            self._bulk = False
+
+    def load_batch(self, batch: list[tuple[int, PaperIn | RecordError | Deleted | Seen | Hashed]]) -> None:
         """Write one batch, committed when this returns."""
-        good: list[tuple[int, PaperIn]] = []
-        deleted: dict[str, int] = {}  # arXiv id -> position of its deletion in the batch
-        last_seen: dict[str, int] = {}
-        for position, (line, item) in enumerate(batch):
-            self.stats.read += 1
-            if isinstance(item, RecordError):
-                self.stats.skipped += 1
-                self.on_error(line, item)
-            elif isinstance(item, Deleted):
-                self.stats.deleted += 1
-                deleted[item.arxiv_id] = position
-            else:
-                good.append((line, item))
-                if item.arxiv_id:
-                    last_seen[item.arxiv_id] = position
-                if item.dropped:
-                    self.stats.kept += 1
-                    self.on_drop(line, item)
-        # A deletion followed by a new version of the same paper in the batch is outdated.
-        gone = [arxiv_id for arxiv_id, at in deleted.items() if last_seen.get(arxiv_id, -1) < at]
+        good, gone = self._sort_batch(batch)
         if good:
             with self.begin():
                 self._write_batch(good)
@@ -144,26 +171,63 @@ class Loader:
         if batch:
             self.committed_line = batch[-1][0]
 
+    def _sort_batch(self, batch) -> tuple[list[tuple[int, PaperIn, bytes | None]], list[str]]:
+        """Count and report the batch's items; returns the records to write (with the
+        hash of their line, if any) and the arXiv ids to delete."""
+        good: list[tuple[int, PaperIn, bytes | None]] = []
+        deleted: dict[str, int] = {}  # arXiv id -> position of its deletion in the batch
+        last_seen: dict[str, int] = {}
+        for position, (line, item) in enumerate(batch):
+            self.stats.read += 1
+            line_hash = None
+            if isinstance(item, Seen):  # the catalogue holds this very line's record
+                self.stats.unchanged += 1
+                continue
+            if isinstance(item, Hashed):
+                item, line_hash = item.record, item.line_hash
+            if isinstance(item, RecordError):
+                self.stats.skipped += 1
+                self.on_error(line, item)
+            elif isinstance(item, Deleted):
+                self.stats.deleted += 1
+                deleted[item.arxiv_id] = position
+            else:
+                # A line's hash stands for its paper only when the record is taken whole and
+                # found by its arXiv id (so the same line always reaches the same paper).
+                good.append((line, item, line_hash if item.arxiv_id and not item.dropped else None))
+                if item.arxiv_id:
+                    last_seen[item.arxiv_id] = position
+                if item.dropped:
+                    self.stats.kept += 1
+                    self.on_drop(line, item)
+        # A deletion followed by a new version of the same paper in the batch is outdated.
+        gone = [arxiv_id for arxiv_id, at in deleted.items() if last_seen.get(arxiv_id, -1) < at]
+        return good, gone
+
     def _delete(self, arxiv_ids: list[str]) -> None:
         # Outside the bulk path the engine keeps its index in step row by row, and the links
         # (authors, tags, aliases) go with the paper by their foreign keys.
+        self._flush()
         for start in range(0, len(arxiv_ids), SQL_CHUNK):
             chunk = arxiv_ids[start:start + SQL_CHUNK]
             self.conn.execute(f"DELETE FROM papers WHERE arxiv_id IN ({','.join('?' * len(chunk))})", chunk)
 
     # -- one batch, inside a transaction ------------------------------------------------
 
-    def _write_batch(self, records: list[tuple[int, PaperIn]]) -> None:
-        # Bulk path: the per-row FTS triggers are dropped for the batch and the index
-        # is written in one statement, then the triggers come back -- all inside this
-        # transaction, so no committed state has the table and its index out of step.
-        sync = self.engine.suspend_sync(self.conn)
+    def _write_batch(self, records: list[tuple[int, PaperIn, bytes | None]]) -> None:
+        # The per-row FTS triggers are dropped for the batch and the index is written in
+        # one statement, then the triggers come back -- all inside this transaction, so
+        # no committed state has the table and its index out of step. On the bulk path
+        # they are already dropped, and the index is built once at the end.
+        sync = None if self._bulk else self.engine.suspend_sync(self.conn)
         now = _now()
         author_changes: dict[int, PaperIn] = {}
         category_changes: dict[int, tuple[str, ...]] = {}
         classification_changes: dict[int, tuple[str, ...]] = {}
         self._prefetch(records)
-        for line, rec in records:
+        for line, rec, line_hash in records:
+            if self._pending and (not rec.arxiv_id or self._has_idless):
+                self._flush()  # _find_existing may look the record up in the table
             row = self._find_existing(rec)
             if row is not None and self._other_paper(rec, row):
                 self.stats.apart += 1
@@ -173,11 +237,15 @@ class Loader:
                 self.conn.execute("DELETE FROM aliases WHERE key = ?", (rec.key,))
                 row = None
             values = self._merged_values(rec, row)
+            values["line_hash"] = line_hash
             if row is None:
                 paper_id = self._insert(values, now)
                 self.stats.inserted += 1
             elif row["content_hash"] == values["content_hash"]:
                 self.stats.unchanged += 1
+                if line_hash is not None and row["line_hash"] != line_hash:
+                    # Read by an older parser, or from another line: next time this line is seen.
+                    self.conn.execute("UPDATE papers SET line_hash = ? WHERE id = ?", (line_hash, row["id"]))
                 continue
             else:
                 paper_id = row["id"]
@@ -191,20 +259,22 @@ class Loader:
                 category_changes[paper_id] = rec.categories
             if rec.classifications is not None:
                 classification_changes[paper_id] = rec.classifications
-        self.engine.index(self.conn, sorted(self._changed_ids))
-        self.engine.resume_sync(self.conn, sync)
+        self._flush()
+        if not self._bulk:
+            self.engine.index(self.conn, sorted(self._changed_ids))
+            self.engine.resume_sync(self.conn, sync)
         self._write_authors(author_changes)
         self._write_codes(category_changes, "category")
         self._write_codes(classification_changes, "classification")
-        if self._changed_ids:
+        if self._changed_ids and not self._bulk:
             tagging.retag(self.conn, sorted(self._changed_ids))
         self._changed_ids.clear()
         self._inserted_ids.clear()
 
-    def _prefetch(self, records: list[tuple[int, PaperIn]]) -> None:
+    def _prefetch(self, records: list[tuple[int, PaperIn, bytes | None]]) -> None:
         """Look up the batch's arXiv ids in a few queries rather than one per record."""
         self._by_arxiv = {}
-        ids = [rec.arxiv_id for _line, rec in records if rec.arxiv_id]
+        ids = [rec.arxiv_id for _line, rec, _hash in records if rec.arxiv_id]
         for start in range(0, len(ids), SQL_CHUNK):
             chunk = ids[start:start + SQL_CHUNK]
             for row in self.conn.execute(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE arxiv_id IN"
@@ -264,18 +334,30 @@ class Loader:
         values["content_hash"] = content_hash(values)
         return values
 
+    _INSERT = ("INSERT INTO papers (id, key, arxiv_id, title, abstract, authors, categories, published, year,"
+               " added_at, updated_at, source, url, title_norm, content_hash, classifications, upvotes, line_hash)"
+               " VALUES (:id, :key, :arxiv_id, :title, :abstract, :authors, :categories, :published, :year,"
+               " :now, :now, :source, :url, :title_norm, :content_hash, :classifications, :upvotes, :line_hash)")
+
     def _insert(self, values: dict, now: str) -> int:
-        cur = self.conn.execute(
-            "INSERT INTO papers (key, arxiv_id, title, abstract, authors, categories, published, year,"
-            " added_at, updated_at, source, url, title_norm, content_hash, classifications, upvotes)"
-            " VALUES (:key, :arxiv_id, :title, :abstract, :authors, :categories, :published, :year,"
-            " :now, :now, :source, :url, :title_norm, :content_hash, :classifications, :upvotes)",
-            {**values, "now": now, "source": self.source})
-        self._changed_ids.add(cur.lastrowid)
-        self._inserted_ids.add(cur.lastrowid)
-        return cur.lastrowid
+        if self._bulk:  # written with the batch's other new rows, in one executemany
+            paper_id = self._next_id
+            self._next_id += 1
+            self._pending.append({**values, "id": paper_id, "now": now, "source": self.source})
+        else:
+            paper_id = self.conn.execute(self._INSERT, {**values, "id": None, "now": now,
+                                                        "source": self.source}).lastrowid
+        self._changed_ids.add(paper_id)
+        self._inserted_ids.add(paper_id)
+        return paper_id
+
+    def _flush(self) -> None:
+        if self._pending:
+            self.conn.executemany(self._INSERT, self._pending)
+            self._pending.clear()
 
     def _update(self, row, values: dict, now: str) -> None:
+        self._flush()
         paper_id = row["id"]
         if values["key"] != row["key"]:
             # The old permalink keeps working: it becomes an alias of the new key.
@@ -286,9 +368,11 @@ class Loader:
             "UPDATE papers SET key = :key, arxiv_id = :arxiv_id, title = :title, abstract = :abstract,"
             " authors = :authors, categories = :categories, published = :published, year = :year,"
             " url = :url, title_norm = :title_norm, content_hash = :content_hash, updated_at = :now,"
-            " classifications = :classifications, upvotes = :upvotes"
+            " classifications = :classifications, upvotes = :upvotes, line_hash = :line_hash"
             " WHERE id = :id", {**values, "now": now, "id": paper_id})
-        if paper_id not in self._changed_ids:  # its indexed text is the stored one
+        # Its indexed text is the stored one, unless written in this batch, or on the bulk
+        # path (nothing is indexed before the end).
+        if paper_id not in self._changed_ids and not self._bulk:
             self.engine.unindex(self.conn, paper_id, row["title"], row["abstract"], row["authors"])
         self._changed_ids.add(paper_id)
 
@@ -315,6 +399,13 @@ class Loader:
     def _resolve_authors(self, names: dict[str, str]) -> None:
         """Make sure every slug has an author row and its id is in the run's cache."""
         missing = [slug for slug in names if slug not in self._author_ids]
+        if self._bulk:  # every author is in the cache already: the new ones get the next ids
+            new_ids = range(self._next_author_id, self._next_author_id + len(missing))
+            self._next_author_id += len(missing)
+            self.conn.executemany("INSERT INTO authors (id, name, slug) VALUES (?, ?, ?)",
+                                  [(i, names[slug], slug) for i, slug in zip(new_ids, missing)])
+            self._author_ids.update(zip(missing, new_ids))
+            return
         for start in range(0, len(missing), SQL_CHUNK):
             chunk = missing[start:start + SQL_CHUNK]
             marks = ",".join("?" * len(chunk))

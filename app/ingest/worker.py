@@ -3,14 +3,20 @@
 SQLite has one writer, and FTS indexing keeps it busy; parsing and validating
 JSON is the other half of the work, so on a multi-core machine it runs beside
 the writer instead of before it. Records cross over in pickled batches.
+On a re-ingest the worker also looks up its lines' hashes (app/ingest/lines.py)
+in a read-only connection, so unchanged lines are never parsed at all.
 """
 
 import multiprocessing as mp
 import os
 import queue
+import threading
+import time
 from collections.abc import Iterator
 
-from app.ingest.parsers import InputError, Parsed, detect_format, open_input, parse
+from app.ingest.lines import catalogue_lookup, parse_records
+from app.ingest.parsers import InputError, Parsed, detect_format, open_input
+from app.sqlite_driver import sqlite3
 
 BATCH = 1_000
 QUEUE_DEPTH = 8  # batches in flight: bounds memory if the writer is slower
@@ -20,7 +26,16 @@ _END = "end"
 _ERROR = "error"
 
 
-def _produce(path: str, fmt: str, out: mp.Queue, parent: int) -> None:
+def _orphan_watch(parent: int) -> None:
+    # Killed writer: the queue's feeder thread blocks on a pipe nobody reads, and the
+    # process would wait for it at exit forever. Leave at once instead.
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+
+def _produce(path: str, fmt: str, out: mp.Queue, parent: int, database: str | None) -> None:
+    threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
     def send(message) -> None:
         while True:
             try:
@@ -33,8 +48,15 @@ def _produce(path: str, fmt: str, out: mp.Queue, parent: int) -> None:
     try:
         source = open_input(path)
         chosen = detect_format(path, source.stream) if fmt == "auto" else fmt
+        lookup = None
+        if database is not None:
+            # Read-only: the writer's own commits show up as they happen, and whatever this
+            # run writes first is read in full anyway (lines._Touched).
+            catalogue = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+            catalogue.execute("PRAGMA busy_timeout = 10000")
+            lookup = catalogue_lookup(catalogue)
         batch: list[Parsed] = []
-        for item in parse(source.stream, chosen):
+        for item in parse_records(source.stream, chosen, lookup):
             batch.append(item)
             if len(batch) >= BATCH:
                 send(("batch", batch, source.position()))
@@ -50,10 +72,11 @@ def _produce(path: str, fmt: str, out: mp.Queue, parent: int) -> None:
 class ParallelParse:
     """Iterate parsed records produced by a worker process; `position` follows the file."""
 
-    def __init__(self, path: str, fmt: str):
+    def __init__(self, path: str, fmt: str, database: str | None = None):
+        """`database`: the catalogue's file, to skip the lines it already holds (None: parse all)."""
         ctx = mp.get_context("spawn")  # no fork: the writer's SQLite handles stay private
         self._queue: mp.Queue = ctx.Queue(QUEUE_DEPTH)
-        self._process = ctx.Process(target=_produce, args=(path, fmt, self._queue, os.getpid()),
+        self._process = ctx.Process(target=_produce, args=(path, fmt, self._queue, os.getpid(), database),
                                     daemon=True)
         self._process.start()
         self.position = 0

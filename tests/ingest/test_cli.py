@@ -82,21 +82,61 @@ def test_killed_ingest_leaves_a_sound_database_and_rerun_completes(tmp_path, aft
     source = tmp_path / "big.jsonl"
     _corpus_like(source, 12_000)
     env = {**os.environ, "DATA_DIR": str(tmp_path / "data")}
-    papers(tmp_path, "db", "upgrade")
+    # A catalogue that is not empty: the load commits batch after batch (into an empty one it
+    # is a single transaction: see the next test).
+    first = tmp_path / "first.jsonl"
+    first.write_text(json.dumps({"id": "2412.00001", "title": "Graph colouring", "abstract": "On graphs."}) + "\n")
+    assert papers(tmp_path, "ingest", "--quiet", str(first)).returncode == 0
     process = subprocess.Popen([*PAPERS, "ingest", "--quiet", "--batch-size", "2000", str(source)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_for_papers(tmp_path / "data" / "papers.db", after)  # killed mid-run, not before or after
+    _wait_for_papers(tmp_path / "data" / "papers.db", 1 + after)  # killed mid-run, not before or after
     process.send_signal(signal.SIGKILL)
     process.wait()
     db = connect(tmp_path / "data" / "papers.db")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES ('integrity-check', 1)")
-    loaded = db.execute("SELECT count(*) FROM papers").fetchone()[0]
+    loaded = db.execute("SELECT count(*) FROM papers").fetchone()[0] - 1
     assert loaded % 2000 == 0 and 0 < loaded < 12_000  # whole batches only
     result = papers(tmp_path, "ingest", "--quiet", str(source))
     assert result.returncode == 0, result.stderr
     assert f"inserted {12_000 - loaded:,}" in result.stderr
+    assert db.execute("SELECT count(*) FROM papers").fetchone()[0] == 12_001
+    tagged = db.execute("SELECT count(DISTINCT paper_id) FROM paper_tags pt JOIN tags t ON t.id = pt.tag_id"
+                        " WHERE t.slug = 'distillation'").fetchone()[0]
+    assert tagged == 12_000
+
+
+def test_killed_load_into_an_empty_catalogue_leaves_it_empty_or_whole(tmp_path):
+    """Into an empty catalogue the whole load is one transaction (the index built and the
+    topics tagged once, at its end): a kill at any time leaves nothing or everything."""
+    source = tmp_path / "big.jsonl"
+    _corpus_like(source, 12_000)
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data")}
+    papers(tmp_path, "db", "upgrade")
+    for delay in (1.0, 3.0):
+        process = subprocess.Popen([*PAPERS, "ingest", "--quiet", "--batch-size", "2000", str(source)], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        db = connect(tmp_path / "data" / "papers.db")
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES ('integrity-check', 1)")
+        loaded = db.execute("SELECT count(*) FROM papers").fetchone()[0]
+        assert loaded in (0, 12_000)
+        assert db.execute("SELECT count(*) FROM papers_fts_docsize").fetchone()[0] == loaded
+        if loaded == 0:
+            assert db.execute("SELECT count(*) FROM paper_authors").fetchone()[0] == 0
+            assert db.execute("SELECT count(*) FROM paper_tags").fetchone()[0] == 0
+            triggers = db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+                                  " AND name LIKE 'papers_fts_%'").fetchone()[0]
+            assert triggers == 3  # dropped only inside the transaction that died
+        db.close()
+    result = papers(tmp_path, "ingest", "--quiet", str(source))
+    assert result.returncode == 0, result.stderr
+    db = connect(tmp_path / "data" / "papers.db")
     assert db.execute("SELECT count(*) FROM papers").fetchone()[0] == 12_000
+    assert db.execute("SELECT count(*) FROM papers_fts_docsize").fetchone()[0] == 12_000
     tagged = db.execute("SELECT count(DISTINCT paper_id) FROM paper_tags pt JOIN tags t ON t.id = pt.tag_id"
                         " WHERE t.slug = 'distillation'").fetchone()[0]
     assert tagged == 12_000
