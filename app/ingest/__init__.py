@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from app import tagging
 from app.engine import get_engine
-from app.ingest.lines import catalogue_lookup, parse_records
+from app.ingest.lines import CHUNK, catalogue_lookup, parse_records
 from app.ingest.load import BATCH_SIZE, Loader, Stats
 from app.ingest.lock import DEFAULT_WAIT, WriteLock, WriterBusy
 from app.ingest.parsers import InputError, Parsed, detect_format, open_input
@@ -144,7 +144,8 @@ def _ingest_one(conn, path: str, fmt: str, source: str, quiet: bool, out: TextIO
             records = parallel
         else:
             chosen = detect_format(path, source_input.stream) if fmt == "auto" else fmt
-            records = parse_records(source_input.stream, chosen, None if empty else catalogue_lookup(conn))
+            records = parse_records(source_input.stream, chosen, None if empty else catalogue_lookup(conn),
+                                    chunk=min(CHUNK, batch_size))
         loader.load(_guarded(records, path, failure), batch_size=batch_size, progress=progress, bulk=empty)
     except WriterBusy as exc:
         done = (f"records up to line {loader.committed_line:,} are committed" if loader.committed_line

@@ -74,15 +74,17 @@ def catalogue_lookup(conn) -> Lookup:
     return lookup
 
 
-def parse_records(stream: BinaryIO, fmt: str, lookup: Lookup | None) -> Iterator[Parsed]:
+def parse_records(stream: BinaryIO, fmt: str, lookup: Lookup | None, chunk: int = CHUNK) -> Iterator[Parsed]:
     """`parsers.parse`, with JSON Lines records hashed, and lines the catalogue holds
-    (when `lookup` is given) passed on as SEEN without being parsed."""
+    (when `lookup` is given) passed on as SEEN without being parsed. Lines are looked up
+    `chunk` at a time: no more than the loader's batch, or a slow input (a pipe) would
+    hold back batches that could already be committed."""
     if fmt != "jsonl":
         return parse(stream, fmt)
-    return _parse_jsonl(stream, lookup)
+    return _parse_jsonl(stream, lookup, max(1, chunk))
 
 
-def _parse_jsonl(stream: BinaryIO, lookup: Lookup | None) -> Iterator[Parsed]:
+def _parse_jsonl(stream: BinaryIO, lookup: Lookup | None, size: int) -> Iterator[Parsed]:
     touched = _Touched()
     chunk: list[tuple[int, bytes | RecordError]] = []
     numbered = enumerate(_lines(stream), start=1)
@@ -97,7 +99,7 @@ def _parse_jsonl(stream: BinaryIO, lookup: Lookup | None) -> Iterator[Parsed]:
         if isinstance(raw, bytes) and not raw.strip():
             continue  # parse_jsonl skips blank lines too
         chunk.append((number, raw))
-        if len(chunk) >= CHUNK:
+        if len(chunk) >= size:
             yield from _chunk(chunk, lookup, touched)
             chunk = []
     yield from _chunk(chunk, lookup, touched)

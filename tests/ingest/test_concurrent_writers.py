@@ -75,6 +75,12 @@ def test_a_lock_released_within_the_wait_is_waited_for_with_a_progress_line(data
 def test_a_lock_held_past_the_wait_stops_the_run_saying_what_is_committed(database, conn, tmp_path):
     records = [json.dumps({"id": f"2601.{n:05d}", "title": f"Paper {n} on experts",
                            "abstract": f"Topic {n} with a mixture of experts."}) + "\n" for n in range(1, 11)]
+    # A catalogue that holds a paper commits batch by batch (an empty one loads in one transaction).
+    first = tmp_path / "first.jsonl"
+    first.write_text(json.dumps({"id": "2512.00001", "title": "An earlier paper on experts",
+                                 "abstract": "Experts, mixed."}) + "\n")
+    stats, status = ingest(conn, [str(first)], quiet=True, out=io.StringIO())
+    assert (stats.inserted, status) == (1, 0)
     path = tmp_path / "paced.jsonl"
     os.mkfifo(path)
     other = OtherWriter(database)
@@ -86,7 +92,7 @@ def test_a_lock_held_past_the_wait_stops_the_run_saying_what_is_committed(databa
             pipe.writelines(records[:3])
             pipe.flush()
             deadline = time.monotonic() + 60
-            while papers(database) < 3 and time.monotonic() < deadline:
+            while papers(database) < 1 + 3 and time.monotonic() < deadline:
                 time.sleep(0.02)
             holding.append(other.hold())
             pipe.writelines(records[3:])
@@ -99,7 +105,7 @@ def test_a_lock_held_past_the_wait_stops_the_run_saying_what_is_committed(databa
     finally:
         feeder.join(60)
         other.close(holding[0])
-    assert papers(database) == 3
+    assert papers(database) == 1 + 3
     assert f"{path}: the database was locked by another writer" in str(raised.value)
     # What it says is committed is exactly what the database holds: no batch lost in silence.
     assert "records up to line 3 are committed: run the same command again" in str(raised.value)
