@@ -7,7 +7,10 @@ query's filter (tags, tag prefixes, years, ids, under AND / OR / NOT) is evaluat
 on these sets (`evaluate`), microseconds per tag where SQL took tens of milliseconds.
 
 The `Catalogue` is rebuilt when the database file changes: every commit touches the
-database or its WAL, so comparing (mtime, size) of both costs two `stat` calls per search.
+database or its WAL, so comparing (mtime, size) of both costs two `stat` calls per search;
+a file replaced by another (a new inode) is a new catalogue too, and its identity is the one of
+the file the connection actually reads (app/db.py follows the path), so a catalogue is never
+built from one file and labelled with another.
 """
 
 import os
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from cachetools import LRUCache
 
-from app import plan
+from app import db, plan
 from app.search.bitsets import from_ids, parse_ids
 
 MATCH_CACHE_SIZE = 64       # rendered text -> bitset, per catalogue (about 20 KB each at 165k papers)
@@ -178,8 +181,9 @@ class Catalogue:
         raise TypeError(f"not a filter leaf: {leaf!r}")
 
 
-def _signature(path: Path) -> tuple:
-    parts: list = [str(path)]
+def _signature(conn, path: Path) -> tuple:
+    # First the file (path and identity): caches that outlive one state of it (spelling) key on it.
+    parts: list = [(str(path), db.identity(conn) or db.file_identity(str(path)))]
     for suffix in ("", "-wal"):
         try:
             st = os.stat(f"{path}{suffix}")
@@ -195,7 +199,7 @@ _build_lock = threading.Lock()
 
 def catalogue(conn, path: Path) -> Catalogue:
     """The catalogue of the database at `path`, rebuilt if the file changed since it was built."""
-    signature = _signature(path)
+    signature = _signature(conn, path)
     current = _cache.get(str(path))
     if current is not None and current.signature == signature:
         return current

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.sqlite_driver import sqlite3
+from app.db import Unavailable, sqlite3
 from app.web import security
 from app.web.render import common, templates
 
@@ -45,6 +45,8 @@ def page(request: Request, status: int, message: str, headers: dict | None = Non
 
 def database_unavailable(exc: Exception) -> str:
     """What a database error means for someone reading the catalogue, in words."""
+    if isinstance(exc, Unavailable):  # already said for readers (a missing or replaced file)
+        return str(exc)
     text = str(exc).lower()
     if "interrupted" in text:
         return "This search took too long and was stopped. Try more specific words."
