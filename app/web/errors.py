@@ -13,7 +13,8 @@ from app.web import security
 from app.web.render import common, templates
 
 TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413: "Request too large",
-          414: "Address too long", 422: "That request did not make sense", 500: "Something went wrong",
+          414: "Address too long", 431: "Request headers too large",
+          422: "That request did not make sense", 500: "Something went wrong",
           503: "Temporarily unavailable"}
 
 
