@@ -90,6 +90,8 @@ class Catalogue:
     days: array                        # publication day (ordinal) of each dated paper, in `newest` order
     dated: int                         # papers with a publication date
     by_title: array                    # ids by normalized title
+    trending: array                    # ids by upvotes, most first, ties newest first; then the rest newest first
+    upvoted: int                       # papers with upvotes (the "Trending" sort is offered when any)
     matches: Memo = field(default_factory=lambda: Memo(MATCH_CACHE_SIZE))
     predicates: Memo = field(default_factory=lambda: Memo(PREDICATE_CACHE_SIZE))
     results: Memo = field(default_factory=lambda: Memo(RESULT_CACHE_SIZE))
@@ -240,6 +242,7 @@ def _build(conn, signature: tuple) -> Catalogue:
             "SELECT group_concat(id) FROM papers WHERE arxiv_id IS NOT NULL").fetchone()[0]), size)
         by_title = parse_ids(conn.execute(  # the covering index on title_norm makes this cheap
             "SELECT group_concat(id) FROM (SELECT id FROM papers ORDER BY title_norm, id)").fetchone()[0])
+        upvotes = conn.execute("SELECT id, upvotes FROM papers WHERE upvotes IS NOT NULL").fetchall()
         tag_ids = {row[0]: parse_ids(row[1]) for row in conn.execute(
             "SELECT tag_id, group_concat(paper_id) FROM paper_tags GROUP BY tag_id")}
         tags: dict[str, TagSet] = {}
@@ -254,9 +257,16 @@ def _build(conn, signature: tuple) -> Catalogue:
     for position, paper_id in enumerate(all_ids):
         date_rank[paper_id] = position
     oldest = newest[::-1] + undated[::-1]
+    newest_first = array("i", all_ids)
+    popular = sorted(upvotes, key=lambda row: (-row[1], date_rank[row[0]]))
+    if popular:
+        seen = {row[0] for row in popular}
+        trending = array("i", [row[0] for row in popular] + [i for i in all_ids if i not in seen])
+    else:  # no upvotes anywhere: the same order as newest, shared
+        trending = newest_first
     return Catalogue(
         signature=signature, size=size, universe=from_ids(all_ids, size), tags=tags,
         tags_folded={slug.lower(): slug for slug in tags}, years=years, with_arxiv_id=with_arxiv_id,
-        newest=array("i", all_ids), oldest=array("i", oldest), date_rank=date_rank,
+        newest=newest_first, oldest=array("i", oldest), date_rank=date_rank,
         days=days, dated=from_ids(newest, size),
-        by_title=array("i", by_title))
+        by_title=array("i", by_title), trending=trending, upvoted=len(popular))
