@@ -10,6 +10,7 @@ from pathlib import Path
 from app import db
 from app.db import connect
 from app.ingest import ingest
+from tests.reliability.live import Client, live_server
 from tests.reliability.test_degradation import app_on, copy_database
 
 NEW_PAPER = ('{"title": "Zebrafinch song learning with spiking recurrent networks", '
@@ -146,3 +147,27 @@ def test_following_the_file_costs_one_stat_per_interval_not_per_call(seeded, mon
         db.reader()
     elapsed = time.monotonic() - started
     assert len(looked) <= elapsed / db.FILE_CHECK_SECONDS + 1
+
+
+def test_every_worker_of_a_live_server_follows_the_file(seeded_database, tmp_path):
+    """Two `papers serve` workers, each with its own catalogue: every answer, whichever worker gives it,
+    comes from the moved-in file, then is 503 once the file is gone."""
+    data = tmp_path / "data"
+    path = copy_database(seeded_database, data / "papers.db")
+    with live_server(data, "--workers", "2", "--no-seed") as (port, _log, _process):
+        with Client(port) as client:
+            for _ in range(10):
+                assert client.get_json("/api/papers?q=zebrafinch")[1]["total"] == 0
+        os.replace(newer_copy(seeded_database, tmp_path / "new.db", tmp_path), path)
+        wait_for_the_file_check()
+        for _ in range(20):  # new connections, spread over both workers
+            with Client(port) as client:
+                status, body = client.get_json("/api/papers?q=zebrafinch")
+                assert status == 200 and body["total"] == 1
+        path.unlink()
+        wait_for_the_file_check()
+        for _ in range(20):
+            with Client(port) as client:
+                status, body = client.get_json("/api/papers?q=zebrafinch")
+                assert status == 503 and body == {"detail": db.MISSING}
+                assert client.get_json("/health") == (503, {"status": "error", "detail": db.MISSING})
