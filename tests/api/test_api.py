@@ -13,7 +13,7 @@ from search_fixtures import PAPERS, catalogue, fixture_database, load  # noqa: E
 from app.main import create_app  # noqa: E402
 
 SEARCH_KEYS = {"query", "total", "page", "per_page", "results", "facets", "suggestion", "corrected_query"}
-RESULT_KEYS = {"id", "title", "abstract", "authors", "published", "url", "tags", "snippet"}
+RESULT_KEYS = {"id", "title", "abstract", "authors", "published", "url", "tags", "snippet", "upvotes"}
 FACET_KEYS = {"slug", "name", "kind", "count", "selected"}
 
 
