@@ -25,6 +25,15 @@ EXIT_ADDRESS = 4  # the server cannot listen where it was asked to
 # a few hundred MB on the 165k corpus: bench/README.md).
 MAX_DEFAULT_WORKERS = 4
 WORKER_PATIENCE = 60  # seconds a worker may take to answer its supervisor (import, start)
+# Connection limits of `papers serve` (README: "Running behind a proxy"). A request must arrive
+# whole within HEADER_TIMEOUT s; an idle keep-alive connection is closed after KEEP_ALIVE s; a worker
+# with LIMIT_CONCURRENCY connections and requests in progress answers new requests 503 at once
+# (requests beyond its 40 threads would only wait in a queue); a request head (line and headers)
+# over MAX_HEAD_BYTES is answered 400.
+HEADER_TIMEOUT = 10.0
+KEEP_ALIVE = 5
+LIMIT_CONCURRENCY = 200
+MAX_HEAD_BYTES = 16 * 1024
 
 
 INGEST_EXIT_STATUS = """exit status:
@@ -277,13 +286,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_seed:
         ensure_seeded(conn)
     conn.close()
+    os.environ["HEADER_TIMEOUT"] = str(args.header_timeout)  # read by each worker's protocol
+    get_settings.cache_clear()
     settings = get_settings()
     print(f"serving {settings.site_name} from {settings.database_path} on http://{args.host}:{args.port} "
           f"({args.workers} worker{'s' if args.workers > 1 else ''}, {sqlite_driver.describe()})", file=sys.stderr)
     # A worker that does not answer its supervisor within uvicorn's default 5 s is killed and started
     # again; importing the app on a busy machine can take longer than that, and then none ever serves.
     uvicorn.run("app.cli:worker_app", factory=True, host=args.host, port=args.port, log_level=args.log_level,
-                workers=args.workers, proxy_headers=True, timeout_worker_healthcheck=WORKER_PATIENCE)
+                workers=args.workers, timeout_worker_healthcheck=WORKER_PATIENCE,
+                proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
+                http="app.web.protocol:DeadlineH11Protocol", h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+                timeout_keep_alive=args.keep_alive, limit_concurrency=args.limit_concurrency or None)
     return 0
 
 
@@ -311,6 +325,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
     return value
 
 
@@ -366,6 +387,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"server processes (default: one per core, at most {MAX_DEFAULT_WORKERS}; "
                             f"here {default_workers()})")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--header-timeout", type=_seconds, default=HEADER_TIMEOUT, metavar="S",
+                       help="seconds a client has to send a whole request once it connects or starts one; "
+                            f"then 408 and closed (default {HEADER_TIMEOUT:g}; 0: no limit)")
+    serve.add_argument("--keep-alive", type=int, default=KEEP_ALIVE, metavar="S",
+                       help=f"seconds an idle keep-alive connection stays open (default {KEEP_ALIVE}); behind a "
+                            "proxy, more than the proxy's idle timeout for its upstream connections")
+    serve.add_argument("--limit-concurrency", type=int, default=LIMIT_CONCURRENCY, metavar="N",
+                       help="open connections and requests in progress per worker before new requests are "
+                            f"answered 503 (default {LIMIT_CONCURRENCY}; 0: no limit)")
+    serve.add_argument("--forwarded-allow-ips", default=os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1",
+                       metavar="IPS", help="proxies (comma-separated addresses or networks, * for any) whose "
+                                           "X-Forwarded-For/-Proto are trusted (default: $FORWARDED_ALLOW_IPS, "
+                                           "else 127.0.0.1)")
     serve.add_argument("--no-seed", action="store_true", help="do not load the seed data into an empty database")
     serve.add_argument("--skip-check", action="store_true",
                        help="skip SQLite's quick check of the database at start (seconds on a large catalogue)")

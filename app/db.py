@@ -4,6 +4,7 @@ The driver (the standard library's `sqlite3`, or a bundled newer SQLite where on
 installed) is chosen in `app.sqlite_driver`; every module imports `sqlite3` from here.
 """
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,17 +90,114 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
 
 _local = threading.local()
 
+# How long a look at the database file's identity is trusted: a replaced or deleted file is
+# noticed within this time, at a cost of one `stat` per interval and process (not per call).
+FILE_CHECK_SECONDS = 0.05
+MISSING = "The catalogue's database file is missing (moved or deleted); searches resume when it is back."
+STALE_LOG = ("The catalogue's database file was replaced while the old file's write-ahead log ({wal}) "
+             "still holds changes, which would be read as the new file's. Remove {wal} and {shm}: "
+             "they belong to the old file.")
+
+
+class Unavailable(sqlite3.OperationalError):
+    """The database cannot be read as it stands; the message says why, for the reader of any page."""
+
+
+class _FileWatch:
+    """The identity (device, inode) of the file at the database path, looked at once per interval,
+    and the write-ahead log seen beside each identity (to notice a log left over by a replaced file)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.path: str | None = None
+        self.identity: tuple[int, int] | None = None
+        self.checked = float("-inf")
+        self.logs: dict[tuple[int, int], tuple[int, int]] = {}  # file identity -> its -wal's identity
+
+    def current(self, path: str) -> tuple[int, int] | None:
+        now = monotonic()
+        if path == self.path and now - self.checked < FILE_CHECK_SECONDS:
+            return self.identity
+        identity = file_identity(path)
+        with self.lock:
+            self.path, self.identity, self.checked = path, identity, now
+        return identity
+
+    def remember_log(self, path: str, identity: tuple[int, int]) -> None:
+        log = file_identity(f"{path}-wal")
+        if log is not None:
+            with self.lock:
+                self.logs = {identity: log}  # only the file being served matters
+
+    def refuse_stale_log(self, path: str, identity: tuple[int, int]) -> None:
+        """A log whose identity was seen beside another file is that file's: SQLite would read the old
+        pages from it as if they belonged to this one (measured: the replaced catalogue is served)."""
+        with self.lock:
+            earlier = [log for file, log in self.logs.items() if file != identity]
+        if not earlier:
+            return
+        try:
+            st = os.stat(f"{path}-wal")
+        except OSError:
+            return
+        if st.st_size > 0 and (st.st_dev, st.st_ino) in earlier:
+            raise Unavailable(STALE_LOG.format(wal=f"{os.path.basename(path)}-wal",
+                                               shm=f"{os.path.basename(path)}-shm"))
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+_watch = _FileWatch()
+
 
 def reader() -> sqlite3.Connection:
-    """A per-thread read connection for request handlers (SQLite connections are not shared)."""
+    """A per-thread read connection for request handlers (SQLite connections are not shared).
+
+    It follows the file at the database path: a file replaced by another (`mv new.db papers.db`,
+    a new inode) is opened afresh, and a deleted one raises `Unavailable`, instead of serving
+    the old file from its still-open descriptor forever."""
     path = str(get_settings().database_path)
+    identity = _watch.current(path)
     conn = getattr(_local, "conn", None)
-    if conn is None or getattr(_local, "path", None) != path:
-        conn = connect(path, readonly=True)
-        _local.conn, _local.path = conn, path
+    if identity is None:
+        _drop_reader()
+        raise Unavailable(MISSING)
+    if conn is None or getattr(_local, "path", None) != path or getattr(_local, "identity", None) != identity:
+        _drop_reader()
+        _watch.refuse_stale_log(path, identity)
+        try:
+            conn = connect(path, readonly=True)
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # opens (or creates) the log
+        except sqlite3.OperationalError as exc:
+            if file_identity(path) is None:
+                raise Unavailable(MISSING) from exc
+            raise
+        _watch.remember_log(path, identity)
+        _local.conn, _local.path, _local.identity = conn, path, identity
     elif conn.in_transaction:  # a request stopped mid-read must not pin this thread to an old snapshot
         conn.rollback()
     return conn
+
+
+def identity(conn) -> tuple[int, int] | None:
+    """The (device, inode) of the file this thread's reader reads, when `conn` is that reader."""
+    return getattr(_local, "identity", None) if getattr(_local, "conn", None) is conn else None
+
+
+def _drop_reader() -> None:
+    conn = getattr(_local, "conn", None)
+    _local.conn = _local.path = _local.identity = None
+    if conn is not None:
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
 
 
 def make_engine(url: str | None = None) -> Engine:

@@ -17,7 +17,14 @@ from datetime import date
 import orjson
 
 from app.db import check_deadline as db_check_deadline
+from app.db import file_identity as db_file_identity
+from app.db import identity as db_identity
 from app.db import reader
+
+
+def file_identity(conn, path) -> tuple[int, int] | None:
+    """(device, inode) of the database file `conn` reads, else of the file now at `path`."""
+    return db_identity(conn) or db_file_identity(str(path))
 
 
 def check_deadline() -> None:
@@ -57,6 +64,7 @@ class Listing:
     with_arxiv_id: list[int]
     by_title: list[int]     # every id by normalized title, then id
     tags: list[TagRow]
+    upvotes: list[tuple[int, int]]  # (id, upvotes) of the papers a source gave upvotes
 
 
 def listing(conn) -> Listing:
@@ -79,13 +87,15 @@ def listing(conn) -> Listing:
             "SELECT group_concat(id) FROM papers WHERE arxiv_id IS NOT NULL").fetchone()[0])
         by_title = _ids(conn.execute(  # the covering index on title_norm makes this cheap
             "SELECT group_concat(id) FROM (SELECT id FROM papers ORDER BY title_norm, id)").fetchone()[0])
+        upvotes = [(row[0], row[1]) for row in conn.execute(
+            "SELECT id, upvotes FROM papers WHERE upvotes IS NOT NULL")]
         tag_ids = {row[0]: _ids(row[1]) for row in conn.execute(
             "SELECT tag_id, group_concat(paper_id) FROM paper_tags GROUP BY tag_id")}
         tags = [TagRow(row[0], row[1], row[2], row[3], row[4] or "", row[5] or "", tag_ids.get(row[0], []))
                 for row in conn.execute("SELECT id, slug, name, kind, description, rule FROM tags")]
     finally:
         conn.execute("COMMIT")
-    return Listing(size, newest, days, undated, years, with_arxiv_id, by_title, tags)
+    return Listing(size, newest, days, undated, years, with_arxiv_id, by_title, tags, upvotes)
 
 
 def author_paper_ids(conn, slug: str) -> list[int]:

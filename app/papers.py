@@ -63,7 +63,8 @@ class PaperPage:
         return self.hit.url
 
 
-PAPER_COLUMNS = "p.id, p.key, p.arxiv_id, p.title, p.abstract, p.authors, p.published, p.url, p.categories"
+PAPER_COLUMNS = ("p.id, p.key, p.arxiv_id, p.title, p.abstract, p.authors, p.published, p.url, p.categories,"
+                 " p.upvotes")
 
 
 def _marks(ids) -> str:
@@ -140,7 +141,8 @@ def hits(conn, paper_rows, marked: dict[int, tuple[Markup, Markup]] | None = Non
         names = [a.name for a in authors.get(row["id"], [])]
         out.append(Hit(id=row["id"], key=row["key"], arxiv_id=row["arxiv_id"], title=row["title"],
                        abstract=row["abstract"], authors=names, published=as_date(row["published"]),
-                       url=row["url"], tags=tags[row["id"]], snippet=snippet, title_html=title_html))
+                       url=row["url"], tags=tags[row["id"]], snippet=snippet, title_html=title_html,
+                       upvotes=row["upvotes"]))
     return out
 
 

@@ -19,7 +19,8 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup
 
-SORTS = ("relevance", "newest", "oldest", "title")
+# "trending": most upvoted first (where the source gives upvotes), ties and the rest newest first
+SORTS = ("relevance", "newest", "oldest", "title", "trending")
 MAX_PER_PAGE = 100
 PER_PAGE = 20     # the default page size; a URL leaves it out
 MAX_PAGE = 10_000  # deepest page any view may ask for (web and API alike)
@@ -125,6 +126,7 @@ class Hit:
     tags: tuple[TagRef, ...]
     snippet: Markup              # abstract excerpt, escaped, matched terms in <mark>
     title_html: Markup           # title, escaped, matched terms in <mark>
+    upvotes: int | None = None   # popularity where the source gives it (daily papers), else None
 
     def __post_init__(self):
         _set(self, authors=tuple(self.authors), tags=tuple(self.tags))

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     sync_pause: float = 3.0
     sync_retries: int = 5
     sync_max_wait: float = 600.0
+    # Seconds a client has to send a whole request (line, headers, any body) once it starts, or
+    # once it connects; `papers serve --header-timeout` sets it for the server's workers.
+    header_timeout: float = 10.0
     # Which SQLite driver: auto, stdlib or pysqlite3 (see app/sqlite_driver.py).
     papers_sqlite: str = "auto"
     # The full arXiv corpus that benchmarks and the corpus tests read (absent: they skip and say so).

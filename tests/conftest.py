@@ -105,3 +105,24 @@ def rich_client(rich_database, monkeypatch):
     with TestClient(create_app()) as test_client:
         yield test_client
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def trending_database(tmp_path_factory):
+    """The rich catalogue with daily-papers upvotes on a few papers (rich_catalogue.UPVOTES)."""
+    import rich_catalogue
+
+    return rich_catalogue.build(tmp_path_factory.mktemp("trending"), upvotes=True)
+
+
+@pytest.fixture
+def trending_client(trending_database, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{trending_database}")
+    get_settings.cache_clear()
+    with TestClient(create_app()) as test_client:
+        yield test_client
+    get_settings.cache_clear()

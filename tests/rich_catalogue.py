@@ -25,6 +25,11 @@ NAMES = [f"{first} {last}" for first, last in zip(
     ["Lovelace", "Turing", "Hopper", "Liskov", "Dijkstra", "Knuth", "Allen", "Backus", "Hamilton", "Wirth",
      "Perlman", "Thompson", "Goldwasser", "Lamport", "Berners", "Wilson", "Tanaka", "Li", "Ng", "Koller"])]
 CATEGORIES = ["cs.LG", "cs.CL", "cs.CV", "cs.AI", "stat.ML", "cs.IR"]
+# Upvotes as the daily-papers feed gives them, for `build(..., upvotes=True)`: paper index -> upvotes.
+# Papers 1 and 5 tie (1 is newer); the others have none, as papers from arXiv. With upvotes, papers
+# 0-3 are all published today, so the latest "new" listing has four papers to order.
+UPVOTES = {13: 300, 1: 120, 5: 120, 8: 45, 2: 7}
+LISTED_TODAY = (0, 1, 2, 3)
 
 
 def seed_texts() -> list[PaperIn]:
@@ -32,8 +37,8 @@ def seed_texts() -> list[PaperIn]:
         return [record for _, record in parse_seed(stream) if isinstance(record, PaperIn)]
 
 
-def records(today: date) -> list[dict]:
-    """One record per seed paper: paper i was published i * 4 days before today."""
+def records(today: date, upvotes: bool = False) -> list[dict]:
+    """One record per seed paper: paper i was published i * 4 days before today (UPVOTES if asked)."""
     rng = random.Random(14)
     out = []
     for i, paper in enumerate(seed_texts()):
@@ -48,13 +53,15 @@ def records(today: date) -> list[dict]:
         elif i in (6, 12, 18):
             authors = [*GROUP_B, SHARED_NAME]
             categories = ["eess.AS"]
-        published = today - timedelta(days=i * 4)
+        published = today - timedelta(days=0 if upvotes and i in LISTED_TODAY else i * 4)
         out.append({"id": f"{published:%y%m}.{10000 + i:05d}", "title": paper.title, "abstract": paper.abstract,
                     "authors": authors, "published": published.isoformat(), "categories": categories})
+        if upvotes and i in UPVOTES:
+            out[-1]["upvotes"] = UPVOTES[i]
     return out
 
 
-def build(directory: Path, today: date | None = None) -> Path:
+def build(directory: Path, today: date | None = None, upvotes: bool = False) -> Path:
     """A migrated database in `directory` holding the records; returns its path."""
     from app import migrate
     from app.db import connect
@@ -62,7 +69,7 @@ def build(directory: Path, today: date | None = None) -> Path:
 
     source = directory / "rich.jsonl"
     with source.open("w", encoding="utf-8") as out:
-        for record in records(today or date.today()):
+        for record in records(today or date.today(), upvotes):
             out.write(json.dumps(record) + "\n")
     path = directory / "papers.db"
     migrate.upgrade(f"sqlite:///{path}")

@@ -121,7 +121,7 @@ def _run(params: SearchParams, conn, cat: Catalogue, all_facets: bool = False) -
     if sort == "relevance":
         ids = ranking.page(cat, scored, sets.results, pinned, start, count)
     else:
-        order = {"newest": cat.newest, "oldest": cat.oldest, "title": cat.by_title}[sort]
+        order = {"newest": cat.newest, "oldest": cat.oldest, "title": cat.by_title, "trending": cat.trending}[sort]
         ids = bitsets.in_order(order, sets.results, start, count, cat.size)
     groups, more = facets.compute(cat, params, sets, compiled.tags, compiled.not_tags,
                                   limit=None if all_facets else facets.FACET_LIMIT)

@@ -8,7 +8,10 @@ on these sets (`evaluate`), microseconds per tag where SQL took tens of millisec
 
 Its rows come from the read layer (app/paper_sets.py): no SQL is written here.
 The `Catalogue` is rebuilt when the database file changes: every commit touches the
-database or its WAL, so comparing (mtime, size) of both costs two `stat` calls per search.
+database or its WAL, so comparing (mtime, size) of both costs two `stat` calls per search;
+a file replaced by another (a new inode) is a new catalogue too, and its identity is the one of
+the file the connection actually reads (app/db.py follows the path), so a catalogue is never
+built from one file and labelled with another.
 """
 
 import os
@@ -95,6 +98,8 @@ class Catalogue:
     days: array                        # publication day (ordinal) of each dated paper, in `newest` order
     dated: int                         # papers with a publication date
     by_title: array                    # ids by normalized title
+    trending: array                    # ids by upvotes, most first, ties newest first; then the rest newest first
+    upvoted: int                       # papers with upvotes (the "Trending" sort is offered when any)
     matches: Memo = field(default_factory=lambda: Memo(MATCH_CACHE_SIZE))
     predicates: Memo = field(default_factory=lambda: Memo(PREDICATE_CACHE_SIZE))
     results: Memo = field(default_factory=lambda: Memo(RESULT_CACHE_SIZE))
@@ -184,8 +189,9 @@ class Catalogue:
         raise TypeError(f"not a filter leaf: {leaf!r}")
 
 
-def _signature(path: Path) -> tuple:
-    parts: list = [str(path)]
+def _signature(conn, path: Path) -> tuple:
+    # First the file (path and identity): caches that outlive one state of it (spelling) key on it.
+    parts: list = [(str(path), paper_sets.file_identity(conn, path))]
     for suffix in ("", "-wal"):
         try:
             st = os.stat(f"{path}{suffix}")
@@ -201,7 +207,7 @@ _build_lock = threading.Lock()
 
 def catalogue(conn, path: Path) -> Catalogue:
     """The catalogue of the database at `path`, rebuilt if the file changed since it was built."""
-    signature = _signature(path)
+    signature = _signature(conn, path)
     current = _cache.get(str(path))
     if current is not None and current.signature == signature:
         return current
@@ -230,11 +236,18 @@ def _build(conn, signature: tuple) -> Catalogue:
     for position, paper_id in enumerate(all_ids):
         date_rank[paper_id] = position
     oldest = rows.newest[::-1] + rows.undated[::-1]
+    newest_first = array("i", all_ids)
+    popular = sorted(rows.upvotes, key=lambda row: (-row[1], date_rank[row[0]]))
+    if popular:
+        seen = {row[0] for row in popular}
+        trending = array("i", [row[0] for row in popular] + [i for i in all_ids if i not in seen])
+    else:  # no upvotes anywhere: the same order as newest, shared
+        trending = newest_first
     return Catalogue(
         signature=signature, size=size, universe=from_ids(all_ids, size), tags=MappingProxyType(tags),
         tags_folded=MappingProxyType({slug.lower(): slug for slug in tags}),
         years=MappingProxyType({year: from_ids(ids, size) for year, ids in rows.years.items()}),
         with_arxiv_id=from_ids(rows.with_arxiv_id, size),
-        newest=array("i", all_ids), oldest=array("i", oldest), date_rank=date_rank,
+        newest=newest_first, oldest=array("i", oldest), date_rank=date_rank,
         days=rows.days, dated=from_ids(rows.newest, size),
-        by_title=array("i", rows.by_title))
+        by_title=array("i", rows.by_title), trending=trending, upvoted=len(popular))

@@ -33,6 +33,8 @@ class PaperOut(BaseModel):
     published: date | None
     url: str = Field(description="Permalink path, /papers/{id}")
     tags: list[TagOut]
+    upvotes: int | None = Field(default=None, description="Upvotes on the daily-papers feed when the paper came"
+                                                          " from there (sort=trending orders by them), else null")
 
 
 class ResultOut(PaperOut):
@@ -84,7 +86,7 @@ def _tags(refs) -> list[TagOut]:
 def _result(hit: Hit) -> ResultOut:
     return ResultOut(id=hit.key, title=hit.title, abstract=hit.abstract, authors=hit.authors,
                      published=hit.published, url=_permalink(hit.key), tags=_tags(hit.tags),
-                     snippet=str(hit.snippet))
+                     snippet=str(hit.snippet), upvotes=hit.upvotes)
 
 
 @router.get("/papers", response_model=SearchOut, responses={422: {
@@ -116,7 +118,8 @@ def get_paper(key: str):
     source = hit.url or (f"https://arxiv.org/abs/{hit.arxiv_id}" if hit.arxiv_id else None)
     return PaperDetailOut(id=hit.key, title=hit.title, abstract=hit.abstract, authors=hit.authors,
                           published=hit.published, url=_permalink(hit.key), tags=_tags(hit.tags),
-                          arxiv_id=hit.arxiv_id, source_url=source, categories=paper.categories)
+                          arxiv_id=hit.arxiv_id, source_url=source, categories=paper.categories,
+                          upvotes=hit.upvotes)
 
 
 @router.get("/tags", response_model=list[TagDetailOut])

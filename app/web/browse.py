@@ -6,7 +6,7 @@ its own page, fragment, Atom feed or BibTeX, like every other view.
 
 from dataclasses import replace
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote as url_quote
 from urllib.parse import urlencode
 
@@ -88,21 +88,25 @@ def _listing(day_text: str) -> tuple[date | None, date | None]:
 @page("/new/{slug}", response_class=HTMLResponse)
 def new_papers(request: Request, slug: str = "",
                day: Annotated[str, Query(max_length=10, pattern=DAY_PATTERN)] = "",
-               page_number: Annotated[int, Query(alias="page", ge=1, le=1000)] = 1) -> Response:
+               page_number: Annotated[int, Query(alias="page", ge=1, le=1000)] = 1,
+               sort: Literal["newest", "trending"] = "newest") -> Response:
     """What is new: the papers published since the previous listing day, for all or one category or topic."""
     if slug.endswith(".atom"):
         return new_feed(request, slug.removesuffix(".atom"))
     tag = _listing_tag(slug)
     listed, previous = _listing(day)
-    params = _new_params(tag, listed, previous, page_number)
+    params = _new_params(tag, listed, previous, page_number, sort=sort)
     result = search.run(params) if listed else None
     here = "/new" + (f"/{url_quote(tag.slug, safe='')}" if tag else "")
     topics = [t for t in papers.tags_with_counts() if t.count and t.kind in kinds.TAG_FACETS]
+    # The listing's own state in its links (pages keep the day asked for and the order)
+    day_state = urlencode([("day", listed.isoformat())]) if day and listed else ""
+    state = "&".join(part for part in (day_state, "sort=trending" if sort == "trending" else "") if part)
     return templates.TemplateResponse(request, "new.html", common(
         request, title="New papers" + (f" in {tag.name}" if tag else ""), tag=tag, result=result, day=listed,
-        previous=previous, here=here, feed_url=here + ".atom" if tag else "/new.atom", choices=topics[:40],
+        previous=previous, here=here, sort=sort, feed_url=here + ".atom" if tag else "/new.atom", choices=topics[:40],
         search_url="/?" + params.query_string(page=1, per_page=20, sort=None) if listed else "/",
-        canonical=base_url(request) + here + (f"?day={listed.isoformat()}" if day and listed else "")))
+        state=state, day_state=day_state, canonical=base_url(request) + here + ("?" + state if state else "")))
 
 
 @page("/new.atom")
@@ -134,9 +138,9 @@ def _listing_tag(slug: str):
 
 
 def _new_params(tag, listed: date | None, previous: date | None, page_number: int,
-                per_page: int = NEW_PER_PAGE) -> SearchParams:
+                per_page: int = NEW_PER_PAGE, sort: str = "newest") -> SearchParams:
     since = previous + timedelta(days=1) if previous else listed
-    return SearchParams(tags=(tag.slug,) if tag else (), since=since, until=listed, sort="newest",
+    return SearchParams(tags=(tag.slug,) if tag else (), since=since, until=listed, sort=sort,
                         page=page_number, per_page=per_page)
 
 

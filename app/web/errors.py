@@ -10,13 +10,15 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.db import Unavailable
 from app.search.cost import Refused
 from app.sqlite_driver import sqlite3
 from app.web import security
 from app.web.render import common, templates
 
 TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413: "Request too large",
-          414: "Address too long", 422: "That request did not make sense", 500: "Something went wrong",
+          414: "Address too long", 431: "Request headers too large",
+          422: "That request did not make sense", 500: "Something went wrong",
           503: "Temporarily unavailable"}
 
 
@@ -54,6 +56,8 @@ def page(request: Request, status: int, message: str, headers: dict | None = Non
 
 def database_unavailable(exc: Exception) -> str:
     """What a database error means for someone reading the catalogue, in words."""
+    if isinstance(exc, Unavailable):  # already said for readers (a missing or replaced file)
+        return str(exc)
     text = str(exc).lower()
     if "interrupted" in text:
         return "This search took too long and was stopped. Try more specific words."

@@ -12,6 +12,9 @@ from app.web import errors
 MAX_BODY_BYTES = 16 * 1024
 MAX_URL_BYTES = 8 * 1024           # path + query string, as sent (percent-encoded)
 MAX_QUERY_PARAMS = 64              # each repeated tag/year filter counts once
+# Header names and values together. The HTTP parser refuses a longer head only while it arrives in
+# pieces (h11's max_incomplete_event_size, set by `papers serve`); one that arrives whole is checked here.
+MAX_HEADER_BYTES = 16 * 1024
 # A search that would hold a core this long is stopped (SQLite interrupts it) and answered 503.
 REQUEST_TIME_LIMIT = float(os.environ.get("REQUEST_TIME_LIMIT", "15") or 0)
 class Limits:
@@ -62,7 +65,10 @@ def _oversized(scope) -> tuple[int, str] | None:
         return 414, f"Addresses are limited to {MAX_URL_BYTES:,} bytes; shorten the query."
     if query.count(b"&") + 1 > MAX_QUERY_PARAMS:
         return 414, f"An address may carry at most {MAX_QUERY_PARAMS} parameters."
-    for name, value in scope.get("headers", []):
+    headers = scope.get("headers", [])
+    if sum(len(name) + len(value) for name, value in headers) > MAX_HEADER_BYTES:
+        return 431, f"Request headers are limited to {MAX_HEADER_BYTES:,} bytes."
+    for name, value in headers:
         if name == b"content-length":
             try:
                 too_large = int(value) > MAX_BODY_BYTES
@@ -75,13 +81,14 @@ def _oversized(scope) -> tuple[int, str] | None:
 
 async def _refuse(scope, receive, send, status: int, message: str) -> None:
     response = errors.respond(Request(scope, receive), status, message,
-                              headers={"Connection": "close"} if status == 413 else None)
+                              headers={"Connection": "close"} if status in (413, 431) else None)
     await response(scope, receive, send)
 
 
 # Answers any API operation may give besides its own, documented in the OpenAPI schema.
 LIMIT_RESPONSES: dict[int | str, dict] = {
     413: {"model": errors.ErrorOut, "description": f"Request body over {MAX_BODY_BYTES:,} bytes"},
+    431: {"model": errors.ErrorOut, "description": f"Request headers over {MAX_HEADER_BYTES:,} bytes"},
     414: {"model": errors.ErrorOut, "description": f"Address over {MAX_URL_BYTES:,} bytes or over "
                                                    f"{MAX_QUERY_PARAMS} parameters"},
     503: {"model": errors.ErrorOut, "description": "The database is unavailable, or the search ran out of time"},

@@ -16,7 +16,7 @@ from app.search.query import MAX_QUERY_CHARS, day_of
 
 DAY_PATTERN = r"^([1-9]\d{3}(-(0?[1-9]|1[0-2])(-(0?[1-9]|[12]\d|3[01]))?)?)?$"
 
-Sort = Literal["relevance", "newest", "oldest", "title"]
+Sort = Literal["relevance", "newest", "oldest", "title", "trending"]
 Year = Annotated[int, Field(ge=1, le=9999)]
 
 
@@ -26,7 +26,9 @@ def view_params(
     tag: Annotated[list[str], Query(description="Required tag slug (repeatable: all must match)")] = [],  # noqa: B006 - FastAPI copies defaults
     not_tag: Annotated[list[str], Query(description="Excluded tag slug (repeatable)")] = [],  # noqa: B006
     year: Annotated[list[Year], Query(description="Publication year (repeatable: any of them)")] = [],  # noqa: B006
-    sort: Annotated[Sort | None, Query(description="Default: relevance with a query, newest without")] = None,
+    sort: Annotated[Sort | None, Query(description="Default: relevance with a query, newest without. trending: most"
+                                                   " upvoted first (daily-papers upvotes), ties and papers"
+                                                   " without upvotes newest first")] = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = PER_PAGE,
     since: Annotated[str, Query(alias="from", max_length=10, pattern=DAY_PATTERN,

@@ -7,6 +7,8 @@ from jinja2 import StrictUndefined
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from app import kinds
+from app.db import reader
+from app.search.catalogue import catalogue
 from app.settings import TEMPLATES_DIR, get_settings
 
 templates = Jinja2Blocks(directory=TEMPLATES_DIR)
@@ -18,6 +20,15 @@ templates.env.globals["facet_groups"] = [(kind.name, kind.heading) for kind in k
 templates.env.globals["tag_groups"] = [(kind.name, kind.heading) for kind in kinds.FACETS if kind.source == "tag"]
 templates.env.globals["kind_singular"] = {kind.name: kind.singular for kind in kinds.KINDS}  # "arXiv category"
 VARY = {"Vary": "HX-Request, HX-Live"}
+
+
+def trending_offered() -> bool:
+    """Whether the "Trending" sort means anything here: some paper has upvotes (daily papers).
+    A template global rather than common context: error pages render while the database cannot be read."""
+    return catalogue(reader(), get_settings().database_path).upvoted > 0
+
+
+templates.env.globals["trending_offered"] = trending_offered
 
 
 def base_url(request: Request) -> str:

@@ -14,7 +14,7 @@ from app.main import create_app  # noqa: E402
 from app.results import MAX_PAGE, MAX_PER_PAGE, SearchParams  # noqa: E402
 
 SEARCH_KEYS = {"query", "total", "page", "per_page", "results", "facets", "suggestion", "corrected_query"}
-RESULT_KEYS = {"id", "title", "abstract", "authors", "published", "url", "tags", "snippet"}
+RESULT_KEYS = {"id", "title", "abstract", "authors", "published", "url", "tags", "snippet", "upvotes"}
 FACET_KEYS = {"slug", "name", "kind", "count", "selected"}
 
 

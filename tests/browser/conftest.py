@@ -82,6 +82,13 @@ def rich_server(rich_database):
 
 
 @pytest.fixture(scope="session")
+def trending_server(trending_database):
+    """`papers serve` over the rich catalogue with upvotes on a few papers."""
+    with _serving(trending_database.parent, "--no-seed") as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
         # `make test` installs it; in CI a missing browser is a failure, not a pass.

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app import cli, main
+from app import cli, db, main
 from app.web import health
 from app.db import connect
 from app.settings import get_settings
@@ -101,11 +101,11 @@ def assert_one_clear_line(result, *words):
 def test_missing_database_is_503_everywhere_with_words(tmp_path):
     with app_on(tmp_path / "absent" / "papers.db") as client:
         health = client.get("/health")
-        assert health.status_code == 503 and health.json() == {"status": "error", "detail": "database file missing"}
+        assert health.status_code == 503 and health.json() == {"status": "error", "detail": db.MISSING}
         for url in PAGES:
             response = client.get(url)
             assert response.status_code == 503, url
-            assert "cannot be opened" in response.text or "missing" in response.text, url
+            assert "file is missing" in response.text, url
     assert not (tmp_path / "absent").exists()  # reading never creates anything
 
 
@@ -114,8 +114,9 @@ def test_a_database_deleted_under_the_server_is_reported(seeded_database, tmp_pa
     with app_on(path) as client:
         assert client.get("/health").json()["status"] == "ok"
         path.unlink()
+        time.sleep(db.FILE_CHECK_SECONDS)
         health = client.get("/health")
-        assert health.status_code == 503 and health.json()["detail"] == "database file missing"
+        assert health.status_code == 503 and health.json()["detail"] == db.MISSING
 
 
 def test_a_database_without_schema_is_503_saying_so(tmp_path):
