@@ -6,7 +6,8 @@ import shutil
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.db import reader, sqlite3
+from app import papers
+from app.db import sqlite3
 from app.settings import get_settings
 from app.web.errors import database_unavailable
 from app.web.limits import LIMIT_RESPONSES
@@ -40,7 +41,7 @@ def database_state() -> tuple[int, dict]:
     """The /health answer: 200 when searches work (perhaps degraded), 503 when they cannot."""
     path = get_settings().database_path
     try:  # the same words every page and API answer give while the database cannot be read
-        count = reader().execute("SELECT count(*) FROM papers").fetchone()[0]
+        count = papers.paper_count()
     except sqlite3.DatabaseError as exc:
         return 503, {"status": "error", "detail": database_unavailable(exc)}
     body: dict = {"status": "ok", "papers": count, "writable": _writable(path)}
