@@ -26,15 +26,20 @@ NEWER = [{"id": f"2602.001{i:02d}", "title": f"Sequential Recommendation with Tr
           "authors": ["Someone Else"], "published": "2026-02-26"} for i in range(12)]
 
 
-@pytest.fixture
-def catalogue(database, tmp_path):
+def loaded(database, tmp_path, records):
+    """A connection to a catalogue of these records."""
     from app.ingest import ingest
     source = tmp_path / "papers.jsonl"
-    source.write_text("\n".join(json.dumps(r) for r in [TARGET, OLD_TWIN, SAME_AUTHOR, *NEWER]) + "\n",
-                      encoding="utf-8")
+    source.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
     conn = connect(database)
     _, status = ingest(conn, [str(source)], fmt="jsonl", source="test", quiet=True)
     assert status == 0
+    return conn
+
+
+@pytest.fixture
+def catalogue(database, tmp_path):
+    conn = loaded(database, tmp_path, [TARGET, OLD_TWIN, SAME_AUTHOR, *NEWER])
     yield conn
     conn.close()
 
@@ -92,13 +97,7 @@ ROTORS = {"id": "2403.00001", "title": "Rotor Diagnostics with Spectral Kernels"
 
 @pytest.fixture
 def gaze_catalogue(database, tmp_path):
-    from app.ingest import ingest
-    source = tmp_path / "papers.jsonl"
-    source.write_text("\n".join(json.dumps(r) for r in [GAZE, IN_PASSING, ABOUT_IT, ROTORS, *NEWER]) + "\n",
-                      encoding="utf-8")
-    conn = connect(database)
-    _, status = ingest(conn, [str(source)], fmt="jsonl", source="test", quiet=True)
-    assert status == 0
+    conn = loaded(database, tmp_path, [GAZE, IN_PASSING, ABOUT_IT, ROTORS, *NEWER])
     yield conn
     conn.close()
 
