@@ -27,7 +27,7 @@ SHOWN = 6
 RELATED_TARGET = 0.8      # share of shown related papers judged related (1 or 2)
 SAME_MONTH_LIMIT = 0.5    # share of them published in the paper's own month, at most
 # Measured today below the target (strict: reaching it makes the test fail until this goes).
-BELOW_RELATED_TARGET = "0.744 of 360 (set A 0.772, set B 0.717): bench/README.md, related papers"
+BELOW_RELATED_TARGET = "0.739 of 360 with the tuned topic rules (0.744 before them): bench/README.md, related papers"
 
 pytestmark = pytest.mark.corpus
 

@@ -4,6 +4,7 @@ concurrency limit answers 503 at once, and an oversized request head is refused.
 
 import asyncio
 import socket
+import threading
 import time
 
 import pytest
@@ -49,13 +50,24 @@ async def slow_client(port: int, pause: float, give_up: float) -> tuple[float | 
         writer.close()
 
 
+def in_own_loop(make_coroutine):
+    """Run a coroutine on an event loop of its own thread: an earlier test in this process
+    (the browser tests' sync Playwright) may leave a loop running in this one."""
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(asyncio.run(make_coroutine())))
+    worker.start()
+    worker.join()
+    assert result, "the coroutine raised (see the thread's traceback above)"
+    return result[0]
+
+
 def test_a_thousand_clients_sending_headers_a_line_at_a_time_are_all_closed_after_the_header_timeout(server):
     port, log = server
 
     async def attack():
         return await asyncio.gather(*(slow_client(port, pause=0.5, give_up=HEADER_TIMEOUT + 30)
                                       for _ in range(SLOW_CLIENTS)))
-    outcomes = asyncio.run(attack())
+    outcomes = in_own_loop(attack)
     still_open = [o for o in outcomes if o[0] is None]
     assert still_open == [], f"{len(still_open)} of {SLOW_CLIENTS} slow clients still open"
     assert all(said.startswith(b"HTTP/1.1 408 ") for _, said in outcomes)
