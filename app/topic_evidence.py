@@ -115,8 +115,9 @@ def _body(term: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def _compile(terms: tuple[str, ...]) -> tuple[tuple[str, bool, tuple[re.Pattern, ...]], ...]:
-    """Terms grouped by an anchor word, longest first: (anchor, anchor ends a name, patterns).
+def _compile(terms: tuple[str, ...]) -> tuple[tuple[str, bool, re.Pattern], ...]:
+    """Terms grouped by an anchor word: (anchor, anchor ends a name, the group's terms
+    longest first as one alternation: the first that matches is the mention).
 
     Python's regex alternation tries every term at every position of an abstract
     (hundreds of microseconds each); finding the anchor with str.find first and
@@ -128,7 +129,7 @@ def _compile(terms: tuple[str, ...]) -> tuple[tuple[str, bool, tuple[re.Pattern,
         if first == "*":
             raise ValueError(f"term {term!r} cannot start with a lone *")
         groups.setdefault((first.strip("*").lower(), first.startswith("*")), []).append(term)
-    return tuple((anchor, suffix, tuple(re.compile(_body(t)) for t in sorted(ts, key=len, reverse=True)))
+    return tuple((anchor, suffix, re.compile("|".join(f"(?:{_body(t)})" for t in sorted(ts, key=len, reverse=True))))
                  for (anchor, suffix), ts in groups.items())
 
 
@@ -138,7 +139,7 @@ def _find(text: str, terms: tuple[str, ...]) -> list[tuple[int, int]]:
     if len(lower) != len(text):  # a few characters change length when lower-cased
         lower = "".join(c.lower()[0] for c in text)
     found = []
-    for anchor, suffix, patterns in _compile(terms):
+    for anchor, suffix, pattern in _compile(terms):
         at = lower.find(anchor)
         while at >= 0:
             start = at
@@ -146,11 +147,9 @@ def _find(text: str, terms: tuple[str, ...]) -> list[tuple[int, int]]:
                 while start and (text[start - 1].isalnum() or text[start - 1] == "_"):
                     start -= 1
             if not (start and (text[start - 1].isalnum() or text[start - 1] == "_")):
-                for pattern in patterns:
-                    m = pattern.match(text, start)
-                    if m:
-                        found.append((start, m.end()))
-                        break
+                m = pattern.match(text, start)
+                if m:
+                    found.append((start, m.end()))
             at = lower.find(anchor, at + 1)
     found.sort(key=lambda span: (span[0], -span[1]))
     spans: list[tuple[int, int]] = []
@@ -164,9 +163,12 @@ def mentions(text: str, terms: tuple[str, ...], exclude: tuple[str, ...] = ()) -
     """Spans of the terms in `text` that count: not negated, not inside an exclusion."""
     if not text:
         return []
+    found = _find(text, terms)
+    if not found:  # the common case, read without looking for the exclusions at all
+        return []
     excluded = _find(text, exclude) if exclude else []
     spans: list[tuple[int, int]] = []
-    for start, end in _find(text, terms):
+    for start, end in found:
         if any(s < end and start < e for s, e in excluded):
             continue
         clause = _CLAUSE_BREAK.split(text[max(0, start - 60):start])[-1]
@@ -264,3 +266,25 @@ def describe(evidence: Evidence) -> str:
     if evidence.exclude:
         text += f", nor one inside {said(evidence.exclude)}"
     return text
+
+
+# -- judging many candidates at once (a retag), in worker processes ---------------------------
+
+_RULES: tuple[Evidence, ...] = ()
+
+
+def use_rules(rules: tuple[Evidence, ...]) -> None:
+    """A worker's rules, set once when it starts (they travel once, not with every batch)."""
+    global _RULES
+    _RULES = rules
+
+
+def judge_papers(papers: list[tuple[int, str, str, tuple[int, ...]]]) -> list[tuple[int, int]]:
+    """(paper id, rule index) of each candidate pair whose paper is about the rule's topic.
+
+    `papers`: (id, title, abstract, indexes into the rules of `use_rules`). One paper's
+    title and abstract are read for all of its candidate topics at once.
+    """
+    rules = _RULES
+    return [(paper_id, i) for paper_id, title, abstract, indexes in papers
+            for i in indexes if judge(title or "", abstract or "", rules[i])]
