@@ -12,6 +12,7 @@ at its end. A crash leaves the catalogue empty, never half indexed.
 """
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -144,6 +145,7 @@ class Loader:
         self._next_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM papers").fetchone()[0]
         self._author_ids.update(self.conn.execute("SELECT slug, id FROM authors"))
         self._next_author_id = self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM authors").fetchone()[0]
+        deferred = self._drop_deferred_indexes()
         try:
             for batch in batched(parsed, batch_size):
                 good, gone = self._sort_batch(batch)
@@ -153,11 +155,28 @@ class Loader:
                     self._delete(gone)
                 if progress:
                     progress(len(batch))
+            for sql in deferred:  # built once from sorted keys, before anything reads them
+                self.conn.execute(sql)
             self.engine.rebuild(self.conn)
             self.engine.resume_sync(self.conn, sync)
             tagging.retag(self.conn)  # every paper: the catalogue is this load
         finally:
             self._bulk = False
+
+    # Look-up indexes the load itself never reads: built once at the end of a load into an
+    # empty catalogue (from sorted keys) rather than entry by entry, in the same transaction,
+    # so no committed state lacks them. The indexes the loader reads (arXiv id, key, title,
+    # a paper's tags) and the unique ones stay.
+    DEFERRED_INDEXES = ("ix_papers_published", "ix_papers_year", "ix_papers_line_hash",
+                        "ix_paper_authors_author")
+
+    def _drop_deferred_indexes(self) -> list[str]:
+        names = json.dumps(self.DEFERRED_INDEXES)
+        found = self.conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN"
+                                  " (SELECT value FROM json_each(?))", (names,)).fetchall()
+        for name, _sql in found:
+            self.conn.execute(f'DROP INDEX "{name}"')
+        return [sql for _name, sql in found]
 
     def load_batch(self, batch: list[tuple[int, PaperIn | RecordError | Deleted | Seen | Hashed]]) -> None:
         """Write one batch, committed when this returns."""

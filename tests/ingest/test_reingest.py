@@ -194,6 +194,10 @@ def test_a_load_into_an_empty_catalogue_equals_a_load_batch_by_batch(conn, refer
     assert catalogue(conn) == catalogue(reference)
     triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
     assert [r[0] for r in conn.execute(triggers)] == [r[0] for r in reference.execute(triggers)]
+    # The look-up indexes the bulk path builds at its end are there, as the schema defines them.
+    indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
+    assert conn.execute(indexes).fetchall() == reference.execute(indexes).fetchall()
+    assert {r[0] for r in conn.execute(indexes)} >= set(Loader.DEFERRED_INDEXES)
     assert len(catalogue(conn)["tags"]) > 60  # categories and topics, tagged once at the end
 
 

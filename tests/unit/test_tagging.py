@@ -381,3 +381,16 @@ def test_retag_works_on_a_plain_sqlite_connection(seed_template, tmp_path):
         assert explain(conn, gpipe, "pipeline-parallelism")
     finally:
         conn.close()
+
+
+def test_retag_judging_in_worker_processes_tags_as_judging_in_process(db, monkeypatch):
+    from app import tagging
+
+    retag(db)
+    in_process = topic_links(db)
+    monkeypatch.setattr(tagging, "PARALLEL_PAIRS", 1)  # the seed papers' few pairs, in workers
+    monkeypatch.setattr(tagging, "WORKERS", 2)
+    monkeypatch.setattr(tagging, "PAPERS_PER_TASK", 7)  # several tasks in flight, results in order
+    retag(db)
+    assert topic_links(db) == in_process
+    assert len(in_process) > 50
