@@ -77,10 +77,15 @@ class Related:
         return "; ".join(parts)
 
 
+def _state(conn):
+    """The catalogue of the database's current state: its caches are dropped with it."""
+    return catalogue(conn, get_settings().database_path)
+
+
 def _vocabulary(conn) -> Vocabulary:
     """Term -> (papers containing it, occurrences), read once per state of the database
     (read-only: shared by every request)."""
-    return catalogue(conn, get_settings().database_path).vocabulary.get_or(
+    return _state(conn).vocabulary.get_or(
         "terms", lambda: MappingProxyType(get_engine().vocabulary(conn, 2)))
 
 
@@ -96,6 +101,7 @@ _MAX_WORDS = 500_000             # a bound on the memory of words seen; cleared 
 # of the vocabulary: candidates' vectors are then a dictionary lookup per distinct word.
 _known: tuple[object, dict[str, tuple[str, float] | None]] = (None, {})
 _known_lock = threading.Lock()
+Words = tuple[Counter, Counter]   # a paper's words as written: (title's, abstract's), counted
 
 
 def _burstiness(docs: int, occurrences: int) -> float:
@@ -108,6 +114,7 @@ def _burstiness(docs: int, occurrences: int) -> float:
 
 
 def _word_info(words, docs: Vocabulary, total: int) -> dict[str, tuple[str, float] | None]:
+    """What each of `words` says (see `_known`), every new one analysed in one call to the engine."""
     global _known
     with _known_lock:
         if _known[0] is not docs or len(_known[1]) > _MAX_WORDS:
@@ -129,18 +136,19 @@ def _word_info(words, docs: Vocabulary, total: int) -> dict[str, tuple[str, floa
     return info
 
 
-def _weighted(title: str, abstract: str, docs: Vocabulary, total: int
-              ) -> tuple[dict[str, float], dict[str, str]]:
-    """term -> BM25-style weight for the paper's distinctive terms, and term -> a word as written."""
-    # Counted per distinct word (C-speed Counter), so the Python loop runs once per word, not per token.
-    fields = ((TITLE_WEIGHT, Counter(_WORD.findall(title.lower()))),
-              (1, Counter(_WORD.findall(abstract.lower()))))
-    info = _word_info(fields[0][1].keys() | fields[1][1].keys(), docs, total)
+def _words(title: str, abstract: str) -> Words:
+    # Counted per distinct word (C-speed Counter), so Python loops run once per word, not per token.
+    return Counter(_WORD.findall(title.lower())), Counter(_WORD.findall(abstract.lower()))
+
+
+def _vector(words: Words, info) -> tuple[dict[str, float], dict[str, str]]:
+    """term -> BM25-style weight for the paper's distinctive terms, and term -> a word as
+    written; `info` knows every one of `words` (`_word_info`)."""
     counts: dict[str, int] = {}
     idf: dict[str, float] = {}
     surface: dict[str, str] = {}
-    for weight, words in fields:
-        for word, n in words.items():
+    for weight, counted in zip((TITLE_WEIGHT, 1), words):
+        for word, n in counted.items():
             known = info[word]
             if known is not None:
                 term = known[0]
@@ -150,11 +158,17 @@ def _weighted(title: str, abstract: str, docs: Vocabulary, total: int
     return {term: idf[term] * c * (K1 + 1) / (c + K1) for term, c in counts.items()}, surface
 
 
-def distinctive_terms(title: str, abstract: str, conn=None) -> dict[str, tuple[str, float]]:
-    """stem -> (the word as the paper writes it, its weight), heaviest first."""
-    weights, surface = _weighted(title, abstract, _vocabulary(conn or reader()), papers.paper_count() or 1)
+def _heaviest(weights: dict[str, float], surface: dict[str, str]) -> dict[str, tuple[str, float]]:
     heaviest = sorted(weights.items(), key=lambda item: (-item[1], item[0]))[:MAX_TERMS]
     return {term: (surface[term], weight) for term, weight in heaviest}
+
+
+def distinctive_terms(title: str, abstract: str, conn=None) -> dict[str, tuple[str, float]]:
+    """stem -> (the word as the paper writes it, its weight), heaviest first."""
+    conn = conn or reader()
+    words = _words(title, abstract)
+    info = _word_info(words[0].keys() | words[1].keys(), _vocabulary(conn), _state(conn).total or 1)
+    return _heaviest(*_vector(words, info))
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -172,21 +186,23 @@ def _names(hit: Hit) -> dict[str, str]:
 def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
     hit = paper.hit
     conn = reader()
-    terms = distinctive_terms(hit.title, hit.abstract, conn)
+    state = _state(conn)
+    docs, total = _vocabulary(conn), state.total or 1
+    words = _words(hit.title, hit.abstract)
+    mine, surface = _vector(words, _word_info(words[0].keys() | words[1].keys(), docs, total))
+    terms = _heaviest(mine, surface)
     if not terms:
         return []
     matches = get_engine().similar(conn, dict(terms.values()), CANDIDATES, exclude=[hit.id],
-                                   min_shared=MIN_SHARED_TERMS)
+                                   min_shared=MIN_SHARED_TERMS, cache=state.postings)
     if not matches:
         return []
-    docs, total = _vocabulary(conn), papers.paper_count() or 1
-    mine, _ = _weighted(hit.title, hit.abstract, docs, total)
     words_of = {paper_id: words for paper_id, _, words in matches}
     texts = papers.rows(conn, [paper_id for paper_id, _, _ in matches])
-    _word_info({w for row in texts for w in _WORD.findall(f"{row['title']} {row['abstract']}".lower())},
-               docs, total)  # every candidate's new words learnt in one call to the engine
-    closeness = {row["id"]: _cosine(mine, _weighted(row["title"], row["abstract"], docs, total)[0])
-                 for row in texts}
+    theirs = {row["id"]: _words(row["title"], row["abstract"]) for row in texts}
+    # every candidate's new words learnt in one call to the engine
+    info = _word_info(set().union(*(w.keys() for pair in theirs.values() for w in pair)), docs, total)
+    closeness = {paper_id: _cosine(mine, _vector(pair, info)[0]) for paper_id, pair in theirs.items()}
     best = max(closeness.values(), default=0.0) or 1.0
     # Boosts add at most MAX_BOOST: a candidate further than that below the limit-th
     # closest cannot enter, so only the others are built into full results.

@@ -124,3 +124,24 @@ def test_warm_reads_the_vocabulary_before_the_first_paper_page_asks(catalogue):
     related.warm()
     lexical = get_engine().analyze("lexical")[0]          # as the index stems it
     assert memo.peek("terms")[lexical] == (2, 4)           # two papers, in title and abstract each
+
+
+def test_similar_keeps_each_terms_papers_in_the_cache_it_is_given_and_answers_the_same(catalogue):
+    from app.search.catalogue import Memo
+    terms = {"lexical": 3.0, "dictionaries": 2.0, "inventories": 1.0, "student": 0.5}
+    cache = Memo(1 << 20, getsizeof=lambda ids: ids.nbytes)
+    plain = get_engine().similar(catalogue, terms, 10)
+    assert get_engine().similar(catalogue, terms, 10, cache=cache) == plain
+    kept = cache.peek("lexical")
+    assert sorted(kept) == sorted(key_to_id(catalogue, k) for k in ("2602.00001", "1905.00001"))
+    assert not kept.flags.writeable                           # shared by every request
+    assert get_engine().similar(catalogue, terms, 10, cache=cache) == plain
+    assert cache.peek("lexical") is kept                      # read once, not walked again
+
+
+def test_a_paper_added_later_is_found_although_the_terms_were_walked_before(database, tmp_path, catalogue):
+    target = papers.paper_by_key("2602.00001")
+    assert "2602.00777" not in {r.hit.key for r in related_papers(target)}
+    twin = {**OLD_TWIN, "id": "2602.00777", "title": "Lexical Sense Inventories from Dictionaries"}
+    loaded(database, tmp_path, [twin]).close()                # a new state of the database
+    assert "2602.00777" in {r.hit.key for r in related_papers(target)}
