@@ -36,9 +36,14 @@ TITLE_WEIGHT = 3
 K1 = 1.2                   # BM25's term-frequency saturation
 CANDIDATES = 40            # content matches ordered again by the cosine of whole vectors
 MIN_SHARED_TERMS = 2       # one shared word is a coincidence, not a relation
-TOPIC_BOOST = 0.15         # per shared topic (at most two), against a best content score of 1
+# Evidence of a relation: the cosine of the two papers' term vectors (0 to 1), plus
+TOPIC_BOOST = 0.1          # per shared topic (at most two)
 AUTHOR_BOOST = 0.2         # once, for any shared author
-MAX_BOOST = 2 * TOPIC_BOOST + AUTHOR_BOOST
+CATEGORY_BOOST = 0.1       # once, for a shared arXiv category (a paper across fields shares words only)
+MAX_BOOST = 2 * TOPIC_BOOST + AUTHOR_BOOST + CATEGORY_BOOST
+# Below this a candidate is not shown, even if fewer than the limit are left: a paper with few
+# true neighbours shows those, not six that merely share some words.
+MIN_EVIDENCE = 0.4
 PRIOR_RATIO, PRIOR_PAPERS = 1.4, 5   # occurrences per paper assumed for a rare term, and its weight
 MIN_BURST, MAX_BURST = 0.1, 1.5     # bounds of the recurrence weight (log2 of the ratio)
 Vocabulary = Mapping[str, tuple[int, int]]  # term -> (papers using it, occurrences in them)
@@ -183,7 +188,12 @@ def _names(hit: Hit) -> dict[str, str]:
     return {" ".join(name.lower().split()): name for name in hit.authors}
 
 
+def _categories(text: str | None) -> set[str]:
+    return set((text or "").split())
+
+
 def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
+    """At most `limit` related papers, fewer (or none) when the rest are not close enough."""
     hit = paper.hit
     conn = reader()
     state = _state(conn)
@@ -203,19 +213,24 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
     # every candidate's new words learnt in one call to the engine
     info = _word_info(set().union(*(w.keys() for pair in theirs.values() for w in pair)), docs, total)
     closeness = {paper_id: _cosine(mine, _vector(pair, info)[0]) for paper_id, pair in theirs.items()}
-    best = max(closeness.values(), default=0.0) or 1.0
     # Boosts add at most MAX_BOOST: a candidate further than that below the limit-th
-    # closest cannot enter, so only the others are built into full results.
-    cut = sorted((c / best for c in closeness.values()), reverse=True)[:limit][-1] - MAX_BOOST
-    candidates = papers.hits(conn, [row for row in texts if closeness[row["id"]] / best >= cut])
+    # closest, or below the least evidence shown, cannot enter, so only the others are
+    # built into full results.
+    cut = max(sorted(closeness.values(), reverse=True)[:limit][-1], MIN_EVIDENCE) - MAX_BOOST
+    kept = [row for row in texts if closeness[row["id"]] >= cut]
+    categories = {row["id"]: _categories(row["categories"]) for row in kept}
+    my_categories = set(paper.categories)
     my_topics = {t.slug for t in hit.tags if t.kind == "topic"}
     my_authors = _names(hit)
     scored = []
-    for candidate in candidates:
+    for candidate in papers.hits(conn, kept):
         shared_tags = [t for t in candidate.tags if t.kind == "topic" and t.slug in my_topics]
         shared_authors = [name for key, name in _names(candidate).items() if key in my_authors]
-        score = (closeness[candidate.id] / best + TOPIC_BOOST * min(len(shared_tags), 2)
-                 + (AUTHOR_BOOST if shared_authors else 0.0))
+        score = (closeness[candidate.id] + TOPIC_BOOST * min(len(shared_tags), 2)
+                 + (AUTHOR_BOOST if shared_authors else 0.0)
+                 + (CATEGORY_BOOST if categories[candidate.id] & my_categories else 0.0))
+        if score < MIN_EVIDENCE:
+            continue
         shared_terms = [word for word, _ in terms.values() if word in words_of[candidate.id]]  # heaviest first
         scored.append((score, -candidate.id, Related(candidate, shared_terms, shared_tags, shared_authors)))
     scored.sort(key=lambda item: item[:2], reverse=True)
