@@ -3,14 +3,18 @@
 A paper's most distinctive terms are the words of its title and abstract weighted as
 BM25 weighs a query: the inverse document frequency of the term in the catalogue
 (from the engine's vocabulary) times the saturated count of the term in the paper,
-a title word counting three times. The twelve heaviest terms that other papers share
-(found in 2 papers to 5% of them: rarer is this paper alone, commoner costs time and says
-little) go to the engine's `similar`, which finds, over every date, the papers sharing
-the most weight of them. Sharing a few rare words is not yet being about the same thing
-("Monte Carlo" in a market simulation and in an atomistic one), so those candidates are
-ordered again by the cosine of the two papers' whole weighted term vectors: a candidate
-whose own distinctive terms lie elsewhere falls back. Shared topics and authors then
-boost, and each result carries its reason: the shared terms, topics and authors.
+a title word counting three times, times how much the term recurs in the papers that
+use it (subject words do, words of prose do not). The sixteen heaviest terms that other
+papers share (found in 2 papers to 5% of them: rarer is this paper alone, commoner costs
+time and says little) go to the engine's `similar`, which finds, over every date, the
+papers sharing the most weight of them (each term's papers are kept per state of the
+database: the middle of the vocabulary comes back from paper to paper). Sharing a few
+rare words is not yet being about the same thing ("Monte Carlo" in a market simulation
+and in an atomistic one), so those candidates are ordered again by the cosine of the
+two papers' whole weighted term vectors, plus boosts for shared topics, a shared author
+and a shared arXiv category. A candidate whose evidence stays below MIN_EVIDENCE is not
+shown: a paper with few true neighbours shows those, not six that merely share words.
+Each result carries its reason: the shared terms, topics and authors.
 """
 
 import math
