@@ -3,14 +3,18 @@
 A paper's most distinctive terms are the words of its title and abstract weighted as
 BM25 weighs a query: the inverse document frequency of the term in the catalogue
 (from the engine's vocabulary) times the saturated count of the term in the paper,
-a title word counting three times. The twelve heaviest terms that other papers share
-(found in 2 papers to 5% of them: rarer is this paper alone, commoner costs time and says
-little) go to the engine's `similar`, which finds, over every date, the papers sharing
-the most weight of them. Sharing a few rare words is not yet being about the same thing
-("Monte Carlo" in a market simulation and in an atomistic one), so those candidates are
-ordered again by the cosine of the two papers' whole weighted term vectors: a candidate
-whose own distinctive terms lie elsewhere falls back. Shared topics and authors then
-boost, and each result carries its reason: the shared terms, topics and authors.
+a title word counting three times, times how much the term recurs in the papers that
+use it (subject words do, words of prose do not). The sixteen heaviest terms that other
+papers share (found in 2 papers to 5% of them: rarer is this paper alone, commoner costs
+time and says little) go to the engine's `similar`, which finds, over every date, the
+papers sharing the most weight of them (each term's papers are kept per state of the
+database: the middle of the vocabulary comes back from paper to paper). Sharing a few
+rare words is not yet being about the same thing ("Monte Carlo" in a market simulation
+and in an atomistic one), so those candidates are ordered again by the cosine of the
+two papers' whole weighted term vectors, plus boosts for shared topics, a shared author
+and a shared arXiv category. A candidate whose evidence stays below MIN_EVIDENCE is not
+shown: a paper with few true neighbours shows those, not six that merely share words.
+Each result carries its reason: the shared terms, topics and authors.
 """
 
 import math
@@ -36,9 +40,14 @@ TITLE_WEIGHT = 3
 K1 = 1.2                   # BM25's term-frequency saturation
 CANDIDATES = 40            # content matches ordered again by the cosine of whole vectors
 MIN_SHARED_TERMS = 2       # one shared word is a coincidence, not a relation
-TOPIC_BOOST = 0.15         # per shared topic (at most two), against a best content score of 1
+# Evidence of a relation: the cosine of the two papers' term vectors (0 to 1), plus
+TOPIC_BOOST = 0.1          # per shared topic (at most two)
 AUTHOR_BOOST = 0.2         # once, for any shared author
-MAX_BOOST = 2 * TOPIC_BOOST + AUTHOR_BOOST
+CATEGORY_BOOST = 0.1       # once, for a shared arXiv category (a paper across fields shares words only)
+MAX_BOOST = 2 * TOPIC_BOOST + AUTHOR_BOOST + CATEGORY_BOOST
+# Below this a candidate is not shown, even if fewer than the limit are left: a paper with few
+# true neighbours shows those, not six that merely share some words.
+MIN_EVIDENCE = 0.4
 PRIOR_RATIO, PRIOR_PAPERS = 1.4, 5   # occurrences per paper assumed for a rare term, and its weight
 MIN_BURST, MAX_BURST = 0.1, 1.5     # bounds of the recurrence weight (log2 of the ratio)
 Vocabulary = Mapping[str, tuple[int, int]]  # term -> (papers using it, occurrences in them)
@@ -77,10 +86,15 @@ class Related:
         return "; ".join(parts)
 
 
+def _state(conn):
+    """The catalogue of the database's current state: its caches are dropped with it."""
+    return catalogue(conn, get_settings().database_path)
+
+
 def _vocabulary(conn) -> Vocabulary:
     """Term -> (papers containing it, occurrences), read once per state of the database
     (read-only: shared by every request)."""
-    return catalogue(conn, get_settings().database_path).vocabulary.get_or(
+    return _state(conn).vocabulary.get_or(
         "terms", lambda: MappingProxyType(get_engine().vocabulary(conn, 2)))
 
 
@@ -96,6 +110,7 @@ _MAX_WORDS = 500_000             # a bound on the memory of words seen; cleared 
 # of the vocabulary: candidates' vectors are then a dictionary lookup per distinct word.
 _known: tuple[object, dict[str, tuple[str, float] | None]] = (None, {})
 _known_lock = threading.Lock()
+Words = tuple[Counter, Counter]   # a paper's words as written: (title's, abstract's), counted
 
 
 def _burstiness(docs: int, occurrences: int) -> float:
@@ -108,6 +123,7 @@ def _burstiness(docs: int, occurrences: int) -> float:
 
 
 def _word_info(words, docs: Vocabulary, total: int) -> dict[str, tuple[str, float] | None]:
+    """What each of `words` says (see `_known`), every new one analysed in one call to the engine."""
     global _known
     with _known_lock:
         if _known[0] is not docs or len(_known[1]) > _MAX_WORDS:
@@ -129,18 +145,19 @@ def _word_info(words, docs: Vocabulary, total: int) -> dict[str, tuple[str, floa
     return info
 
 
-def _weighted(title: str, abstract: str, docs: Vocabulary, total: int
-              ) -> tuple[dict[str, float], dict[str, str]]:
-    """term -> BM25-style weight for the paper's distinctive terms, and term -> a word as written."""
-    # Counted per distinct word (C-speed Counter), so the Python loop runs once per word, not per token.
-    fields = ((TITLE_WEIGHT, Counter(_WORD.findall(title.lower()))),
-              (1, Counter(_WORD.findall(abstract.lower()))))
-    info = _word_info(fields[0][1].keys() | fields[1][1].keys(), docs, total)
+def _words(title: str, abstract: str) -> Words:
+    # Counted per distinct word (C-speed Counter), so Python loops run once per word, not per token.
+    return Counter(_WORD.findall(title.lower())), Counter(_WORD.findall(abstract.lower()))
+
+
+def _vector(words: Words, info) -> tuple[dict[str, float], dict[str, str]]:
+    """term -> BM25-style weight for the paper's distinctive terms, and term -> a word as
+    written; `info` knows every one of `words` (`_word_info`)."""
     counts: dict[str, int] = {}
     idf: dict[str, float] = {}
     surface: dict[str, str] = {}
-    for weight, words in fields:
-        for word, n in words.items():
+    for weight, counted in zip((TITLE_WEIGHT, 1), words):
+        for word, n in counted.items():
             known = info[word]
             if known is not None:
                 term = known[0]
@@ -150,11 +167,17 @@ def _weighted(title: str, abstract: str, docs: Vocabulary, total: int
     return {term: idf[term] * c * (K1 + 1) / (c + K1) for term, c in counts.items()}, surface
 
 
-def distinctive_terms(title: str, abstract: str, conn=None) -> dict[str, tuple[str, float]]:
-    """stem -> (the word as the paper writes it, its weight), heaviest first."""
-    weights, surface = _weighted(title, abstract, _vocabulary(conn or reader()), papers.paper_count() or 1)
+def _heaviest(weights: dict[str, float], surface: dict[str, str]) -> dict[str, tuple[str, float]]:
     heaviest = sorted(weights.items(), key=lambda item: (-item[1], item[0]))[:MAX_TERMS]
     return {term: (surface[term], weight) for term, weight in heaviest}
+
+
+def distinctive_terms(title: str, abstract: str, conn=None) -> dict[str, tuple[str, float]]:
+    """stem -> (the word as the paper writes it, its weight), heaviest first."""
+    conn = conn or reader()
+    words = _words(title, abstract)
+    info = _word_info(words[0].keys() | words[1].keys(), _vocabulary(conn), _state(conn).total or 1)
+    return _heaviest(*_vector(words, info))
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -169,37 +192,49 @@ def _names(hit: Hit) -> dict[str, str]:
     return {" ".join(name.lower().split()): name for name in hit.authors}
 
 
+def _categories(text: str | None) -> set[str]:
+    return set((text or "").split())
+
+
 def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
+    """At most `limit` related papers, fewer (or none) when the rest are not close enough."""
     hit = paper.hit
     conn = reader()
-    terms = distinctive_terms(hit.title, hit.abstract, conn)
+    state = _state(conn)
+    docs, total = _vocabulary(conn), state.total or 1
+    words = _words(hit.title, hit.abstract)
+    mine, surface = _vector(words, _word_info(words[0].keys() | words[1].keys(), docs, total))
+    terms = _heaviest(mine, surface)
     if not terms:
         return []
     matches = get_engine().similar(conn, dict(terms.values()), CANDIDATES, exclude=[hit.id],
-                                   min_shared=MIN_SHARED_TERMS)
+                                   min_shared=MIN_SHARED_TERMS, cache=state.postings)
     if not matches:
         return []
-    docs, total = _vocabulary(conn), papers.paper_count() or 1
-    mine, _ = _weighted(hit.title, hit.abstract, docs, total)
     words_of = {paper_id: words for paper_id, _, words in matches}
     texts = papers.rows(conn, [paper_id for paper_id, _, _ in matches])
-    _word_info({w for row in texts for w in _WORD.findall(f"{row['title']} {row['abstract']}".lower())},
-               docs, total)  # every candidate's new words learnt in one call to the engine
-    closeness = {row["id"]: _cosine(mine, _weighted(row["title"], row["abstract"], docs, total)[0])
-                 for row in texts}
-    best = max(closeness.values(), default=0.0) or 1.0
+    theirs = {row["id"]: _words(row["title"], row["abstract"]) for row in texts}
+    # every candidate's new words learnt in one call to the engine
+    info = _word_info(set().union(*(w.keys() for pair in theirs.values() for w in pair)), docs, total)
+    closeness = {paper_id: _cosine(mine, _vector(pair, info)[0]) for paper_id, pair in theirs.items()}
     # Boosts add at most MAX_BOOST: a candidate further than that below the limit-th
-    # closest cannot enter, so only the others are built into full results.
-    cut = sorted((c / best for c in closeness.values()), reverse=True)[:limit][-1] - MAX_BOOST
-    candidates = papers.hits(conn, [row for row in texts if closeness[row["id"]] / best >= cut])
+    # closest, or below the least evidence shown, cannot enter, so only the others are
+    # built into full results.
+    cut = max(sorted(closeness.values(), reverse=True)[:limit][-1], MIN_EVIDENCE) - MAX_BOOST
+    kept = [row for row in texts if closeness[row["id"]] >= cut]
+    categories = {row["id"]: _categories(row["categories"]) for row in kept}
+    my_categories = set(paper.categories)
     my_topics = {t.slug for t in hit.tags if t.kind == "topic"}
     my_authors = _names(hit)
     scored = []
-    for candidate in candidates:
+    for candidate in papers.hits(conn, kept):
         shared_tags = [t for t in candidate.tags if t.kind == "topic" and t.slug in my_topics]
         shared_authors = [name for key, name in _names(candidate).items() if key in my_authors]
-        score = (closeness[candidate.id] / best + TOPIC_BOOST * min(len(shared_tags), 2)
-                 + (AUTHOR_BOOST if shared_authors else 0.0))
+        score = (closeness[candidate.id] + TOPIC_BOOST * min(len(shared_tags), 2)
+                 + (AUTHOR_BOOST if shared_authors else 0.0)
+                 + (CATEGORY_BOOST if categories[candidate.id] & my_categories else 0.0))
+        if score < MIN_EVIDENCE:
+            continue
         shared_terms = [word for word, _ in terms.values() if word in words_of[candidate.id]]  # heaviest first
         scored.append((score, -candidate.id, Related(candidate, shared_terms, shared_tags, shared_authors)))
     scored.sort(key=lambda item: item[:2], reverse=True)

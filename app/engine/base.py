@@ -108,7 +108,7 @@ class SearchEngine(Protocol):
         recurs where it occurs, from a word of general prose, which appears once."""
 
     def similar(self, conn, terms: Mapping[str, float], limit: int, exclude: Sequence[int] = (),
-                min_shared: int = 2) -> list[tuple[int, float, tuple[str, ...]]]:
+                min_shared: int = 2, cache=None) -> list[tuple[int, float, tuple[str, ...]]]:
         """"More like this": the `limit` papers whose title or abstract contain at least
         `min_shared` of `terms` (words as a paper writes them -> weight), best first, as
         (id, score, the terms it contains); higher score is better; `exclude` left out.
@@ -117,6 +117,11 @@ class SearchEngine(Protocol):
         window. A paper's score is the sum of the weights of the terms it contains (the
         caller puts BM25's inverse document frequency into the weights); ties go to the
         lower id. The cost grows with the terms' document counts: callers choose rare terms.
+
+        `cache`, when given, is a store for one state of the database with `get_or(key,
+        compute)` (app/search/catalogue.py's Memo): the engine may keep there what it reads
+        per term (an immutable value) for the next call; it changes no result. An engine
+        with nothing worth keeping ignores it.
         """
 
     def written_as_typed(self, conn, word: str, sample: int) -> bool:

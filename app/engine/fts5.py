@@ -76,6 +76,12 @@ def _analyzer() -> sqlite3.Connection:
     return scratch
 
 
+def _members(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Which of `values` are in `ids` (ascending): one binary search each."""
+    at = np.minimum(np.searchsorted(ids, values), len(ids) - 1)
+    return ids[at] == values
+
+
 class Fts5Engine:
     """The SearchEngine of app/engine/base.py on SQLite FTS5."""
 
@@ -172,30 +178,33 @@ class Fts5Engine:
             f"SELECT term, doc, cnt FROM {TABLE}_vocab WHERE doc >= ?", (min_docs,))}
 
     def similar(self, conn, terms: Mapping[str, float], limit: int, exclude: Sequence[int] = (),
-                min_shared: int = 2) -> list[tuple[int, float, tuple[str, ...]]]:
-        # One posting walk per term; the walks are counted and scored as arrays (numpy),
-        # since a Python loop over the 40,000 postings of sixteen terms cost 30 ms.
-        # FTS5's bm25() over an OR of a dozen terms costs ~10 us a match.
-        postings = {word: np.asarray(self.match_ids(conn, Words((word,), ("title", "abstract"))), dtype=np.int64)
+                min_shared: int = 2, cache=None) -> list[tuple[int, float, tuple[str, ...]]]:
+        # One posting walk per term (kept in `cache` for the next paper: the middle of the
+        # vocabulary recurs from paper to paper); the walks are counted and scored as
+        # arrays (numpy), since a Python loop over the 40,000 postings of sixteen terms
+        # cost 30 ms. FTS5's bm25() over an OR of a dozen terms costs ~10 us a match.
+        def walk(word: str) -> np.ndarray:
+            ids = np.asarray(self.match_ids(conn, Words((word,), ("title", "abstract"))), dtype=np.int32)
+            ids.flags.writeable = False   # shared by every request through the cache
+            return ids
+        postings = {word: cache.get_or(word, lambda w=word: walk(w)) if cache is not None else walk(word)
                     for word in terms}
-        walks = [ids for ids in postings.values() if len(ids)]
+        walks = [(word, ids) for word, ids in postings.items() if len(ids)]
         if not walks:
             return []
-        every = np.concatenate(walks)
-        weights = np.concatenate([np.full(len(ids), terms[word], dtype=np.float64)
-                                  for word, ids in postings.items() if len(ids)])
+        every = np.concatenate([ids for _, ids in walks])
+        weights = np.repeat(np.array([terms[word] for word, _ in walks], dtype=np.float64),
+                            [len(ids) for _, ids in walks])
         papers, where, counts = np.unique(every, return_inverse=True, return_counts=True)
         scores = np.bincount(where, weights=weights)
         keep = (counts >= min_shared) & ~np.isin(papers, np.asarray(exclude, dtype=np.int64))
         papers, scores = papers[keep], scores[keep]
         best = np.lexsort((papers, -scores))[:limit]   # highest score first, ties to the lower id
-        out = []
-        for at in best:
-            paper = int(papers[at])
-            shared = tuple(word for word, ids in postings.items()  # ids ascending: a binary search each
-                           if (i := int(np.searchsorted(ids, paper))) < len(ids) and ids[i] == paper)
-            out.append((paper, float(scores[at]), shared))
-        return out
+        chosen = papers[best]
+        # Which terms each chosen paper contains: one sorted search per term, not per paper and term.
+        contains = [(word, _members(chosen, ids)) for word, ids in walks]
+        return [(int(paper), float(scores[at]), tuple(word for word, has in contains if has[i]))
+                for i, (paper, at) in enumerate(zip(chosen, best))]
 
     def written_as_typed(self, conn, word: str, sample: int) -> bool:
         row = conn.execute(

@@ -34,14 +34,18 @@ PREDICATE_CACHE_SIZE = 64   # filter leaves the catalogue cannot answer from mem
 LEAF_CACHE_SIZE = 512      # one phrase's BM25 contributions (ranking.py), beside the warmed ones
 SCORE_CACHE_SIZE = 8       # a text tree's matches and scores, 1.5 MB each at 165k papers
 RESULT_CACHE_SIZE = 64      # view -> finished SearchResult: popular views are answered without work
+# Related papers: a term's papers (an int32 array). 32 MB holds every term the method may
+# choose on 165k papers (those in up to 5% of them; the commonest 5,000 are 26 MB of it).
+POSTINGS_CACHE_BYTES = 32 << 20
 
 
 class Memo:
     """An LRU map shared by request threads; values are computed outside the lock and
     must be immutable (ints, tuples, frozen results): every thread gets the same object."""
 
-    def __init__(self, size: int):
-        self._items: LRUCache = LRUCache(maxsize=size)
+    def __init__(self, size: int, getsizeof=None):
+        # `getsizeof`: the size of a value, `size` then bounds their sum (bytes) instead of their count
+        self._items: LRUCache = LRUCache(maxsize=size, getsizeof=getsizeof)
         self._lock = threading.Lock()
 
     def get_or(self, key, compute):
@@ -105,6 +109,8 @@ class Catalogue:
     results: Memo = field(default_factory=lambda: Memo(RESULT_CACHE_SIZE))
     # The engine's vocabulary (term -> papers), read on first use by related papers.
     vocabulary: Memo = field(default_factory=lambda: Memo(1))
+    # Each term's papers as related papers walked them (engine.similar's cache), bounded in bytes.
+    postings: Memo = field(default_factory=lambda: Memo(POSTINGS_CACHE_BYTES, getsizeof=lambda ids: ids.nbytes))
     leaves: Memo = field(default_factory=lambda: Memo(LEAF_CACHE_SIZE))
     scores: Memo = field(default_factory=lambda: Memo(SCORE_CACHE_SIZE))
     # The most frequent words' contributions, scored at start-up and never evicted.

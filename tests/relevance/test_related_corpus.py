@@ -3,6 +3,9 @@ the current method ranks them must all be graded (tests/relevance/related_judgme
 0/1/2 read blind from title and abstract); then the share graded related (1 or 2) and the
 share from the paper's own month are measured against the targets.
 
+Fewer than six are shown when the rest are weak evidence (app/related.py): how many are
+shown is held to a floor too, so the share is not reached by showing little.
+
 Runs on the corpus catalogue (PAPERS_CORPUS_DB, else one built from the corpus once, as
 the topic figures do); skipped without the corpus. A changed method names the pairs still
 to judge, so the figure is never computed over an unjudged list.
@@ -26,8 +29,13 @@ JUDGMENTS = HERE / "related_judgments.toml"
 SHOWN = 6
 RELATED_TARGET = 0.8      # share of shown related papers judged related (1 or 2)
 SAME_MONTH_LIMIT = 0.5    # share of them published in the paper's own month, at most
+# Fewer than six are shown when the rest are weak evidence; the share judged related is then
+# over what is shown, so showing little must not be how it is reached:
+MIN_WITH_RELATED = 0.9    # share of judged papers that show at least one related paper
+MIN_SHOWN_MEAN = 4.0      # related papers shown per judged paper, on average
 # Measured today below the target (strict: reaching it makes the test fail until this goes).
-BELOW_RELATED_TARGET = "0.739 of 360 with the tuned topic rules (0.744 before them): bench/README.md, related papers"
+BELOW_RELATED_TARGET = ("0.785 of 413 with the evidence floor: sets A 0.874 and B 0.791, on which it was chosen;"
+                        " set C, drawn after, 0.679 (the previous method 0.627): bench/README.md, related papers")
 
 pytestmark = pytest.mark.corpus
 
@@ -90,3 +98,10 @@ def test_related_papers_are_not_mostly_from_the_papers_own_month(shown):
     pairs = [(month, own) for related in shown.values() for _, month, own in related]
     same = sum(month is not None and month == own for month, own in pairs) / len(pairs)
     assert same <= SAME_MONTH_LIMIT, f"{same:.2f} of related papers from the paper's own month"
+
+
+def test_most_papers_show_related_papers_and_most_of_six(shown):
+    counts = [len(related) for related in shown.values()]
+    with_related = sum(n > 0 for n in counts) / len(counts)
+    assert with_related >= MIN_WITH_RELATED, f"{with_related:.2f} of papers show any related paper"
+    assert sum(counts) / len(counts) >= MIN_SHOWN_MEAN, f"{sum(counts) / len(counts):.2f} shown per paper"

@@ -104,7 +104,30 @@ def gaze_catalogue(database, tmp_path):
 
 def test_a_paper_about_the_shared_words_ranks_above_one_using_them_in_passing(gaze_catalogue):
     keys = [r.hit.key for r in related_papers(papers.paper_by_key("2603.00001"))]
-    assert keys.index("2402.00001") < keys.index("2401.00001")
+    assert "2402.00001" in keys
+    assert "2401.00001" not in keys[:keys.index("2402.00001")]   # below it, or not shown at all
+
+
+# Papers that use two of the target's words on the way to subjects of their own.
+PASSING = [{"id": f"2404.000{i:02d}", "title": f"{subject} with Spectral Kernels",
+            "abstract": f"Fixational gaze data enter a {subject.lower()} pipeline over {detail}.",
+            "authors": ["Barbara Liskov"], "published": "2024-04-01"}
+           for i, (subject, detail) in enumerate([
+               ("Rotor Diagnostics", "bearings, turbines, vibration spectra and gearbox faults"),
+               ("Crop Yield Forecasting", "soil moisture, rainfall, satellite imagery and fertiliser"),
+               ("Credit Scoring", "loan defaults, repayment histories, ledgers and bank statements"),
+               ("Protein Folding", "residue contacts, backbone torsions, side chains and solvents"),
+               ("Traffic Routing", "intersections, congestion, signal timing and vehicle queues"),
+               ("Seismic Inversion", "wavefields, reflectors, shot gathers and velocity models"),
+               ("Music Transcription", "onsets, chords, pitch contours and drum hits"),
+               ("Legal Retrieval", "statutes, precedents, court rulings and contracts")])]
+
+
+def test_a_paper_with_few_true_neighbours_shows_those_not_six_that_merely_share_words(
+        database, tmp_path):
+    loaded(database, tmp_path, [GAZE, ABOUT_IT, *PASSING, *NEWER]).close()
+    keys = [r.hit.key for r in related_papers(papers.paper_by_key("2603.00001"))]
+    assert keys == ["2402.00001"]
 
 
 def test_words_that_recur_in_their_papers_weigh_more_than_words_of_prose():
@@ -124,3 +147,24 @@ def test_warm_reads_the_vocabulary_before_the_first_paper_page_asks(catalogue):
     related.warm()
     lexical = get_engine().analyze("lexical")[0]          # as the index stems it
     assert memo.peek("terms")[lexical] == (2, 4)           # two papers, in title and abstract each
+
+
+def test_similar_keeps_each_terms_papers_in_the_cache_it_is_given_and_answers_the_same(catalogue):
+    from app.search.catalogue import Memo
+    terms = {"lexical": 3.0, "dictionaries": 2.0, "inventories": 1.0, "student": 0.5}
+    cache = Memo(1 << 20, getsizeof=lambda ids: ids.nbytes)
+    plain = get_engine().similar(catalogue, terms, 10)
+    assert get_engine().similar(catalogue, terms, 10, cache=cache) == plain
+    kept = cache.peek("lexical")
+    assert sorted(kept) == sorted(key_to_id(catalogue, k) for k in ("2602.00001", "1905.00001"))
+    assert not kept.flags.writeable                           # shared by every request
+    assert get_engine().similar(catalogue, terms, 10, cache=cache) == plain
+    assert cache.peek("lexical") is kept                      # read once, not walked again
+
+
+def test_a_paper_added_later_is_found_although_the_terms_were_walked_before(database, tmp_path, catalogue):
+    target = papers.paper_by_key("2602.00001")
+    assert "2602.00777" not in {r.hit.key for r in related_papers(target)}
+    twin = {**OLD_TWIN, "id": "2602.00777", "title": "Lexical Sense Inventories from Dictionaries"}
+    loaded(database, tmp_path, [twin]).close()                # a new state of the database
+    assert "2602.00777" in {r.hit.key for r in related_papers(target)}

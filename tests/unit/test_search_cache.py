@@ -119,7 +119,7 @@ def test_every_value_a_catalogue_caches_is_immutable(catalogue):
     related_papers(papers.paper_by_key("2401.00001"))
     cat = current(reader(), get_settings().database_path)
     memos = {"matches": cat.matches, "predicates": cat.predicates, "results": cat.results,
-             "vocabulary": cat.vocabulary, "leaves": cat.leaves, "scores": cat.scores,
+             "vocabulary": cat.vocabulary, "postings": cat.postings, "leaves": cat.leaves, "scores": cat.scores,
              "spelling": spelling._cache}  # corrections, cached per catalogue state and word
     assert all(memo.values() for name, memo in memos.items() if name != "predicates")
     assert [p for name, memo in memos.items() for p in _mutable_parts(tuple(memo.values()), name)] == []
