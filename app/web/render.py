@@ -38,16 +38,34 @@ templates.env.globals["kind_singular"] = {kind.name: kind.singular for kind in k
 VARY = {"Vary": "HX-Request, HX-Live"}
 
 
+_FROM_CONTEXT = object()
+
+
 @pass_context
-def link_attrs(context, url: str) -> Markup:
+def link_attrs(context, url: str, view_path=_FROM_CONTEXT) -> Markup:
     """`href` of a link, and `hx-get` too when it stays in the view being shown (its path is the
     view's `view_path`, or the page has none): htmx then swaps the results in place, and the link
-    still works as a plain link without JavaScript. The one rule of every view link (`vlink`)."""
-    view_path = context.get("view_path")
+    still works as a plain link without JavaScript. The one rule of every view link (`vlink`).
+    A kept macro (below) is given `view_path`, having no context of its own."""
+    if view_path is _FROM_CONTEXT:
+        view_path = context.get("view_path")
     quoted = escape(url)
     if view_path is None or url.partition("?")[0] == view_path:
         return Markup(f'href="{quoted}" hx-get="{quoted}"')
     return Markup(f'href="{quoted}"')
+
+
+def kept(template: str, macro: str, *args) -> Markup:
+    """A macro's rendering, kept for its arguments: for the pieces a page repeats and other pages
+    repeat again (a facet value with its two links, a row's tag chips). Such a macro reads nothing
+    but its arguments (hashable values: a view, its params, frozen result values) and the constant
+    globals and filters, so the same arguments always render the same text."""
+    return _kept(template, macro, args)
+
+
+@lru_cache(maxsize=16_384)
+def _kept(template: str, macro: str, args: tuple) -> Markup:
+    return getattr(templates.env.get_template(template).module, macro)(*args)
 
 
 @lru_cache(maxsize=65_536)
@@ -84,12 +102,8 @@ class _MetaFields(NamedTuple):
 
 def hit_meta(hit) -> Markup:
     """A row's byline, date and links (`meta` in _macros.html), the same for a paper in every view."""
-    return _meta(_MetaFields(hit.key, hit.authors, hit.published, hit.arxiv_id, hit.url, hit.upvotes))
-
-
-@lru_cache(maxsize=8192)
-def _meta(fields: _MetaFields) -> Markup:
-    return templates.env.get_template("_macros.html").module.meta(fields)
+    return _kept("_macros.html", "meta", (_MetaFields(hit.key, hit.authors, hit.published, hit.arxiv_id, hit.url,
+                                                      hit.upvotes),))
 
 
 def page_numbers(page: int, last: int) -> list[int]:
@@ -102,7 +116,7 @@ def facet_labels(facets) -> dict[str, str]:
     return {v.value: v.label for values in facets.values() for v in values}
 
 
-templates.env.globals.update(link_attrs=link_attrs, hit_meta=hit_meta, whole_abstract=whole_abstract, page_numbers=page_numbers,
+templates.env.globals.update(link_attrs=link_attrs, kept=kept, hit_meta=hit_meta, whole_abstract=whole_abstract, page_numbers=page_numbers,
                              more_than_snippet=more_than_snippet, facet_labels=facet_labels)
 templates.env.filters["author_path"] = author_path
 templates.env.filters["num"] = "{:,}".format  # 12345 -> "12,345"
