@@ -63,7 +63,7 @@ def kept(template: str, macro: str, *args) -> Markup:
     return _kept(template, macro, args)
 
 
-@lru_cache(maxsize=16_384)
+@lru_cache(maxsize=8192)  # a page keeps about 65 pieces (a few hundred bytes each): 120 pages' worth
 def _kept(template: str, macro: str, args: tuple) -> Markup:
     return getattr(templates.env.get_template(template).module, macro)(*args)
 
