@@ -68,7 +68,7 @@ def _kept(template: str, macro: str, args: tuple) -> Markup:
     return getattr(templates.env.get_template(template).module, macro)(*args)
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=16_384)
 def author_path(name: str) -> str:
     """/authors/{slug} of an author's name: the ingest's own slug rule, so row links need no query."""
     return "/authors/" + url_quote(author_slug(name))  # Jinja's `urlencode` of a string
