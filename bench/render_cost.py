@@ -7,8 +7,8 @@ cached result, CPU per request and bytes, without a server.
 The app runs under Starlette's TestClient on the catalogue given (a copy: the app only reads it).
 The query is asked a few times first, so its result is cached and every timed request measures
 rendering (and the HTTP edge) alone; the views take turns for a few rounds and each keeps its
-least CPU per request (on a shared machine the others' load only ever adds). CPU is `time.process_time` (every thread of the process,
-the worker thread a sync route runs in included). `--unseen` adds never-seen queries (each request
+least CPU per request (on a shared machine the others' load only ever adds). CPU is
+`time.process_time` (every thread of the process, the worker thread a sync route runs in included). `--unseen` adds never-seen queries (each request
 a new query, so the search runs too), reported apart. `--profile` runs cProfile over the HTML route
 (called in this thread) and prints where the time goes; `--dump` writes each view's body for diffing
 before and after a change.
@@ -126,7 +126,8 @@ def main() -> None:
     print("| view | CPU ms/request | wall ms/request | bytes | CPU vs API |")
     print("|---|---|---|---|---|")
     for label, row in rows.items():
-        print(f"| {label} | {row['cpu_ms']:.2f} | {row['wall_ms']:.2f} | {row['bytes']:,} | {row['cpu_ms'] / api:.2f}x |")
+        print(f"| {label} | {row['cpu_ms']:.2f} | {row['wall_ms']:.2f} | {row['bytes']:,} "
+              f"| {row['cpu_ms'] / api:.2f}x |")
     for label, row in unseen.items():
         print(f"| {label}, never-seen queries ({row['n']}) | {row['cpu_ms']:.2f} | {row['wall_ms']:.2f} "
               f"| {row['bytes']:,} | |")

@@ -116,8 +116,8 @@ def facet_labels(facets) -> dict[str, str]:
     return {v.value: v.label for values in facets.values() for v in values}
 
 
-templates.env.globals.update(link_attrs=link_attrs, kept=kept, hit_meta=hit_meta, whole_abstract=whole_abstract, page_numbers=page_numbers,
-                             more_than_snippet=more_than_snippet, facet_labels=facet_labels)
+templates.env.globals.update(link_attrs=link_attrs, kept=kept, hit_meta=hit_meta, whole_abstract=whole_abstract,
+                             page_numbers=page_numbers, more_than_snippet=more_than_snippet, facet_labels=facet_labels)
 templates.env.filters["author_path"] = author_path
 templates.env.filters["num"] = "{:,}".format  # 12345 -> "12,345"
 

@@ -22,7 +22,8 @@ def _hit(**fields) -> Hit:
     values = dict(id=1, key="2501.00001", arxiv_id="2501.00001", title="Sparse experts",
                   abstract="We route tokens to sparse experts. " * 5, authors=("Zoë Ångström", "Bo Li"),
                   published=date(2025, 1, 2), url=None, tags=(TagRef("moe", "Mixture of experts", "topic"),),
-                  snippet=Markup("We route tokens to sparse <mark>experts</mark>…"), title_html=Markup("Sparse experts"))
+                  snippet=Markup("We route tokens to sparse <mark>experts</mark>…"),
+                  title_html=Markup("Sparse experts"))
     return Hit(**{**values, **fields})
 
 
@@ -35,7 +36,7 @@ def test_a_link_to_another_view_is_a_plain_link():
 
 
 def test_on_a_page_without_a_view_every_link_swaps_in_place():
-    assert _link("/tags/moe", ) == '<a href="/tags/moe" hx-get="/tags/moe">x</a>'
+    assert _link("/tags/moe") == '<a href="/tags/moe" hx-get="/tags/moe">x</a>'
 
 
 def test_a_link_escapes_its_url():
