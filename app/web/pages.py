@@ -5,7 +5,8 @@ history restore) gets its `results` block alone. Responses that can be either
 say `Vary: HX-Request`, so no cache hands a fragment to a full navigation.
 """
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Annotated
 from urllib.parse import parse_qsl, urlsplit
 from urllib.parse import quote as url_quote
@@ -46,25 +47,21 @@ def run_search(params: SearchParams) -> SearchResult:
     return search.run(params)
 
 
+@dataclass(frozen=True)
 class View:
     """Where a search view lives: `/`, a tag page or an author page, which keep their own tag or
-    author out of the query string."""
-
-    def __init__(self, fixed_tag: str | None = None, fixed_author: str | None = None):
-        self.fixed_tag, self.fixed_author = fixed_tag, fixed_author
+    author out of the query string. Its URLs are pure functions of the view and the params, kept
+    once built: a page links to dozens of views (every chip and facet value), and a cached result
+    is shown again and again."""
+    fixed_tag: str | None = None
+    fixed_author: str | None = None
 
     def url(self, params: SearchParams, path: str = "") -> str:
-        if self.fixed_author and params.author == self.fixed_author:
-            base = f"/authors/{url_quote(self.fixed_author, safe='')}"
-            qs = params.query_string(author=None)
-        elif self.fixed_tag and self.fixed_tag in params.tags:
-            base = f"/tags/{url_quote(self.fixed_tag, safe='')}"
-            qs = params.query_string(tags=tuple(t for t in params.tags if t != self.fixed_tag))
-        else:
-            base, qs = "/", params.query_string()
-        if path:
-            base = base.rstrip("/") + "/" + path
-        return base + ("?" + qs if qs else "")
+        return _view_url(self, params, path)
+
+    def tag_url(self, params: SearchParams, slug: str) -> str:
+        """The view with one tag toggled (a row's tag chip)."""
+        return _tag_url(self, params, slug)
 
     def facets_url(self, kind: str, params: SearchParams) -> str:
         """The whole of one facet group of this view ("show all")."""
@@ -79,6 +76,26 @@ class View:
 
     def bibtex(self, params: SearchParams) -> str:
         return _export_url("export.bib", params)
+
+
+@lru_cache(maxsize=16_384)
+def _view_url(view: View, params: SearchParams, path: str) -> str:
+    if view.fixed_author and params.author == view.fixed_author:
+        base = f"/authors/{url_quote(view.fixed_author, safe='')}"
+        qs = params.query_string(author=None)
+    elif view.fixed_tag and view.fixed_tag in params.tags:
+        base = f"/tags/{url_quote(view.fixed_tag, safe='')}"
+        qs = params.query_string(tags=tuple(t for t in params.tags if t != view.fixed_tag))
+    else:
+        base, qs = "/", params.query_string()
+    if path:
+        base = base.rstrip("/") + "/" + path
+    return base + ("?" + qs if qs else "")
+
+
+@lru_cache(maxsize=16_384)
+def _tag_url(view: View, params: SearchParams, slug: str) -> str:
+    return _view_url(view, params.toggle_tag(slug), "")
 
 
 def _export_url(name: str, params: SearchParams) -> str:
