@@ -11,7 +11,6 @@ retag can share the ingest's transaction and no committed state ever shows a
 batch of papers without its tags.
 """
 
-import json
 import re
 import tomllib
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from pathlib import Path
 from whoosh.lang.porter import stem
 
 from app import plan, topic_evidence
+from app.db import values_in
 from app.engine import SearchEngine, get_engine
 from app.search.bitsets import from_ids, members, parse_ids
 from app.search.query import MAX_QUERY_CHARS, CompiledQuery, compile_query
@@ -95,11 +95,11 @@ def sync_topics(conn, topics: Sequence[Topic] | None = None) -> None:
                WHERE tags.kind = 'topic'""",
             (topic.slug, topic.name, topic.description, topic.query,
              topic.evidence.to_json() if topic.evidence else ""))
-    stale = f"{_TOPIC_TAG_IDS} AND slug NOT IN (SELECT value FROM json_each(?))"
-    slugs = json.dumps([t.slug for t in topics])
+    listed, slugs = values_in(conn, [t.slug for t in topics], "text")
+    stale = f"{_TOPIC_TAG_IDS} AND slug NOT IN {listed}"
     # Explicit, so stale links go even on a connection without foreign keys on.
-    conn.execute(f"DELETE FROM paper_tags WHERE tag_id IN ({stale})", (slugs,))
-    conn.execute(f"DELETE FROM tags WHERE id IN ({stale})", (slugs,))
+    conn.execute(f"DELETE FROM paper_tags WHERE tag_id IN ({stale})", slugs)
+    conn.execute(f"DELETE FROM tags WHERE id IN ({stale})", slugs)
 
 
 def topic_members(conn) -> dict[str, set[int]]:
@@ -130,12 +130,12 @@ def retag(conn, paper_ids: Sequence[int] | None = None) -> int:
         within = scope = sorted({int(i) for i in paper_ids})
         if not scope:
             return 0
-        conn.execute("DELETE FROM paper_tags WHERE paper_id IN (SELECT value FROM json_each(?)) "
-                     f"AND tag_id IN ({_TOPIC_TAG_IDS})", (json.dumps(scope),))
+        listed, ids = values_in(conn, scope)
+        conn.execute(f"DELETE FROM paper_tags WHERE paper_id IN {listed} AND tag_id IN ({_TOPIC_TAG_IDS})", ids)
     if not scope:
         return 0
     size = scope[-1] + 1
-    scope_reads = Scope(conn, get_engine(), within, from_ids(scope, size), size)
+    scope_reads = Scope(conn, get_engine(conn), within, from_ids(scope, size), size)
     written = 0
     for tag_id, rule, evidence in rules:
         compiled = compile_rule(rule or "")
@@ -156,7 +156,7 @@ def papers_matching(conn, compiled: CompiledQuery) -> list[int]:
     if not ids:
         return []
     size = max(ids) + 1
-    return members(Scope(conn, get_engine(), None, from_ids(ids, size), size).papers(compiled))
+    return members(Scope(conn, get_engine(conn), None, from_ids(ids, size), size).papers(compiled))
 
 
 class Scope:
@@ -190,8 +190,8 @@ class Scope:
                 wanted = [i for i, slug in tags if plan.ascii_fold(slug) == plan.ascii_fold(leaf.slug)]
             else:
                 wanted = [i for i, slug in tags if plan.ascii_fold(slug).startswith(plan.ascii_fold(leaf.prefix))]
-            bits = self._ids("SELECT group_concat(paper_id) FROM paper_tags WHERE tag_id IN"
-                             " (SELECT value FROM json_each(?))", (json.dumps(wanted),))
+            listed, ids = values_in(self.conn, wanted)
+            bits = self._ids(f"SELECT group_concat(paper_id) FROM paper_tags WHERE tag_id IN {listed}", ids)
             return bits, universe & ~bits
         if isinstance(leaf, plan.Years):
             true = self._ids("SELECT group_concat(id) FROM papers WHERE year BETWEEN ? AND ?",
@@ -216,8 +216,8 @@ def weigh(conn, ids: Sequence[int], evidence: topic_evidence.Evidence) -> list[i
     """The candidates whose title and abstract carry enough evidence (ascending ids)."""
     kept: list[int] = []
     for chunk in range(0, len(ids), 5000):
-        rows = conn.execute("SELECT id, title, abstract FROM papers WHERE id IN (SELECT value FROM json_each(?))"
-                            " ORDER BY id", (json.dumps(list(ids[chunk:chunk + 5000])),))
+        listed, args = values_in(conn, ids[chunk:chunk + 5000])
+        rows = conn.execute(f"SELECT id, title, abstract FROM papers WHERE id IN {listed} ORDER BY id", args)
         kept.extend(r[0] for r in rows if topic_evidence.judge(r[1] or "", r[2] or "", evidence))
     return kept
 
@@ -241,7 +241,7 @@ def explain(conn, paper_id: int, tag_slug: str) -> list[str]:
     if row[1]:  # the mentions that count, as the paper writes them
         paper = conn.execute("SELECT title, abstract FROM papers WHERE id = ?", (paper_id,)).fetchone()
         return topic_evidence.judge(paper[0] or "", paper[1] or "", topic_evidence.from_json(row[1])) if paper else []
-    engine = get_engine()
+    engine = get_engine(conn)
     found, seen = [], set()
     for term, text in compile_rule(row[0]).leaves:
         key = tuple(stem(t) for t in term.split())
