@@ -126,7 +126,10 @@ def _run(params: SearchParams, conn, cat: Catalogue, all_facets: bool = False) -
                                   limit=None if all_facets else facets.FACET_LIMIT)
     # The words marked on the page: the loosened reading's when loosened.
     highlight = search.loose_text if relaxed else used.match
-    matches = search.bits(highlight) if highlight is not None else None
+    if highlight is None:
+        matches = None
+    else:  # a loosened reading's chosen papers are scored already: no scoring of all its matches
+        matches = scored.bits() if relaxed else search.bits(highlight)
     return SearchResult(
         params=params, total=sets.results.bit_count(), hits=hits.page(conn, ids, highlight, matches),
         facets=groups, suggestion=suggestion, corrected_query=corrected,
@@ -214,17 +217,18 @@ class _Search:
         meaningful = [p for p in parts if not (isinstance(p, Words) and len(p.tokens) == 1
                                                and p.tokens[0] in STOPWORDS)]
         counted = [p for p in meaningful
-                   if ranking.score(conn, cat, p).match.sum() <= COMMON_SHARE * cat.total]
+                   if ranking.matches(conn, cat, p).sum() <= COMMON_SHARE * cat.total]
         if len(meaningful) < 1 or len(counted) < 1 or len(parts) < 2:
             return None
         need = ranking.required(len(counted))
-        excluded = ranking.score(conn, cat, any_of(compiled.excluded)).match if compiled.excluded else None
-        while True:
-            scored = ranking.at_least(conn, cat, meaningful, counted, need, excluded)
-            if need >= len(counted) or scored.match.sum() <= LOOSE_MAX_SHARE * cat.total:
+        excluded = ranking.matches(conn, cat, any_of(compiled.excluded)) if compiled.excluded else None
+        while True:  # match sets first (cheap); BM25 only for the papers finally chosen
+            match = ranking.at_least(conn, cat, counted, need, excluded)
+            if need >= len(counted) or match.sum() <= LOOSE_MAX_SHARE * cat.total:
                 break
             need += 1
         self.loose_text = meaningful[0] if len(meaningful) == 1 else AnyOf(tuple(meaningful))
+        scored = ranking.score_within(conn, cat, self.loose_text, match)
         return self._sets(compiled, scored.bits() & cat.universe), scored
 
     def _sets(self, compiled: CompiledQuery, matches: int) -> facets.Sets:

@@ -9,14 +9,20 @@ can say which one a query went past (422) and the page can say it in words; noth
 past a bound is searched, so no query can hold a worker for long. The time limit of a
 request (app/db.py `time_limit`, checked between steps in Python too) is the second line.
 
-Measured on the 165k catalogue (bench/README.md): scoring costs about 5-8 us of CPU a posting
-read, so the postings bound keeps an uncached query under a second of CPU; prefixes are
-bounded by their expansions because the engine re-walks every expanded term.
+Measured on the 165k catalogue (bench/README.md): scoring costs about 4-8 us of CPU a paper
+scored, while reading a posting list costs a small fraction of that. So the bound is on the
+papers a query makes the engine score, estimated from document counts (an AND scores at most
+its rarest part's papers, an OR the sum of its sides'), not on the postings it reads: a
+title-like AND of common words ("evaluating reasoning in multimodal") reads 250,000 postings
+and scores 3,000 papers in tens of milliseconds. A lone word or phrase is always answered:
+it is scored once per catalogue state and cached, so its cost (at most every paper) is paid
+once, as the start-up warm-up pays it for the most frequent words. Prefixes are bounded by
+their expansions and their postings because the engine re-walks every expanded term.
 """
 
 from collections.abc import Iterator
 
-from app.plan import And, AnyOf, Filter, Matches, Not, Or, PaperId, Published, Tag, TagPrefix, Text, Words, Years
+from app.plan import AllOf, And, AnyOf, Filter, Matches, Not, Or, PaperId, Published, Tag, TagPrefix, Text, Words, Years
 
 # What a query may say (query.py checks these while compiling). People write a handful of
 # each; together with the index bounds below they keep any query under a second.
@@ -30,7 +36,9 @@ PLAN_LIMITS = {
 }
 # What the index says (`check`).
 MAX_PREFIX_TERMS = 1000       # index terms one prefix may stand for ("pro*": 1,184 on 165k papers)
-MAX_POSTINGS = 150_000        # postings read for the words and prefixes not scored before
+MAX_PREFIX_POSTINGS = 150_000  # postings of the prefixes not scored before (every expanded term walked)
+MAX_POSTINGS = 5_000_000      # postings read for the words not scored before (a fast merge)
+MAX_SCORED = 300_000          # papers scored for a query not assembled from scored words (~1-2 s CPU)
 
 
 class Refused(Exception):
@@ -108,10 +116,11 @@ def plan_refusal(match: Text | None, where: Filter | None, limits: dict[str, int
 # --- what the index says ---------------------------------------------------------------
 
 def check(conn, cat, engine, texts: list[Text], known) -> None:
-    """Raise Refused when a prefix stands for too many words, or the words not scored before
-    (`known(words)` says which are) would read too many postings. Looked up in the
-    engine's vocabulary, once per catalogue state and leaf."""
-    postings, tokens = 0, []
+    """Raise Refused when a prefix stands for too many words, or the texts with a phrase not
+    scored before (`known(words)` says which are) would make the engine read too many
+    postings or score too many papers. Looked up in the engine's vocabulary, once per
+    catalogue state and leaf."""
+    prefix_postings, tokens, unknown = 0, [], []
     for words in dict.fromkeys(w for t in texts for w in text_leaves(t)):
         if words.prefix:
             terms, docs = expansion(conn, cat, engine, words.tokens[-1])
@@ -121,15 +130,44 @@ def check(conn, cat, engine, texts: list[Text], known) -> None:
                               f"stand for at most {MAX_PREFIX_TERMS}. Type more of the word.")
         if known(words):
             continue
+        unknown.append(words)
         if words.prefix:
-            postings += docs
+            prefix_postings += docs
         tokens += words.tokens[:-1] if words.prefix else words.tokens
-    postings += sum(frequencies(conn, cat, engine, tokens).values())
-    if postings > MAX_POSTINGS:
-        raise Refused("max_postings",
-                      f"This query is too broad to answer quickly: its words occur in {postings:,} places "
-                      f"in the index, and a query may read at most {MAX_POSTINGS:,}. Use fewer or longer "
-                      "prefixes, fewer alternatives, or more specific words.")
+    if not unknown:
+        return
+    docs = frequencies(conn, cat, engine, tokens)
+    if prefix_postings > MAX_PREFIX_POSTINGS or sum(docs.values()) > MAX_POSTINGS:
+        raise _too_broad("occur in {:,} places in the index, and a query may read at most {:,}",
+                         *((prefix_postings, MAX_PREFIX_POSTINGS) if prefix_postings > MAX_PREFIX_POSTINGS
+                           else (sum(docs.values()), MAX_POSTINGS)))
+
+    def papers_of(words: Words) -> int:
+        counts = [docs.get(t, 0) for t in (words.tokens[:-1] if words.prefix else words.tokens)]
+        if words.prefix:
+            counts.append(expansion(conn, cat, engine, words.tokens[-1])[1])
+        return min(counts, default=0)  # a phrase occurs at most where its rarest word does
+
+    scored = sum(_scored_at_most(t, papers_of) for t in texts
+                 if not isinstance(t, Words) and any(w in unknown for w in text_leaves(t)))
+    if scored > MAX_SCORED:
+        raise _too_broad("would rank {:,} papers one by one, and a query may rank at most {:,} "
+                         "(an AND of its words ranks far fewer than an OR)", scored, MAX_SCORED)
+
+
+def _scored_at_most(text: Text, papers_of) -> int:
+    """Papers the engine may score for a text tree: an AND at most its rarest part's, an OR the
+    sum of its sides' (excluded parts only remove papers)."""
+    if isinstance(text, Words):
+        return papers_of(text)
+    counts = [_scored_at_most(p, papers_of) for p in text.parts]
+    return min(counts) if isinstance(text, AllOf) else sum(counts)
+
+
+def _too_broad(what: str, count: int, limit: int) -> Refused:
+    return Refused("max_postings", "This query is too broad to answer quickly: its words "
+                   + what.format(count, limit)
+                   + ". Use fewer or longer prefixes, fewer alternatives, or more specific words.")
 
 
 def expansion(conn, cat, engine, prefix: str) -> tuple[int, int]:

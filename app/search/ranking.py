@@ -162,18 +162,51 @@ def _assembled(conn, cat: Catalogue, text: Text) -> Scored:
     return Scored(_frozen(root), _frozen(total))
 
 
-def at_least(conn, cat: Catalogue, parts: list[Text], counted: list[Text], need: int,
-             excluded: np.ndarray | None = None) -> Scored:
-    """Papers matching at least `need` of `counted` (and none of `excluded`), scored as the
-    OR of `parts` (a minimum-should-match: the fallback of a query whose AND finds too little)."""
-    scored = score(conn, cat, parts[0] if len(parts) == 1 else AnyOf(tuple(parts)))
+def matches(conn, cat: Catalogue, text: Text) -> np.ndarray:
+    """The papers matching a text tree, as a bool per paper id, cached per catalogue state.
+    From the scored arrays when every phrase is scored already; else from the engine's
+    match alone (reading postings, no BM25), which costs far less than scoring."""
+    if all(known(cat, w) for w in _leaves(text)):
+        return score(conn, cat, text).match
+
+    def compute():
+        ids = np.asarray(get_engine().match_ids(conn, text), dtype=np.int64)
+        mask = np.zeros(cat.size, dtype=bool)
+        mask[ids[ids < cat.size]] = True
+        return _frozen(mask)
+    return cat.matches.get_or(("mask", get_engine().render(text)), compute)
+
+
+def at_least(conn, cat: Catalogue, counted: list[Text], need: int,
+             excluded: np.ndarray | None = None) -> np.ndarray:
+    """Papers matching at least `need` of `counted` and none of `excluded` (the match of a
+    minimum-should-match: the fallback of a query whose AND finds too little)."""
     hits = np.zeros(cat.size, dtype=np.int16)
     for part in counted:
-        hits += score(conn, cat, part).match
-    match = scored.match & (hits >= need)
+        hits += matches(conn, cat, part)
+    match = hits >= need
     if excluded is not None:
         match &= ~excluded
-    return Scored(_frozen(match), scored.score)
+    return match
+
+
+def score_within(conn, cat: Catalogue, text: Text, within: np.ndarray) -> Scored:
+    """The BM25 scores of a text tree for the papers of `within` (all of which match it).
+    Assembled from scored phrases when all are scored; else one engine statement that
+    computes BM25 for those papers only, the same values the assembly gives."""
+    if all(known(cat, w) for w in _leaves(text)):
+        whole = score(conn, cat, text)
+        return Scored(_frozen(within & whole.match), whole.score)
+    size = cat.size
+    rows = get_engine().rank(conn, text, WEIGHTS, np.flatnonzero(within).tolist(), 0)
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+    keep = ids < size
+    match = np.zeros(size, dtype=bool)
+    match[ids[keep]] = True
+    total = np.zeros(size, dtype=np.float64)
+    total[ids[keep]] = scores[keep]
+    return Scored(_frozen(match), _frozen(total))
 
 
 def required(count: int) -> int:

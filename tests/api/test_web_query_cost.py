@@ -63,3 +63,20 @@ def test_sitemaps_are_rendered_once_per_state_of_the_catalogue(client, monkeypat
     second = client.get("/sitemap.xml")
     assert first.status_code == second.status_code == 200 and first.text == second.text
     assert len(calls) <= 1
+
+
+def test_the_bound_counts_the_papers_a_query_ranks_not_the_postings_it_reads(client, monkeypatch):
+    from app.search import cost, ranking
+    monkeypatch.setattr(ranking, "known", lambda cat, words: False)  # every word as never scored
+    totals = {w: client.get("/api/papers", params={"q": w}).json()["total"] for w in ("attention", "training")}
+    assert all(totals.values())
+    monkeypatch.setattr(cost, "MAX_SCORED", max(totals.values()))
+    # An OR ranks the papers of both sides: past the bound.
+    refused = client.get("/api/papers", params={"q": "attention OR training"})
+    assert refused.status_code == 422 and refused.json()["limit"] == "max_postings"
+    assert "rank" in refused.json()["detail"]
+    # An AND ranks at most its rarer word's papers: answered, whatever the postings it reads.
+    assert client.get("/api/papers", params={"q": "attention training"}).status_code == 200
+    # A lone word is scored once per catalogue state and kept: answered however common it is.
+    monkeypatch.setattr(cost, "MAX_SCORED", 0)
+    assert client.get("/api/papers", params={"q": "training"}).status_code == 200
