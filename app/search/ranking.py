@@ -170,11 +170,11 @@ def matches(conn, cat: Catalogue, text: Text) -> np.ndarray:
         return score(conn, cat, text).match
 
     def compute():
-        ids = np.asarray(get_engine().match_ids(conn, text), dtype=np.int64)
+        ids = np.asarray(get_engine(conn).match_ids(conn, text), dtype=np.int64)
         mask = np.zeros(cat.size, dtype=bool)
         mask[ids[ids < cat.size]] = True
         return _frozen(mask)
-    return cat.matches.get_or(("mask", get_engine().render(text)), compute)
+    return cat.matches.get_or(("mask", get_engine(conn).render(text)), compute)
 
 
 def at_least(conn, cat: Catalogue, counted: list[Text], need: int,
@@ -198,7 +198,7 @@ def score_within(conn, cat: Catalogue, text: Text, within: np.ndarray) -> Scored
         whole = score(conn, cat, text)
         return Scored(_frozen(within & whole.match), whole.score)
     size = cat.size
-    rows = get_engine().rank(conn, text, WEIGHTS, np.flatnonzero(within).tolist(), 0)
+    rows = get_engine(conn).rank(conn, text, WEIGHTS, np.flatnonzero(within).tolist(), 0)
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
     keep = ids < size
