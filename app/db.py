@@ -267,12 +267,10 @@ def identity(conn) -> tuple[int, int] | None:
 
 def _drop_reader() -> None:
     conn = getattr(_local, "conn", None)
-    path = getattr(_local, "path", None)
     _local.conn = _local.path = _local.identity = None
     if isinstance(conn, pg.Connection):
-        pool = _pools.get(path)
-        if pool is not None:
-            pool.give_back(conn)  # broken, or of another database: the pool discards or keeps it
+        if conn.pool is not None:
+            conn.pool.give_back(conn)  # broken, or of another database: the pool discards or keeps it
         else:
             conn.close()
     elif conn is not None:

@@ -188,6 +188,17 @@ class Connection:
         self.past_deadline = past_deadline  # app/db.py's request deadline (time_limit), for readers
         self.row_factory = Row
         self.writer_wait_ms = WRITER_WAIT_MS
+        self.pool: "ReaderPool | None" = None  # the pool this connection goes back to
+
+    def __del__(self):
+        # A request thread that ends (a worker pool shrinking, a test client's threads) drops
+        # its thread-local connection: it goes back to the pool rather than leaking from it.
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            try:
+                pool.give_back_raw(self.raw)
+            except Exception:  # noqa: BLE001 - at interpreter exit the pool may be gone already
+                pass
 
     def execute(self, sql: str, params=None) -> Cursor:
         verb = sql.strip().upper()
@@ -292,13 +303,20 @@ class ReaderPool:
                                    check=ConnectionPool.check_connection, name="papers-readers")
 
     def take(self) -> Connection:
-        return Connection(self.pool.getconn(), readonly=True, past_deadline=self.past_deadline, url=self.url)
+        conn = Connection(self.pool.getconn(), readonly=True, past_deadline=self.past_deadline, url=self.url)
+        conn.pool = self
+        return conn
 
     def give_back(self, conn: Connection) -> None:
+        if conn.pool is self:
+            conn.pool = None
+            self.give_back_raw(conn.raw)
+
+    def give_back_raw(self, raw: psycopg.Connection) -> None:
         try:
-            self.pool.putconn(conn.raw)
+            self.pool.putconn(raw)
         except Exception:  # noqa: BLE001 - a connection the pool no longer knows: just close it
-            conn.raw.close()
+            raw.close()
 
     def close(self) -> None:
         self.pool.close()
