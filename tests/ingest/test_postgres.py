@@ -203,3 +203,30 @@ def test_a_second_writer_waits_for_the_first_then_is_told_the_database_is_locked
     finally:
         first.close()
         second.close()
+
+
+def test_health_says_postgresql_and_whether_it_reads_a_standby(client):
+    body = client.get("/health").json()
+    assert (body["status"], body["database"], body["standby"], body["papers"]) == ("ok", "postgresql", False, 93)
+
+
+def test_db_check_and_optimize_work_on_postgresql(seeded, capsys):
+    from app.cli import main
+
+    assert main(["db", "check"]) == 0
+    assert main(["db", "optimize"]) == 0
+    assert "verified" in capsys.readouterr().err
+
+
+def test_an_unreachable_server_is_one_error_line_and_exit_3(monkeypatch, capsys):
+    from app.cli import main
+    from app.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/none")
+    get_settings.cache_clear()
+    try:
+        assert main(["db", "upgrade"]) == 3
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot use the database at postgresql+psycopg://postgres@127.0.0.1:1/none")
