@@ -159,7 +159,10 @@ def cmd_db(args: argparse.Namespace) -> int:
         migrate.downgrade(revision=args.revision or "-1")
     elif args.action == "check":
         conn = connect(_existing_database())
-        problems = check_database(conn)
+        try:
+            problems = check_database(conn)
+        finally:
+            conn.close()
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
         if problems:
@@ -167,9 +170,12 @@ def cmd_db(args: argparse.Namespace) -> int:
         print("ok: integrity and full-text index verified", file=sys.stderr)
     elif args.action == "optimize":
         conn = connect(_existing_database())
-        get_engine(conn).optimize(conn)
-        if not is_postgres(conn):
-            conn.execute("PRAGMA optimize")
+        try:
+            get_engine(conn).optimize(conn)
+            if not is_postgres(conn):
+                conn.execute("PRAGMA optimize")
+        finally:
+            conn.close()
         print("ok: full-text index optimized", file=sys.stderr)
     return 0
 

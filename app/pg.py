@@ -121,7 +121,8 @@ def translate(sql: str) -> str:
             return "%%"
         if token.startswith(":") and token != "::":
             return f"%({token[1:]})s"
-        return token  # a string literal, a quoted identifier or a cast
+        # A string literal or a quoted identifier (psycopg reads % even there), or a cast.
+        return token.replace("%", "%%")
     return _TOKENS.sub(placeholder, sql)
 
 

@@ -19,8 +19,8 @@ tables on both. On PostgreSQL:
   words): the statistics BM25, spelling and related papers need, kept by row triggers, or for a bulk load by the
   engine in the load's own transaction (the triggers stand aside while
   `papers.bulk_index` is on for that transaction);
-- `catalogue_version`, bumped by every statement that writes papers, authors, tags or
-  aliases, in the writer's transaction: app servers (on any machine, reading a
+- `catalogue_version`, bumped once by every transaction that writes papers, authors,
+  tags or aliases, in that transaction: app servers (on any machine, reading a
   replica) rebuild their in-memory catalogue when it moves.
 """
 from alembic import op
@@ -96,9 +96,14 @@ UPGRADE = [
            FOR EACH ROW EXECUTE FUNCTION search_terms_sync()""",
     """CREATE TABLE catalogue_version (id smallint PRIMARY KEY CHECK (id = 1), version bigint NOT NULL)""",
     "INSERT INTO catalogue_version (id, version) VALUES (1, 1)",
+    # Once per transaction: a batch writes thousands of statements, and updating one row
+    # again and again in one transaction makes each update walk the versions before it.
     """CREATE FUNCTION catalogue_changed() RETURNS trigger LANGUAGE plpgsql AS $$
            BEGIN
-               UPDATE catalogue_version SET version = version + 1 WHERE id = 1;
+               IF current_setting('papers.catalogue_changed', true) IS DISTINCT FROM 'on' THEN
+                   UPDATE catalogue_version SET version = version + 1 WHERE id = 1;
+                   PERFORM set_config('papers.catalogue_changed', 'on', true);
+               END IF;
                RETURN NULL;
            END $$""",
     *(f"""CREATE TRIGGER {table}_catalogue_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}
