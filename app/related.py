@@ -87,7 +87,7 @@ class Related:
 
 def _state(conn):
     """The catalogue of the database's current state: its caches are dropped with it."""
-    return catalogue(conn, get_settings().database_path)
+    return catalogue(conn)
 
 
 def _vocabulary(conn) -> Vocabulary:
