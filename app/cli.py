@@ -9,8 +9,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from app import migrate, sqlite_driver
-from app.db import connect, sqlite3, transaction
+from app import migrate, pg, sqlite_driver
+from app.db import connect, is_postgres, sqlite3, transaction
 from app.engine import get_engine
 from app.ingest.load import BATCH_SIZE
 from app.ingest.lock import DEFAULT_WAIT
@@ -49,7 +49,9 @@ class DatabaseProblem(Exception):
     """The database cannot be used for this command; the message says why, for the user."""
 
 
-def _existing_database() -> Path:
+def _existing_database():
+    if get_settings().is_postgres:
+        return get_settings().sqlalchemy_url  # the server says whether it exists
     path = get_settings().database_path
     if not path.exists():
         raise DatabaseProblem(f"no database at {path}: `papers ingest FILE` or `papers db upgrade` creates one")
@@ -157,7 +159,10 @@ def cmd_db(args: argparse.Namespace) -> int:
         migrate.downgrade(revision=args.revision or "-1")
     elif args.action == "check":
         conn = connect(_existing_database())
-        problems = check_database(conn)
+        try:
+            problems = check_database(conn)
+        finally:
+            conn.close()
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
         if problems:
@@ -165,19 +170,26 @@ def cmd_db(args: argparse.Namespace) -> int:
         print("ok: integrity and full-text index verified", file=sys.stderr)
     elif args.action == "optimize":
         conn = connect(_existing_database())
-        get_engine().optimize(conn)
-        conn.execute("PRAGMA optimize")
+        try:
+            get_engine(conn).optimize(conn)
+            if not is_postgres(conn):
+                conn.execute("PRAGMA optimize")
+        finally:
+            conn.close()
         print("ok: full-text index optimized", file=sys.stderr)
     return 0
 
 
 def check_database(conn) -> list[str]:
-    """Problems found by SQLite's integrity check and FTS5's own consistency check."""
+    """Problems found by SQLite's integrity check and FTS5's own consistency check (on
+    PostgreSQL, which checks its own pages, the engine's check of its statistics)."""
+    if is_postgres(conn):
+        return get_engine(conn).check(conn)
     try:
         problems = [row[0] for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
     except sqlite3.DatabaseError as exc:
         return [f"the file cannot be read as a database: {exc}"]
-    return problems + get_engine().check(conn)
+    return problems + get_engine(conn).check(conn)
 
 
 def ensure_seeded(conn) -> None:
@@ -278,7 +290,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_ADDRESS
-    if not args.skip_check:
+    if not args.skip_check and not get_settings().is_postgres:
         problem = startup_problem(get_settings().database_path)
         if problem:
             raise DatabaseProblem(problem)
@@ -289,8 +301,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ["HEADER_TIMEOUT"] = str(args.header_timeout)  # read by each worker's protocol
     get_settings.cache_clear()
     settings = get_settings()
-    print(f"serving {settings.site_name} from {settings.database_path} on http://{args.host}:{args.port} "
-          f"({args.workers} worker{'s' if args.workers > 1 else ''}, {sqlite_driver.describe()})", file=sys.stderr)
+    store = "PostgreSQL" if settings.is_postgres else sqlite_driver.describe()
+    print(f"serving {settings.site_name} from {settings.database_label} on http://{args.host}:{args.port} "
+          f"({args.workers} worker{'s' if args.workers > 1 else ''}, {store})", file=sys.stderr)
     # A worker that does not answer its supervisor within uvicorn's default 5 s is killed and started
     # again; importing the app on a busy machine can take longer than that, and then none ever serves.
     uvicorn.run("app.cli:worker_app", factory=True, host=args.host, port=args.port, log_level=args.log_level,
@@ -420,11 +433,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATABASE
     except Exception as exc:  # noqa: BLE001 - database and disk failures get words, anything else its traceback
+        if get_settings().is_postgres:
+            return _postgres_failure(exc)
         message = explain(exc, get_settings().database_path)
         if message is None or not isinstance(getattr(exc, "orig", None) or exc, (sqlite3.Error, OSError)):
             raise
         print(f"error: {message}", file=sys.stderr)
         return EXIT_DATABASE
+
+
+def _postgres_failure(exc: Exception) -> int:
+    """A PostgreSQL server that cannot be reached or refuses: its own words, exit 3."""
+    original = getattr(exc, "orig", None) or exc
+    if not isinstance(original, pg.OperationalError):
+        raise exc
+    print(f"error: cannot use the database at {get_settings().database_label}: "
+          f"{' '.join(str(original).split())[:300]}", file=sys.stderr)
+    return EXIT_DATABASE
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""The store: database connections, one configured SQLite driver for migrations and raw SQL alike.
+"""The store: database connections, one configured SQLite driver for migrations and raw SQL alike,
+or PostgreSQL through app/pg.py when DATABASE_URL says so.
 
 The driver (the standard library's `sqlite3`, or a bundled newer SQLite where one is
 installed) is chosen in `app.sqlite_driver`; every module imports `sqlite3` from here.
 """
 
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -13,8 +15,10 @@ from time import monotonic
 
 from fastapi import Depends
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import NullPool
 
-from app.settings import get_settings
+from app import pg
+from app.settings import POSTGRES_SCHEMES, get_settings
 from app.sqlite_driver import sqlite3
 
 BUSY_TIMEOUT_MS = 10_000
@@ -56,8 +60,17 @@ def configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA synchronous = NORMAL")
 
 
-def connect(path=None, *, readonly: bool = False) -> sqlite3.Connection:
-    """A raw connection in autocommit mode; callers open transactions explicitly."""
+def connect(path=None, *, readonly: bool = False):
+    """A raw connection in autocommit mode; callers open transactions explicitly.
+
+    `path` is an SQLite file, or a database URL; None: the configured database
+    (on PostgreSQL a read-only connection goes to the readers' URL)."""
+    if path is None and get_settings().is_postgres:
+        path = get_settings().read_url if readonly else get_settings().sqlalchemy_url
+    if isinstance(path, str) and path.startswith(POSTGRES_SCHEMES):
+        return pg.connect(path, readonly=readonly, past_deadline=_past_deadline if readonly else None)
+    if isinstance(path, str) and path.startswith("sqlite:///"):
+        path = path[len("sqlite:///"):]
     path = path or get_settings().database_path
     if readonly:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
@@ -86,6 +99,33 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def is_postgres(conn) -> bool:
+    return pg.is_postgres(conn)
+
+
+def catalogue_version(conn) -> int:
+    """PostgreSQL's catalogue version (bumped by every write, in the writer's transaction)."""
+    return pg.catalogue_version(conn)
+
+
+def values_in(conn, values, kind: str = "int") -> tuple[str, tuple]:
+    """A subquery listing `values` (ints, or text with kind="text") and its one parameter,
+    for `x IN <subquery>` with any number of values: a JSON array on SQLite, an array on
+    PostgreSQL."""
+    if pg.is_postgres(conn):
+        return f"(SELECT unnest(CAST(? AS {'bigint' if kind == 'int' else 'text'}[])))", (list(values),)
+    return "(SELECT value FROM json_each(?))", (json.dumps(list(values)),)
+
+
+def ids_follow(conn, *tables: str) -> None:
+    """After rows were written with explicit ids (a bulk load hands them out itself), the
+    next id each table gives follows them: PostgreSQL's sequences do not look at the rows."""
+    if pg.is_postgres(conn):
+        for table in tables:
+            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}"
+                         " HAVING max(id) IS NOT NULL")
 
 
 _local = threading.local()
@@ -156,13 +196,48 @@ def file_identity(path: str) -> tuple[int, int] | None:
 _watch = _FileWatch()
 
 
-def reader() -> sqlite3.Connection:
+_pools: dict[str, pg.ReaderPool] = {}
+_pools_lock = threading.Lock()
+
+
+def _pg_reader(url: str) -> pg.Connection:
+    """This thread's PostgreSQL reader, taken from the process's pool (one per URL)."""
+    conn = getattr(_local, "conn", None)
+    if isinstance(conn, pg.Connection) and getattr(_local, "path", None) == url \
+            and not conn.raw.closed and not conn.raw.broken:
+        if conn.in_transaction:  # a request stopped mid-read must not pin this thread to an old snapshot
+            conn.rollback()
+        return conn
+    with _pools_lock:
+        pool = _pools.get(url)
+        if pool is None:
+            pool = _pools[url] = pg.ReaderPool(url, get_settings().database_pool_size, _past_deadline)
+    _drop_reader()
+    conn = pool.take()
+    _local.conn, _local.path, _local.identity = conn, url, None
+    return conn
+
+
+def close_pools() -> None:
+    """Close every PostgreSQL readers' pool (tests switching databases, process exit)."""
+    _drop_reader()
+    with _pools_lock:
+        for pool in _pools.values():
+            pool.close()
+        _pools.clear()
+
+
+def reader():
     """A per-thread read connection for request handlers (SQLite connections are not shared).
 
     It follows the file at the database path: a file replaced by another (`mv new.db papers.db`,
     a new inode) is opened afresh, and a deleted one raises `Unavailable`, instead of serving
-    the old file from its still-open descriptor forever."""
-    path = str(get_settings().database_path)
+    the old file from its still-open descriptor forever. On PostgreSQL it comes from a pool
+    of connections to the readers' URL (a hot standby, or the primary)."""
+    settings = get_settings()
+    if settings.is_postgres:
+        return _pg_reader(settings.read_url)
+    path = str(settings.database_path)
     identity = _watch.current(path)
     conn = getattr(_local, "conn", None)
     if identity is None:
@@ -193,7 +268,12 @@ def identity(conn) -> tuple[int, int] | None:
 def _drop_reader() -> None:
     conn = getattr(_local, "conn", None)
     _local.conn = _local.path = _local.identity = None
-    if conn is not None:
+    if isinstance(conn, pg.Connection):
+        if conn.pool is not None:
+            conn.pool.give_back(conn)  # broken, or of another database: the pool discards or keeps it
+        else:
+            conn.close()
+    elif conn is not None:
         try:
             conn.close()
         except sqlite3.Error:
@@ -202,6 +282,8 @@ def _drop_reader() -> None:
 
 def make_engine(url: str | None = None) -> Engine:
     url = url or get_settings().sqlalchemy_url
+    if url.startswith(POSTGRES_SCHEMES):
+        return create_engine(url, poolclass=NullPool)
     engine = create_engine(url, module=sqlite3)
 
     @event.listens_for(engine, "connect")

@@ -18,7 +18,7 @@ def alembic_config(url: str | None = None) -> Config:
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     settings = get_settings()
-    if url is None:
+    if url is None and not settings.is_postgres:
         Path(settings.database_path).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
 

@@ -16,15 +16,31 @@ from datetime import date
 
 import orjson
 
+from app.db import catalogue_version, is_postgres, reader
 from app.db import check_deadline as db_check_deadline
 from app.db import file_identity as db_file_identity
 from app.db import identity as db_identity
-from app.db import reader
+from app.settings import get_settings
 
 
 def file_identity(conn, path) -> tuple[int, int] | None:
     """(device, inode) of the database file `conn` reads, else of the file now at `path`."""
     return db_identity(conn) or db_file_identity(str(path))
+
+
+def location(conn, path=None) -> str:
+    """Which database `conn` reads, as a cache key: the SQLite file's path (by default the
+    configured one), or the PostgreSQL URL it is connected to."""
+    if is_postgres(conn):
+        return conn.url
+    return str(path or get_settings().database_path)
+
+
+def version(conn) -> int | None:
+    """PostgreSQL's catalogue version, which every write bumps in its own transaction (so an
+    app server on another machine, reading a replica, sees that the catalogue changed);
+    None on SQLite, whose file itself says so (app/search/catalogue.py)."""
+    return catalogue_version(conn) if is_postgres(conn) else None
 
 
 def check_deadline() -> None:
@@ -65,28 +81,30 @@ class Listing:
     by_title: list[int]     # every id by normalized title, then id
     tags: list[TagRow]
     upvotes: list[tuple[int, int]]  # (id, upvotes) of the papers a source gave upvotes
+    version: int | None = None  # PostgreSQL's catalogue version this state is (see `version`)
 
 
 def listing(conn) -> Listing:
     """Every paper's id in each order and set the in-memory catalogue keeps."""
     conn.execute("BEGIN")  # one read transaction: every part describes the same state
     try:
+        state = version(conn)  # the version this snapshot shows, not one read before it
         size = (conn.execute("SELECT max(id) FROM papers").fetchone()[0] or 0) + 1
         newest = _ids(conn.execute(
             "SELECT group_concat(id) FROM (SELECT id FROM papers WHERE published IS NOT NULL"
-            " ORDER BY published DESC, id DESC)").fetchone()[0])
+            " ORDER BY published DESC, id DESC) AS dated").fetchone()[0])
         days = array("i", (date.fromisoformat(str(day)[:10]).toordinal() for day in (conn.execute(
             "SELECT group_concat(published) FROM (SELECT published FROM papers WHERE published IS NOT NULL"
-            " ORDER BY published DESC, id DESC)").fetchone()[0] or "").split(",") if day))
+            " ORDER BY published DESC, id DESC) AS dated").fetchone()[0] or "").split(",") if day))
         undated = _ids(conn.execute(
             "SELECT group_concat(id) FROM (SELECT id FROM papers WHERE published IS NULL"
-            " ORDER BY id DESC)").fetchone()[0])
+            " ORDER BY id DESC) AS undated").fetchone()[0])
         years = {int(year): _ids(ids) for year, ids in conn.execute(
             "SELECT year, group_concat(id) FROM papers WHERE year IS NOT NULL GROUP BY year")}
         with_arxiv_id = _ids(conn.execute(
             "SELECT group_concat(id) FROM papers WHERE arxiv_id IS NOT NULL").fetchone()[0])
         by_title = _ids(conn.execute(  # the covering index on title_norm makes this cheap
-            "SELECT group_concat(id) FROM (SELECT id FROM papers ORDER BY title_norm, id)").fetchone()[0])
+            "SELECT group_concat(id) FROM (SELECT id FROM papers ORDER BY title_norm, id) AS titled").fetchone()[0])
         upvotes = [(row[0], row[1]) for row in conn.execute(
             "SELECT id, upvotes FROM papers WHERE upvotes IS NOT NULL")]
         tag_ids = {row[0]: _ids(row[1]) for row in conn.execute(
@@ -95,11 +113,13 @@ def listing(conn) -> Listing:
                 for row in conn.execute("SELECT id, slug, name, kind, description, rule FROM tags")]
     finally:
         conn.execute("COMMIT")
-    return Listing(size, newest, days, undated, years, with_arxiv_id, by_title, tags, upvotes)
+    return Listing(size, newest, days, undated, years, with_arxiv_id, by_title, tags, upvotes, state)
 
 
 def author_paper_ids(conn, slug: str) -> list[int]:
     """The ids of the papers of the author with this slug."""
+    if "\x00" in slug:  # no slug holds NUL (PostgreSQL refuses to compare one): nobody's
+        return []
     return _ids(conn.execute(
         "SELECT group_concat(pa.paper_id) FROM paper_authors pa JOIN authors a ON a.id = pa.author_id"
         " WHERE a.slug = ?", (slug,)).fetchone()[0])
@@ -107,6 +127,8 @@ def author_paper_ids(conn, slug: str) -> list[int]:
 
 def ids_of(conn, arxiv_id: str | None, key: str | None) -> list[int]:
     """The ids of the papers with this arXiv id or this key (an `id:` search)."""
+    if "\x00" in f"{arxiv_id}{key}":  # no key holds NUL (PostgreSQL refuses to compare one)
+        return []
     return _ids(conn.execute("SELECT group_concat(id) FROM papers WHERE arxiv_id = ? OR key = ?",
                              (arxiv_id, key)).fetchone()[0])
 

@@ -161,7 +161,15 @@ def hits_by_ids(ids: list[int]) -> list[Hit]:
     return hits(conn, [rows[i] for i in ids if i in rows])
 
 
+def _unstorable(text: str) -> bool:
+    """No key or slug holds NUL: the ingest never writes one, and PostgreSQL text cannot hold
+    one (it refuses the comparison), so a look-up with one finds nothing without asking."""
+    return "\x00" in text
+
+
 def paper_by_key(key: str) -> PaperPage | None:
+    if _unstorable(key):
+        return None
     conn = reader()
     row = conn.execute(f"SELECT {PAPER_COLUMNS} FROM papers p WHERE p.key = ?", (key,)).fetchone()
     if row is None:
@@ -179,6 +187,8 @@ _VERSION = re.compile(r"v\d+$")
 
 def canonical_key(alias: str) -> str | None:
     """The current key of a paper once known by `alias`, or cited with an arXiv version (2401.04088v2)."""
+    if _unstorable(alias):
+        return None
     conn = reader()
     row = conn.execute("SELECT p.key FROM aliases a JOIN papers p ON p.id = a.paper_id WHERE a.key = ?",
                        (alias,)).fetchone()
@@ -188,6 +198,8 @@ def canonical_key(alias: str) -> str | None:
 
 
 def author_by_slug(slug: str) -> tuple[AuthorRef, list[Hit]] | None:
+    if _unstorable(slug):
+        return None
     conn = reader()
     row = conn.execute("SELECT id, name, slug FROM authors WHERE slug = ?", (slug,)).fetchone()
     if row is None:
@@ -201,6 +213,9 @@ def author_by_slug(slug: str) -> tuple[AuthorRef, list[Hit]] | None:
 def hits_by_keys(keys: list[str]) -> tuple[list[Hit], list[str]]:
     """The papers of these keys (aliases and arXiv versions followed), in the keys' order, and the
     keys no paper answers to."""
+    if any(_unstorable(key) for key in keys):
+        found, missing = hits_by_keys([key for key in keys if not _unstorable(key)])
+        return found, [key for key in keys if _unstorable(key) or key in missing]
     conn = reader()
     rows = {row["key"]: row for row in conn.execute(
         f"SELECT {PAPER_COLUMNS} FROM papers p WHERE p.key IN ({_marks(keys)})", keys)} if keys else {}
@@ -220,6 +235,8 @@ def hits_by_keys(keys: list[str]) -> tuple[list[Hit], list[str]]:
 
 
 def author_ref(slug: str) -> AuthorRef | None:
+    if _unstorable(slug):
+        return None
     row = reader().execute("SELECT name, slug FROM authors WHERE slug = ?", (slug,)).fetchone()
     return AuthorRef(row["name"], row["slug"]) if row else None
 
@@ -237,6 +254,8 @@ MAX_PROFILED = 2000  # papers read to describe an author: a name with more is ce
 def author_profile(slug: str) -> AuthorProfile:
     """Co-authors of an author's papers; and, when the papers fall into groups that share no
     co-author and no arXiv archive (cs, physics, q-bio...), those groups: one name, several people."""
+    if _unstorable(slug):
+        return AuthorProfile([])
     conn = reader()
     rows = conn.execute(
         "SELECT pa.paper_id, a.name, a.slug, p.categories FROM paper_authors me"
@@ -301,6 +320,8 @@ def tags_with_counts() -> list[TagInfo]:
 
 
 def tag_by_slug(slug: str) -> TagInfo | None:
+    if _unstorable(slug):
+        return None
     row = reader().execute(
         "SELECT t.slug, t.name, t.kind, t.description, t.rule, t.evidence,"
         " (SELECT count(*) FROM paper_tags pt WHERE pt.tag_id = t.id) AS n FROM tags t WHERE t.slug = ?",
@@ -322,12 +343,17 @@ def tag_neighbours(paper_id: int, limit: int) -> list[Hit]:
         "  JOIN tags t ON t.id = mine.tag_id AND t.kind = 'topic'"
         "  JOIN paper_tags other ON other.tag_id = mine.tag_id AND other.paper_id != mine.paper_id"
         "  WHERE mine.paper_id = ? GROUP BY other.paper_id ORDER BY shared DESC LIMIT ?"
-        ") n ON n.paper_id = p.id ORDER BY n.shared DESC, p.published DESC", (paper_id, limit)).fetchall()
+        ") n ON n.paper_id = p.id ORDER BY n.shared DESC, p.published IS NULL, p.published DESC", (paper_id, limit)).fetchall()
     return hits_for_rows(found)
 
 
 def paper_count() -> int:
     return reader().execute("SELECT count(*) FROM papers").fetchone()[0]
+
+
+def reads_standby() -> bool:
+    """Whether the readers' PostgreSQL database is a hot standby (writes go to the primary)."""
+    return bool(reader().execute("SELECT pg_is_in_recovery()").fetchone()[0])
 
 
 def explain_tag(paper_id: int, slug: str) -> list[str]:

@@ -31,7 +31,6 @@ from app.engine import get_engine
 from app.papers import PaperPage
 from app.results import Hit, TagRef
 from app.search.catalogue import catalogue
-from app.settings import get_settings
 
 MAX_TERMS = 16
 MAX_SHARE = 0.05           # a term in more papers than this share is not distinctive
@@ -88,14 +87,14 @@ class Related:
 
 def _state(conn):
     """The catalogue of the database's current state: its caches are dropped with it."""
-    return catalogue(conn, get_settings().database_path)
+    return catalogue(conn)
 
 
 def _vocabulary(conn) -> Vocabulary:
     """Term -> (papers containing it, occurrences), read once per state of the database
     (read-only: shared by every request)."""
     return _state(conn).vocabulary.get_or(
-        "terms", lambda: MappingProxyType(get_engine().vocabulary(conn, 2)))
+        "terms", lambda: MappingProxyType(get_engine(conn).vocabulary(conn, 2)))
 
 
 def warm() -> None:
@@ -131,7 +130,7 @@ def _word_info(words, docs: Vocabulary, total: int) -> dict[str, tuple[str, floa
         info = _known[1]
     unknown = [w for w in words if w not in info]
     if unknown:
-        engine = get_engine()
+        engine = get_engine()  # analyze() reads no database: the configured engine
         stems = engine.analyze(" ".join(unknown))
         if len(stems) != len(unknown):  # a word the engine splits: ask word by word
             stems = [(engine.analyze(w) or [w])[0] for w in unknown]
@@ -207,7 +206,7 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
     terms = _heaviest(mine, surface)
     if not terms:
         return []
-    matches = get_engine().similar(conn, dict(terms.values()), CANDIDATES, exclude=[hit.id],
+    matches = get_engine(conn).similar(conn, dict(terms.values()), CANDIDATES, exclude=[hit.id],
                                    min_shared=MIN_SHARED_TERMS, cache=state.postings)
     if not matches:
         return []

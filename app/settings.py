@@ -23,7 +23,13 @@ class Settings(BaseSettings):
 
     # ./data of the directory the command runs in, so an installed `papers` serves from anywhere.
     data_dir: Path = Field(default_factory=lambda: Path.cwd() / "data")
+    # sqlite:///path (the default: data_dir/papers.db) or postgresql+psycopg://user@host/db
     database_url: str = ""
+    # Where app servers read, when not from DATABASE_URL: a PostgreSQL hot standby
+    # (writes -- ingest, retag, sync, migrations -- always go to DATABASE_URL).
+    read_database_url: str = ""
+    # Read connections per server process on PostgreSQL (one per request thread).
+    database_pool_size: int = 48
     site_name: str = "Paper Catalogue"
     # Public origin used in permalinks, feeds and sitemaps when set
     # (e.g. https://papers.example.org); otherwise taken from the request.
@@ -44,17 +50,51 @@ class Settings(BaseSettings):
     papers_corpus: Path = PROJECT_ROOT.parent / "shared" / "corpus" / "arxiv-ai-2025-2026.jsonl.gz"
 
     @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(POSTGRES_SCHEMES)
+
+    @property
     def database_path(self) -> Path:
-        """The SQLite file behind DATABASE_URL (only sqlite URLs are supported)."""
+        """The SQLite file behind DATABASE_URL (on PostgreSQL there is none)."""
         url = self.database_url or f"sqlite:///{self.data_dir / 'papers.db'}"
         prefix = "sqlite:///"
         if not url.startswith(prefix):
-            raise ValueError(f"DATABASE_URL must be an sqlite:/// URL, got {url!r}")
+            if self.is_postgres:
+                raise ValueError("the catalogue is on PostgreSQL: it has no database file")
+            raise ValueError(f"DATABASE_URL must be an sqlite:/// or postgresql+psycopg:// URL, got {url!r}")
         return Path(url[len(prefix):])
 
     @property
     def sqlalchemy_url(self) -> str:
+        if self.is_postgres:
+            return _with_driver(self.database_url)
         return f"sqlite:///{self.database_path}"
+
+    @property
+    def read_url(self) -> str:
+        """Where readers connect: READ_DATABASE_URL when set, else the writers' database."""
+        if self.read_database_url:
+            if not self.read_database_url.startswith(POSTGRES_SCHEMES) or not self.is_postgres:
+                raise ValueError("READ_DATABASE_URL is for PostgreSQL replicas, beside a PostgreSQL DATABASE_URL")
+            return _with_driver(self.read_database_url)
+        return self.sqlalchemy_url
+
+    @property
+    def database_label(self) -> str:
+        """Where the catalogue is, for messages (no password)."""
+        if not self.is_postgres:
+            return str(self.database_path)
+        from sqlalchemy.engine import make_url
+        return make_url(self.sqlalchemy_url).render_as_string(hide_password=True)
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
+
+
+def _with_driver(url: str) -> str:
+    """The URL with SQLAlchemy's psycopg 3 driver named (plain postgresql:// means psycopg2 to it)."""
+    _scheme, sep, rest = url.partition("://")
+    return f"postgresql+psycopg{sep}{rest}"
 
 
 @lru_cache

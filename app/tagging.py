@@ -11,7 +11,6 @@ retag can share the ingest's transaction and no committed state ever shows a
 batch of papers without its tags.
 """
 
-import json
 import multiprocessing as mp
 import os
 import re
@@ -26,6 +25,7 @@ from pathlib import Path
 from whoosh.lang.porter import stem
 
 from app import plan, topic_evidence
+from app.db import values_in
 from app.engine import SearchEngine, get_engine
 from app.search.bitsets import from_ids, members, parse_ids
 from app.search.query import MAX_QUERY_CHARS, CompiledQuery, compile_query
@@ -99,11 +99,11 @@ def sync_topics(conn, topics: Sequence[Topic] | None = None) -> None:
                WHERE tags.kind = 'topic'""",
             (topic.slug, topic.name, topic.description, topic.query,
              topic.evidence.to_json() if topic.evidence else ""))
-    stale = f"{_TOPIC_TAG_IDS} AND slug NOT IN (SELECT value FROM json_each(?))"
-    slugs = json.dumps([t.slug for t in topics])
+    listed, slugs = values_in(conn, [t.slug for t in topics], "text")
+    stale = f"{_TOPIC_TAG_IDS} AND slug NOT IN {listed}"
     # Explicit, so stale links go even on a connection without foreign keys on.
-    conn.execute(f"DELETE FROM paper_tags WHERE tag_id IN ({stale})", (slugs,))
-    conn.execute(f"DELETE FROM tags WHERE id IN ({stale})", (slugs,))
+    conn.execute(f"DELETE FROM paper_tags WHERE tag_id IN ({stale})", slugs)
+    conn.execute(f"DELETE FROM tags WHERE id IN ({stale})", slugs)
 
 
 def topic_members(conn) -> dict[str, set[int]]:
@@ -134,12 +134,12 @@ def retag(conn, paper_ids: Sequence[int] | None = None) -> int:
         within = scope = sorted({int(i) for i in paper_ids})
         if not scope:
             return 0
-        conn.execute("DELETE FROM paper_tags WHERE paper_id IN (SELECT value FROM json_each(?)) "
-                     f"AND tag_id IN ({_TOPIC_TAG_IDS})", (json.dumps(scope),))
+        listed, ids = values_in(conn, scope)
+        conn.execute(f"DELETE FROM paper_tags WHERE paper_id IN {listed} AND tag_id IN ({_TOPIC_TAG_IDS})", ids)
     if not scope:
         return 0
     size = scope[-1] + 1
-    scope_reads = Scope(conn, get_engine(), within, from_ids(scope, size), size)
+    scope_reads = Scope(conn, get_engine(conn), within, from_ids(scope, size), size)
     found: list[tuple[int, list[int]]] = []  # (tag id, papers its rule selects)
     weighed: list[tuple[int, list[int], topic_evidence.Evidence]] = []  # candidates still to be read
     for tag_id, rule, evidence in rules:
@@ -168,7 +168,7 @@ def papers_matching(conn, compiled: CompiledQuery) -> list[int]:
     if not ids:
         return []
     size = max(ids) + 1
-    return members(Scope(conn, get_engine(), None, from_ids(ids, size), size).papers(compiled))
+    return members(Scope(conn, get_engine(conn), None, from_ids(ids, size), size).papers(compiled))
 
 
 class Scope:
@@ -202,8 +202,8 @@ class Scope:
                 wanted = [i for i, slug in tags if plan.ascii_fold(slug) == plan.ascii_fold(leaf.slug)]
             else:
                 wanted = [i for i, slug in tags if plan.ascii_fold(slug).startswith(plan.ascii_fold(leaf.prefix))]
-            bits = self._ids("SELECT group_concat(paper_id) FROM paper_tags WHERE tag_id IN"
-                             " (SELECT value FROM json_each(?))", (json.dumps(wanted),))
+            listed, ids = values_in(self.conn, wanted)
+            bits = self._ids(f"SELECT group_concat(paper_id) FROM paper_tags WHERE tag_id IN {listed}", ids)
             return bits, universe & ~bits
         if isinstance(leaf, plan.Years):
             true = self._ids("SELECT group_concat(id) FROM papers WHERE year BETWEEN ? AND ?",
@@ -267,8 +267,8 @@ def _tasks(conn, wanted: dict[int, list[int]]) -> Iterator[list[tuple[int, str, 
     """The candidate papers' texts with their rules, a task at a time, in id order."""
     ids = sorted(wanted)
     for start in range(0, len(ids), PAPERS_PER_TASK):
-        rows = conn.execute("SELECT id, title, abstract FROM papers WHERE id IN (SELECT value FROM json_each(?))"
-                            " ORDER BY id", (json.dumps(ids[start:start + PAPERS_PER_TASK]),))
+        listed, args = values_in(conn, ids[start:start + PAPERS_PER_TASK])
+        rows = conn.execute(f"SELECT id, title, abstract FROM papers WHERE id IN {listed} ORDER BY id", args)
         yield [(paper_id, title, abstract, tuple(wanted[paper_id])) for paper_id, title, abstract in rows]
 
 
@@ -304,7 +304,7 @@ def explain(conn, paper_id: int, tag_slug: str) -> list[str]:
     if row[1]:  # the mentions that count, as the paper writes them
         paper = conn.execute("SELECT title, abstract FROM papers WHERE id = ?", (paper_id,)).fetchone()
         return topic_evidence.judge(paper[0] or "", paper[1] or "", topic_evidence.from_json(row[1])) if paper else []
-    engine = get_engine()
+    engine = get_engine(conn)
     found, seen = [], set()
     for term, text in compile_rule(row[0]).leaves:
         key = tuple(stem(t) for t in term.split())

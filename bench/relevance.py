@@ -40,6 +40,9 @@ from bench.common import CORPUS, PEERS_PYTHON, PROJECT_ROOT, WORK_DIR, log
 QUERIES_FILE = PROJECT_ROOT / "tests" / "relevance" / "corpus_queries.toml"
 JUDGMENTS_FILE = PROJECT_ROOT / "tests" / "relevance" / "corpus_judgments.toml"
 SYSTEMS = ("engine", "fts5", "tantivy")
+# The app on PostgreSQL, when asked for (--systems engine,postgres): PAPERS_POSTGRES_URL names
+# a database holding the same corpus (`papers ingest` with that DATABASE_URL).
+OPTIONAL_SYSTEMS = ("postgres",)
 KINDS = ("broad", "specific", "abbreviation", "misspelling", "known_item", "author", "field")
 K = 10
 FTS5_WEIGHTS = (10.0, 1.0, 1.0)  # title, abstract, authors: the FTS5 column order of migration 0001
@@ -123,8 +126,8 @@ def catalogue() -> Path:
 
 # --- the systems ------------------------------------------------------------------------
 
-def run_engine(db: Path, queries: list[Query]) -> dict[str, list[str]]:
-    os.environ["DATABASE_URL"] = f"sqlite:///{db}"
+def run_engine(db: Path | str, queries: list[Query]) -> dict[str, list[str]]:
+    os.environ["DATABASE_URL"] = db if isinstance(db, str) else f"sqlite:///{db}"
     from app.search import SearchParams, run
     from app.settings import get_settings
 
@@ -181,6 +184,9 @@ def run_systems(db: Path, queries: list[Query], systems, peers_python: Path) -> 
         log(f"running {name} on {len(queries)} queries")
         if name == "engine":
             runs[name] = run_engine(db, queries)
+        elif name == "postgres":
+            url = os.environ.get("PAPERS_POSTGRES_URL") or sys.exit("postgres: set PAPERS_POSTGRES_URL")
+            runs[name] = run_engine(url, queries)
         elif name == "fts5":
             runs[name] = run_fts5(db, queries)
         else:
@@ -361,7 +367,7 @@ def main(argv=None) -> None:
     e = sub.add_parser("evaluate", help="nDCG@10 and P@10 per kind from the judgments")
     e.add_argument("--per-query", action="store_true")
     for s in (p, e):
-        s.add_argument("--systems", default=",".join(SYSTEMS), help=f"subset of {','.join(SYSTEMS)}")
+        s.add_argument("--systems", default=",".join(SYSTEMS), help=f"subset of {','.join(SYSTEMS + OPTIONAL_SYSTEMS)}")
         s.add_argument("--judgments", type=Path, nargs="*", default=[],
                        help=f"judgment files besides {JUDGMENTS_FILE.relative_to(PROJECT_ROOT)}")
         s.add_argument("--without-committed", action="store_true",
@@ -370,7 +376,7 @@ def main(argv=None) -> None:
                        help="python of the virtualenv with tantivy (default bench/.venv-peers)")
     args = parser.parse_args(argv)
     systems = [s for s in args.systems.split(",") if s]
-    unknown = set(systems) - set(SYSTEMS)
+    unknown = set(systems) - set(SYSTEMS) - set(OPTIONAL_SYSTEMS)
     if unknown:
         parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
     files = [*([] if args.without_committed else [JUDGMENTS_FILE]), *args.judgments]

@@ -61,8 +61,10 @@ def records(today: date, upvotes: bool = False) -> list[dict]:
     return out
 
 
-def build(directory: Path, today: date | None = None, upvotes: bool = False) -> Path:
-    """A migrated database in `directory` holding the records; returns its path."""
+def build(directory: Path, today: date | None = None, upvotes: bool = False,
+          database: str | None = None) -> Path | str:
+    """A migrated database in `directory` (or the empty PostgreSQL `database`, a URL) holding
+    the records; returns its path (or that URL)."""
     from app import migrate
     from app.db import connect
     from app.ingest import ingest
@@ -71,8 +73,8 @@ def build(directory: Path, today: date | None = None, upvotes: bool = False) -> 
     with source.open("w", encoding="utf-8") as out:
         for record in records(today or date.today(), upvotes):
             out.write(json.dumps(record) + "\n")
-    path = directory / "papers.db"
-    migrate.upgrade(f"sqlite:///{path}")
+    path = database or directory / "papers.db"
+    migrate.upgrade(path if database else f"sqlite:///{path}")
     connection = connect(path)
     try:
         _, status = ingest(connection, [str(source)], fmt="jsonl", source="rich", quiet=True)

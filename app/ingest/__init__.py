@@ -18,6 +18,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from app import tagging
+from app.db import is_postgres
 from app.engine import get_engine
 from app.ingest.lines import CHUNK, catalogue_lookup, parse_records
 from app.ingest.load import BATCH_SIZE, Loader, Stats
@@ -56,7 +57,7 @@ def ingest(conn, paths: Sequence[str], *, fmt: str = "auto", source: str | None 
             tagging.sync_topics(conn)
             # Fewer, larger FTS5 segment merges while loading (about a quarter less work);
             # the default comes back, and a large load is merged into one segment, at the end.
-            get_engine().set_loading(conn, True)
+            get_engine(conn).set_loading(conn, True)
     except WriterBusy as exc:
         raise WriterBusy(f"{exc}; nothing was loaded: run the same command again") from None
     try:
@@ -65,16 +66,16 @@ def ingest(conn, paths: Sequence[str], *, fmt: str = "auto", source: str | None 
         # Only a tuning setting is left to restore: not worth a second long wait.
         try:
             with WriteLock(conn, wait=1).transaction():
-                get_engine().set_loading(conn, False)
+                get_engine(conn).set_loading(conn, False)
         except WriterBusy:
             pass
         raise
     with lock.transaction():
-        get_engine().set_loading(conn, False)
+        get_engine(conn).set_loading(conn, False)
     if total.inserted + total.updated >= OPTIMIZE_AFTER:
         try:
             with lock.transaction():
-                get_engine().optimize(conn)
+                get_engine(conn).optimize(conn)
         except WriterBusy:  # everything is loaded; merging the index can wait for a quieter moment
             print("note: the full-text index was not merged (another writer held the database); "
                   "`papers db optimize` does it later", file=out)
@@ -162,7 +163,9 @@ def _ingest_one(conn, path: str, fmt: str, source: str, quiet: bool, out: TextIO
 
 
 def _database_file(conn) -> str | None:
-    """The main database's file, for the parsing process to read (None: in memory)."""
+    """The main database's file (or PostgreSQL URL), for the parsing process to read (None: in memory)."""
+    if is_postgres(conn):
+        return conn.url
     for _seq, name, file in conn.execute("PRAGMA database_list"):
         if name == "main":
             return file or None

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from itertools import islice
 
 from app import tagging
-from app.db import transaction
+from app.db import ids_follow, is_postgres, transaction
 from app.engine import get_engine
 from app.ingest.categories import category_name
 from app.ingest.classify import classification_label
@@ -98,7 +98,7 @@ class Loader:
         # How a write transaction begins: `papers ingest` waits for another writer (ingest/lock.py).
         self.begin = begin or (lambda: transaction(conn))
         self.committed_line = 0  # the last input line whose batch is committed
-        self.engine = get_engine()
+        self.engine = get_engine(conn)
         self.source = source
         self.on_error = on_error or (lambda line, err: None)
         self.on_drop = on_drop or (lambda line, rec: None)
@@ -114,8 +114,9 @@ class Loader:
         self._pending: list[dict] = []  # bulk path: new rows not written yet (one executemany)
         self._next_id = 0               # bulk path: ids handed out here, rows written later
         self._next_author_id = 0
-        # Random inserts into the author and tag indexes thrash SQLite's small default cache.
-        conn.execute("PRAGMA cache_size = -262144")
+        if not is_postgres(conn):
+            # Random inserts into the author and tag indexes thrash SQLite's small default cache.
+            conn.execute("PRAGMA cache_size = -262144")
 
     def load(self, parsed: Iterable[tuple[int, PaperIn | RecordError | Deleted | Seen | Hashed]],
              batch_size: int = BATCH_SIZE, progress: Callable[[int], None] | None = None,
@@ -157,6 +158,7 @@ class Loader:
                     progress(len(batch))
             for sql in deferred:  # built once from sorted keys, before anything reads them
                 self.conn.execute(sql)
+            ids_follow(self.conn, "papers", "authors")  # ids were handed out here
             self.engine.rebuild(self.conn)
             self.engine.resume_sync(self.conn, sync)
             tagging.retag(self.conn)  # every paper: the catalogue is this load
@@ -171,6 +173,8 @@ class Loader:
                         "ix_paper_authors_author")
 
     def _drop_deferred_indexes(self) -> list[str]:
+        if is_postgres(self.conn):  # SQLite's catalogue of indexes; PostgreSQL keeps its own
+            return []
         names = json.dumps(self.DEFERRED_INDEXES)
         found = self.conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN"
                                   " (SELECT value FROM json_each(?))", (names,)).fetchall()
@@ -358,14 +362,17 @@ class Loader:
                " VALUES (:id, :key, :arxiv_id, :title, :abstract, :authors, :categories, :published, :year,"
                " :now, :now, :source, :url, :title_norm, :content_hash, :classifications, :upvotes, :line_hash)")
 
+    # One row at a time: the database gives the id (SQLite and PostgreSQL alike).
+    _INSERT_ONE = _INSERT.replace("(id, key,", "(key,").replace("(:id, :key,", "(:key,") + " RETURNING id"
+
     def _insert(self, values: dict, now: str) -> int:
         if self._bulk:  # written with the batch's other new rows, in one executemany
             paper_id = self._next_id
             self._next_id += 1
             self._pending.append({**values, "id": paper_id, "now": now, "source": self.source})
         else:
-            paper_id = self.conn.execute(self._INSERT, {**values, "id": None, "now": now,
-                                                        "source": self.source}).lastrowid
+            paper_id = self.conn.execute(self._INSERT_ONE, {**values, "now": now,
+                                                            "source": self.source}).fetchone()[0]
         self._changed_ids.add(paper_id)
         self._inserted_ids.add(paper_id)
         return paper_id
@@ -381,7 +388,8 @@ class Loader:
         if values["key"] != row["key"]:
             # The old permalink keeps working: it becomes an alias of the new key.
             self.conn.execute("DELETE FROM aliases WHERE key = ?", (values["key"],))
-            self.conn.execute("INSERT OR REPLACE INTO aliases (key, paper_id) VALUES (?, ?)",
+            self.conn.execute("INSERT INTO aliases (key, paper_id) VALUES (?, ?)"
+                              " ON CONFLICT (key) DO UPDATE SET paper_id = excluded.paper_id",
                               (row["key"], paper_id))
         self.conn.execute(
             "UPDATE papers SET key = :key, arxiv_id = :arxiv_id, title = :title, abstract = :abstract,"

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from time import monotonic
 
 from app.db import BUSY_TIMEOUT_MS, sqlite3
+from app.pg import LockNotAvailable
 
 DEFAULT_WAIT = 600.0  # seconds: a large batch of another run takes a minute or two on a slow disk
 FIRST_SAY = 1.0       # seconds before the first "waiting" line: another run's commit is usually quicker
@@ -24,7 +25,8 @@ class WriterBusy(Exception):
 
 def is_locked(exc: BaseException) -> bool:
     text = str(exc).lower()
-    return isinstance(exc, sqlite3.OperationalError) and "locked" in text
+    # PostgreSQL: the writers' advisory lock not taken within the wait (app/pg.py).
+    return (isinstance(exc, sqlite3.OperationalError) and "locked" in text) or isinstance(exc, LockNotAvailable)
 
 
 class WriteLock:
@@ -46,7 +48,7 @@ class WriteLock:
                 try:
                     self.conn.execute("BEGIN IMMEDIATE")
                     return
-                except sqlite3.OperationalError as exc:
+                except (sqlite3.OperationalError, LockNotAvailable) as exc:
                     if not is_locked(exc):
                         raise
                 waited = monotonic() - started

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 
 from app.ingest.lines import catalogue_lookup, parse_records
 from app.ingest.parsers import InputError, Parsed, detect_format, open_input
+from app import pg
+from app.settings import POSTGRES_SCHEMES
 from app.sqlite_driver import sqlite3
 
 BATCH = 1_000
@@ -52,8 +54,11 @@ def _produce(path: str, fmt: str, out: mp.Queue, parent: int, database: str | No
         if database is not None:
             # Read-only: the writer's own commits show up as they happen, and whatever this
             # run writes first is read in full anyway (lines._Touched).
-            catalogue = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-            catalogue.execute("PRAGMA busy_timeout = 10000")
+            if database.startswith(POSTGRES_SCHEMES):
+                catalogue = pg.connect(database, readonly=True)
+            else:
+                catalogue = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+                catalogue.execute("PRAGMA busy_timeout = 10000")
             lookup = catalogue_lookup(catalogue)
         batch: list[Parsed] = []
         for item in parse_records(source.stream, chosen, lookup):

@@ -37,7 +37,6 @@ from app.results import FacetValue, Hit, SearchParams, SearchResult, TagRef
 from app.search import bitsets, cost, facets, hits, ranking, spelling
 from app.search.catalogue import Catalogue, catalogue
 from app.search.query import MIN_PREFIX_CHARS, CompiledQuery, compile_query, fts_tokens
-from app.settings import get_settings
 
 __all__ = ["FacetValue", "Hit", "SearchParams", "SearchResult", "TagRef", "run", "warm"]
 
@@ -61,7 +60,7 @@ def run(params: SearchParams, *, all_facets: bool = False) -> SearchResult:
     same link, the feed of a page just seen -- costs a dictionary lookup.
     """
     conn = connection()
-    cat = catalogue(conn, get_settings().database_path)
+    cat = catalogue(conn)
     # `all_facets`: every value of every facet group ("show all"), not the first FACET_LIMIT.
     key = (params, all_facets, date.today())  # "past week" moves with the day
     return cat.results.get_or(key, lambda: _run(params, conn, cat, all_facets))
@@ -145,7 +144,7 @@ def warm(background: bool = True) -> None:
     tens of seconds on 165k papers while searches are already answered). Worth calling at
     server start."""
     conn = connection()
-    cat = catalogue(conn, get_settings().database_path)
+    cat = catalogue(conn)
     spelling.correct(conn, cat, "warm")
     words = spelling.frequent_words(conn, cat, ranking.WARM_WORDS)
     if background:
@@ -163,7 +162,7 @@ class _Search:
     """One search's use of the engine and the catalogue (a connection, the sets cached per catalogue)."""
 
     def __init__(self, conn, cat: Catalogue, params: SearchParams):
-        self.conn, self.cat, self.params, self.engine = conn, cat, params, get_engine()
+        self.conn, self.cat, self.params, self.engine = conn, cat, params, get_engine(conn)
         self.loose_text: Text | None = None   # the words of the last loosened reading
 
     def bounded(self, compiled: CompiledQuery) -> CompiledQuery:

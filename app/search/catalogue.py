@@ -11,7 +11,9 @@ The `Catalogue` is rebuilt when the database file changes: every commit touches 
 database or its WAL, so comparing (mtime, size) of both costs two `stat` calls per search;
 a file replaced by another (a new inode) is a new catalogue too, and its identity is the one of
 the file the connection actually reads (app/db.py follows the path), so a catalogue is never
-built from one file and labelled with another.
+built from one file and labelled with another. On PostgreSQL (perhaps a replica on
+another machine) every write bumps the catalogue version in its own transaction: one
+indexed read per search, and the listing reads the version of its own snapshot.
 """
 
 import os
@@ -195,8 +197,13 @@ class Catalogue:
         raise TypeError(f"not a filter leaf: {leaf!r}")
 
 
-def _signature(conn, path: Path) -> tuple:
-    # First the file (path and identity): caches that outlive one state of it (spelling) key on it.
+def _signature(conn, where: str) -> tuple:
+    # First the database (path and file identity, or URL): caches that outlive one state of
+    # it (spelling) key on it. On PostgreSQL the state is the catalogue version.
+    state = paper_sets.version(conn)
+    if state is not None:
+        return ((where, None), state)
+    path = where
     parts: list = [(str(path), paper_sets.file_identity(conn, path))]
     for suffix in ("", "-wal"):
         try:
@@ -211,18 +218,20 @@ _cache: dict[str, Catalogue] = {}
 _build_lock = threading.Lock()
 
 
-def catalogue(conn, path: Path) -> Catalogue:
-    """The catalogue of the database at `path`, rebuilt if the file changed since it was built."""
-    signature = _signature(conn, path)
-    current = _cache.get(str(path))
+def catalogue(conn, path: Path | None = None) -> Catalogue:
+    """The catalogue of the database `conn` reads (the SQLite file at `path`, by default the
+    configured one; or a PostgreSQL database), rebuilt if it changed since it was built."""
+    where = paper_sets.location(conn, path)
+    signature = _signature(conn, where)
+    current = _cache.get(where)
     if current is not None and current.signature == signature:
         return current
     with _build_lock:
-        current = _cache.get(str(path))
+        current = _cache.get(where)
         if current is None or current.signature != signature:
             current = _build(conn, signature)
             _cache.clear()  # one database per process in practice; tests switch between many
-            _cache[str(path)] = current
+            _cache[where] = current
     return current
 
 
@@ -234,6 +243,8 @@ def forget() -> None:
 
 def _build(conn, signature: tuple) -> Catalogue:
     rows = paper_sets.listing(conn)
+    if rows.version is not None:  # the version the listing's own snapshot showed
+        signature = (signature[0], rows.version)
     size = rows.size
     tags = {row.slug: TagSet(row.id, row.slug, row.name, row.kind, row.description, row.rule,
                              from_ids(row.paper_ids, size), len(row.paper_ids)) for row in rows.tags}

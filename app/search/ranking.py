@@ -57,7 +57,7 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 
 
 def _leaf_key(words: Words) -> tuple:
-    return (get_engine().render(words), WEIGHTS)
+    return (get_engine().render(words), WEIGHTS)  # a cache key: any engine's rendering will do
 
 
 def known(cat: Catalogue, words: Words) -> bool:
@@ -68,7 +68,7 @@ def known(cat: Catalogue, words: Words) -> bool:
 
 def leaf(conn, cat: Catalogue, words: Words) -> tuple[np.ndarray, np.ndarray]:
     """(ids, contributions) of one phrase alone, cached per catalogue state."""
-    engine = get_engine()
+    engine = get_engine(conn)
     key = _leaf_key(words)
     warm = cat.warm_leaves.get(key)
     if warm is not None:
@@ -85,7 +85,7 @@ def leaf(conn, cat: Catalogue, words: Words) -> tuple[np.ndarray, np.ndarray]:
 
 def score(conn, cat: Catalogue, text: Text) -> Scored:
     """The matches of a text tree and their BM25 scores (cached per catalogue state)."""
-    return cat.scores.get_or((get_engine().render(text), WEIGHTS), lambda: _score(conn, cat, text))
+    return cat.scores.get_or((get_engine(conn).render(text), WEIGHTS), lambda: _score(conn, cat, text))
 
 
 def _leaves(text: Text):
@@ -105,7 +105,7 @@ def _score(conn, cat: Catalogue, text: Text) -> Scored:
     # (an AND of a rare and a common word touches far fewer papers than the common word
     # has), the same values the assembly would give; its leaves stay unscored.
     size = cat.size
-    rows = get_engine().rank(conn, text, WEIGHTS, None, 0)
+    rows = get_engine(conn).rank(conn, text, WEIGHTS, None, 0)
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
     keep = ids < size
@@ -170,11 +170,11 @@ def matches(conn, cat: Catalogue, text: Text) -> np.ndarray:
         return score(conn, cat, text).match
 
     def compute():
-        ids = np.asarray(get_engine().match_ids(conn, text), dtype=np.int64)
+        ids = np.asarray(get_engine(conn).match_ids(conn, text), dtype=np.int64)
         mask = np.zeros(cat.size, dtype=bool)
         mask[ids[ids < cat.size]] = True
         return _frozen(mask)
-    return cat.matches.get_or(("mask", get_engine().render(text)), compute)
+    return cat.matches.get_or(("mask", get_engine(conn).render(text)), compute)
 
 
 def at_least(conn, cat: Catalogue, counted: list[Text], need: int,
@@ -198,7 +198,7 @@ def score_within(conn, cat: Catalogue, text: Text, within: np.ndarray) -> Scored
         whole = score(conn, cat, text)
         return Scored(_frozen(within & whole.match), whole.score)
     size = cat.size
-    rows = get_engine().rank(conn, text, WEIGHTS, np.flatnonzero(within).tolist(), 0)
+    rows = get_engine(conn).rank(conn, text, WEIGHTS, np.flatnonzero(within).tolist(), 0)
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
     keep = ids < size
@@ -265,10 +265,9 @@ def warm(conn, cat: Catalogue, words: list[str]) -> None:
     """Score the catalogue's most frequent words once (the broadest queries are then as fast
     the first time as later). Runs in the caller's thread; `warm_in_background` starts one."""
     floor_docs = max(1, int(WARM_MIN_SHARE * cat.total))
-    engine = get_engine()
     for word in words[:WARM_WORDS]:
         node = Words((word,))
-        key = (engine.render(node), WEIGHTS)
+        key = _leaf_key(node)
         if key in cat.warm_leaves:
             continue
         ids, scores = leaf(conn, cat, node)

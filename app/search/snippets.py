@@ -48,7 +48,7 @@ def highlight(conn, match: Text | None, papers: list, matches: int | None = None
     if not match or not wanted:
         return out
     check_deadline()
-    rows = get_engine().highlight(match, wanted, SNIPPET_TOKENS)
+    rows = get_engine(conn).highlight(match, wanted, SNIPPET_TOKENS)
     for paper_id, (title, snippet) in rows.items():
         plain_title, plain_snippet = out[paper_id]
         out[paper_id] = (marked(title) if title and _balanced(title) else plain_title,

@@ -101,12 +101,12 @@ def frequent_words(conn, cat, count: int) -> list[str]:
 
 
 def _stem_docs(conn, stems: set[str]) -> dict[str, int]:
-    return get_engine().document_frequencies(conn, stems) if stems else {}
+    return get_engine(conn).document_frequencies(conn, stems) if stems else {}
 
 
 def _written_as_typed(conn, word: str) -> bool:
     """Whether one of the first papers matching the word's stem spells it exactly so."""
-    return get_engine().written_as_typed(conn, word, SURFACE_CHECKS)
+    return get_engine(conn).written_as_typed(conn, word, SURFACE_CHECKS)
 
 
 def correct(conn, cat, word: str) -> str | None:

@@ -11,7 +11,6 @@ from app import kinds, papers, search
 from app.db import reader
 from app.results import Hit
 from app.search.catalogue import catalogue
-from app.settings import get_settings
 from app.web.errors import ErrorOut, ValidationErrorOut
 from app.web.params import ViewParams
 
@@ -125,7 +124,7 @@ def get_paper(key: str):
 @router.get("/tags", response_model=list[TagDetailOut])
 def list_tags() -> list[TagDetailOut]:
     """Every tag (topics, then source categories) with its description, rule and paper count."""
-    cat = catalogue(reader(), get_settings().database_path)
+    cat = catalogue(reader())
     tags = sorted(cat.tags.values(), key=lambda t: (kinds.order(t.kind), -t.count, t.name.lower()))
     return [TagDetailOut(slug=t.slug, name=t.name, kind=t.kind, description=t.description, rule=t.rule,
                          count=t.count) for t in tags]

@@ -70,7 +70,7 @@ def facet_group(request: Request, kind: str, params: ViewParams,
 
 def _listing(day_text: str) -> tuple[date | None, date | None]:
     """(the listing day: the latest publication day up to the one asked for, the listing day before it)."""
-    cat = catalogue(reader(), get_settings().database_path)
+    cat = catalogue(reader())
     latest = cat.latest_day
     if latest is None:
         return None, None

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import pg
 from app.db import Unavailable
 from app.search.cost import Refused
 from app.sqlite_driver import sqlite3
@@ -59,13 +60,13 @@ def database_unavailable(exc: Exception) -> str:
     if isinstance(exc, Unavailable):  # already said for readers (a missing or replaced file)
         return str(exc)
     text = str(exc).lower()
-    if "interrupted" in text:
+    if "interrupted" in text or "statement timeout" in text:
         return "This search took too long and was stopped. Try more specific words."
     if "unable to open" in text:
         return "The catalogue's database cannot be opened (missing file or no permission)."
     if "malformed" in text or "not a database" in text:
         return "The catalogue's database is damaged; it must be restored or rebuilt."
-    if "no such table" in text:
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
         return "The catalogue's database has no schema yet; it must be migrated."
     if "locked" in text or "busy" in text:
         return "The catalogue is busy; try again in a moment."
@@ -108,4 +109,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(Refused, on_refused_query)
     app.add_exception_handler(sqlite3.DatabaseError, on_database_error)
+    app.add_exception_handler(pg.Error, on_database_error)
     app.add_exception_handler(Exception, on_server_error)

@@ -6,7 +6,7 @@ import shutil
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from app import papers
+from app import papers, pg
 from app.db import sqlite3
 from app.settings import get_settings
 from app.web.errors import database_unavailable
@@ -39,6 +39,8 @@ router.add_api_route("/health", health, methods=["HEAD"], include_in_schema=Fals
 
 def database_state() -> tuple[int, dict]:
     """The /health answer: 200 when searches work (perhaps degraded), 503 when they cannot."""
+    if get_settings().is_postgres:
+        return _postgres_state()
     path = get_settings().database_path
     try:  # the same words every page and API answer give while the database cannot be read
         count = papers.paper_count()
@@ -57,6 +59,17 @@ def database_state() -> tuple[int, dict]:
     if problems:
         body["status"], body["detail"] = "degraded", "; ".join(problems)
     return 200, body
+
+
+def _postgres_state() -> tuple[int, dict]:
+    """On PostgreSQL: whether the readers' database answers, and whether it is a standby
+    (app servers reading a replica; writes go to the primary). Its disk is the server's."""
+    try:
+        count = papers.paper_count()
+        standby = papers.reads_standby()
+    except (pg.Error, sqlite3.DatabaseError) as exc:
+        return 503, {"status": "error", "detail": database_unavailable(exc)}
+    return 200, {"status": "ok", "papers": count, "database": "postgresql", "standby": standby}
 
 
 def _writable(path) -> bool:

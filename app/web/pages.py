@@ -295,7 +295,7 @@ _sitemaps = Memo(16)
 
 def _cached_sitemap(request: Request, name: str, render) -> Response:
     root = base_url(request)
-    state = catalogue(reader(), get_settings().database_path).signature
+    state = catalogue(reader()).signature
     key = (state, root, SITEMAP_SIZE, name)  # everything a body depends on
     return Response(_sitemaps.get_or(key, lambda: render(root)), media_type="application/xml")
 

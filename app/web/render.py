@@ -125,7 +125,7 @@ templates.env.filters["num"] = "{:,}".format  # 12345 -> "12,345"
 def trending_offered() -> bool:
     """Whether the "Trending" sort means anything here: some paper has upvotes (daily papers).
     A template global rather than common context: error pages render while the database cannot be read."""
-    return catalogue(reader(), get_settings().database_path).upvoted > 0
+    return catalogue(reader()).upvoted > 0
 
 
 templates.env.globals["trending_offered"] = trending_offered

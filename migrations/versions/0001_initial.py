@@ -107,6 +107,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_aliases_paper_id", "aliases", ["paper_id"])
 
+    # The full-text index is the engine's: FTS5 here; on PostgreSQL, 0004_postgres.
+    if op.get_bind().dialect.name != "sqlite":
+        return
     op.execute(FTS_TABLE)
     for trigger in FTS_TRIGGERS:
         op.execute(trigger)
@@ -114,6 +117,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        for name in ("aliases", "paper_tags", "tags", "paper_authors", "authors", "papers"):
+            op.drop_table(name)
+        return
     op.execute("DROP TABLE IF EXISTS papers_fts_vocab")
     for name in ("papers_fts_ai", "papers_fts_ad", "papers_fts_au"):
         op.execute(f"DROP TRIGGER IF EXISTS {name}")

@@ -189,8 +189,7 @@ def test_paper_page_puts_facts_and_actions_beside_the_abstract(rich_client):
 # --- a catalogue big enough for thousands -------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def many_database(tmp_path_factory):
-    from app import migrate
+def many_database(tmp_path_factory, make_database):
     from app.db import connect
     from app.ingest import ingest
 
@@ -202,8 +201,7 @@ def many_database(tmp_path_factory):
                                   "abstract": f"An abstract about experiment {n} with routers.",
                                   "authors": ["Ada Lovelace"], "published": "2026-01-15",
                                   "categories": "cs.LG"}) + "\n")
-    path = directory / "papers.db"
-    migrate.upgrade(f"sqlite:///{path}")
+    path = make_database("many")
     connection = connect(path)
     _, status = ingest(connection, [str(source)], fmt="jsonl", source="test", quiet=True)
     connection.close()
@@ -218,7 +216,9 @@ def many_client(many_database, monkeypatch):
     from app.main import create_app
     from app.settings import get_settings
 
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{many_database}")
+    from backends import database_url
+
+    monkeypatch.setenv("DATABASE_URL", database_url(many_database))
     get_settings.cache_clear()
     with TestClient(create_app()) as test_client:
         yield test_client

@@ -32,11 +32,14 @@ def _papers_command() -> list[str]:
 
 
 @contextmanager
-def _serving(data_dir: Path, *extra: str):
-    """`papers serve` on a free port over `data_dir`, until the 93 papers answer /health."""
+def _serving(data_dir: Path, *extra: str, database: str | None = None):
+    """`papers serve` on a free port over `data_dir` (or the PostgreSQL `database`), until the
+    93 papers answer /health."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "BASE_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "READ_DATABASE_URL", "BASE_URL")}
     env["DATA_DIR"] = str(data_dir)
+    if database:
+        env["DATABASE_URL"] = database
     log_path = data_dir / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([*_papers_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -68,23 +71,34 @@ def _serving(data_dir: Path, *extra: str):
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """`papers serve` over a fresh data dir: it migrates and loads the 93 seed papers."""
-    with _serving(tmp_path_factory.mktemp("live")) as base:
+def live_server(tmp_path_factory, backend, make_database):
+    """`papers serve` over a fresh data dir (or an empty PostgreSQL database): it migrates and
+    loads the 93 seed papers."""
+    database = make_database("live") if backend == "postgres" else None
+    with _serving(tmp_path_factory.mktemp("live"), database=database) as base:
         yield base
 
 
+def _served(tmp_path_factory, where):
+    """The data dir and database URL to serve a built catalogue (an SQLite path or a URL) from."""
+    if isinstance(where, Path):
+        return where.parent, None
+    return tmp_path_factory.mktemp("served"), where
+
+
 @pytest.fixture(scope="session")
-def rich_server(rich_database):
+def rich_server(rich_database, tmp_path_factory):
     """`papers serve` over the seed papers with authors, ids, categories and dates (tests/rich_catalogue.py)."""
-    with _serving(rich_database.parent, "--no-seed") as base:
+    data_dir, database = _served(tmp_path_factory, rich_database)
+    with _serving(data_dir, "--no-seed", database=database) as base:
         yield base
 
 
 @pytest.fixture(scope="session")
-def trending_server(trending_database):
+def trending_server(trending_database, tmp_path_factory):
     """`papers serve` over the rich catalogue with upvotes on a few papers."""
-    with _serving(trending_database.parent, "--no-seed") as base:
+    data_dir, database = _served(tmp_path_factory, trending_database)
+    with _serving(data_dir, "--no-seed", database=database) as base:
         yield base
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from backends import database_url
 import schemathesis
 from hypothesis import HealthCheck, settings
 
@@ -38,7 +39,7 @@ FUZZ_SETTINGS = dict(deadline=None, derandomize=True, database=None, print_blob=
 def seeded_settings(seeded_database):
     """The app reads its settings per request: point them at the shared seed catalogue for this module."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DATABASE_URL", f"sqlite:///{seeded_database}")
+        patch.setenv("DATABASE_URL", database_url(seeded_database))
         get_settings.cache_clear()
         yield
     get_settings.cache_clear()

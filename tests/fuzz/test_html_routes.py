@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
+from backends import database_url
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -70,7 +71,7 @@ def path_segment():
 @pytest.fixture(scope="module")
 def client(seeded_database):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DATABASE_URL", f"sqlite:///{seeded_database}")
+        patch.setenv("DATABASE_URL", database_url(seeded_database))
         patch.delenv("BASE_URL", raising=False)
         get_settings.cache_clear()
         with TestClient(create_app(), follow_redirects=False) as test_client:

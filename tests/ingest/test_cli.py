@@ -77,6 +77,7 @@ def _wait_for_papers(path, at_least, timeout=120):
     raise AssertionError(f"ingest never reached {at_least} papers")
 
 
+@pytest.mark.sqlite_only  # a killed writer and SQLite's journal (PostgreSQL rolls back a lost session)
 @pytest.mark.parametrize("after", [1, 2_000, 6_000])
 def test_killed_ingest_leaves_a_sound_database_and_rerun_completes(tmp_path, after):
     source = tmp_path / "big.jsonl"
@@ -106,6 +107,7 @@ def test_killed_ingest_leaves_a_sound_database_and_rerun_completes(tmp_path, aft
     assert tagged == 12_000
 
 
+@pytest.mark.sqlite_only  # the same, and SQLite's triggers
 def test_killed_load_into_an_empty_catalogue_leaves_it_empty_or_whole(tmp_path):
     """Into an empty catalogue the whole load is one transaction (the index built and the
     topics tagged once, at its end): a kill at any time leaves nothing or everything."""

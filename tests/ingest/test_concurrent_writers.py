@@ -116,14 +116,15 @@ def test_a_lock_held_past_the_wait_stops_the_run_saying_what_is_committed(databa
     assert (stats.inserted, stats.unchanged, status) == (7, 3, 0)
 
 
-def test_the_command_ends_with_exit_3_and_one_line_never_a_traceback(database, tmp_path):
+def test_the_command_ends_with_exit_3_and_one_line_never_a_traceback(database, tmp_path, backend):
     path = write_records(tmp_path / "a.jsonl", 3)
     other = OtherWriter(database)
     thread = other.hold()
     try:
         done = subprocess.run([sys.executable, "-m", "app.cli", "ingest", "--wait", "1", "-q", path],
                               capture_output=True, text=True, timeout=120,
-                              env={**os.environ, "DATA_DIR": str(database.parent)})
+                              env={**os.environ, **({"DATABASE_URL": database} if backend == "postgres"
+                                                     else {"DATA_DIR": str(database.parent)})})
     finally:
         other.close(thread)
     lines = done.stderr.strip().splitlines()

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from app.engine import get_engine
 from app.ingest import ingest
 from app.ingest.parsers import detect_format, open_input, parse
 from app.ingest.records import Deleted, PaperIn
+from app.plan import Words
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -98,7 +100,8 @@ def test_a_deleted_record_removes_the_paper_from_the_catalogue(conn, tmp_path):
     stats, status = ingest(conn, [str(SAMPLES / "oai-arxiv.xml")], quiet=True, out=io.StringIO())
     assert (stats.inserted, stats.deleted, status) == (2, 1, 0)
     assert conn.execute("SELECT count(*) FROM papers WHERE arxiv_id = '2511.04321'").fetchone()[0] == 0
-    assert conn.execute("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH 'withdrawn'").fetchone()[0] == 0
+    assert get_engine(conn).match_ids(conn, Words(("withdrawn",))) == []
+    assert get_engine(conn).check(conn) == []
 
 
 def test_upvotes_and_classifications_are_stored(conn):

@@ -1,5 +1,6 @@
 """The schema comes from migrations only, and they round-trip."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
@@ -7,6 +8,8 @@ from sqlmodel import SQLModel
 import app.models  # noqa: F401 - registers the tables
 from app import migrate
 from app.db import connect, make_engine
+
+pytestmark = pytest.mark.sqlite_only  # SQLite's schema tables and FTS5 triggers
 
 
 def _include(obj, name, type_, reflected, compare_to):

@@ -19,6 +19,8 @@ from app.ingest import ingest, parsers
 from app.ingest.load import Loader
 from app.ingest.parsers import parse_jsonl
 
+pytestmark = pytest.mark.sqlite_only  # compares catalogues through their FTS5 tables and SQLite files
+
 BASE = "We study sparse mixtures of experts and knowledge distillation in language models."
 
 

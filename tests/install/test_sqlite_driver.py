@@ -10,6 +10,8 @@ from app import sqlite_driver
 from app.db import sqlite3
 from app.settings import PROJECT_ROOT
 
+pytestmark = pytest.mark.sqlite_only  # the SQLite driver's own checks
+
 
 def python(code: str, **env) -> subprocess.CompletedProcess:
     environment = {**os.environ, **env}

@@ -84,6 +84,7 @@ def test_unjudged_results_count_as_not_relevant_and_are_counted():
     assert result["unjudged"] == {"s": 1}
 
 
+@pytest.mark.sqlite_only  # the harness reads the SQLite catalogue file (plain FTS5 as a baseline)
 def test_plain_fts5_ands_the_words_and_ors_them_when_and_finds_nothing(seeded_database):
     from app.db import connect
 
@@ -106,6 +107,7 @@ def _pool(tmp_path, db, systems):
     return proc.stdout
 
 
+@pytest.mark.sqlite_only  # the harness reads the SQLite catalogue file (plain FTS5 as a baseline)
 def test_the_pool_is_blind_and_a_second_round_adds_only_new_papers(tmp_path, seeded_database):
     _pool(tmp_path, seeded_database, "fts5")
     pool = tmp_path / "pool"
@@ -129,6 +131,7 @@ def test_the_pool_is_blind_and_a_second_round_adds_only_new_papers(tmp_path, see
                 assert paper_id not in first_round[query_id], line
 
 
+@pytest.mark.sqlite_only  # the harness reads the SQLite catalogue file (plain FTS5 as a baseline)
 def test_evaluate_prints_a_table_per_kind_and_counts_unjudged_results(tmp_path, seeded_database):
     _pool(tmp_path, seeded_database, "engine,fts5")
     state = json.loads((tmp_path / "pool" / "_systems.json").read_text())

@@ -28,7 +28,7 @@ def papers_command() -> list[str]:
 def live_server(data_dir: Path, *extra: str, startup_seconds: float = 120, env_extra: dict | None = None):
     """`papers serve` over `data_dir`; yields (port, log path) once /health answers, stops it afterwards."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "BASE_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "READ_DATABASE_URL", "BASE_URL")}
     env.update(DATA_DIR=str(data_dir), **(env_extra or {}))
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"server-{port}.log"

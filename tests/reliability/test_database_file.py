@@ -6,12 +6,15 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 
 from app import db
 from app.db import connect
 from app.ingest import ingest
 from tests.reliability.live import Client, live_server
 from tests.reliability.test_degradation import app_on, copy_database
+
+pytestmark = pytest.mark.sqlite_only  # the server following its SQLite file
 
 NEW_PAPER = ('{"title": "Zebrafinch song learning with spiking recurrent networks", '
              '"abstract": "Zebrafinch juveniles learn songs; a zebrafinch tutor model.", '

@@ -27,6 +27,8 @@ from app.web import health
 from app.db import connect
 from app.settings import get_settings
 
+pytestmark = pytest.mark.sqlite_only  # damaged, missing and read-only SQLite files
+
 PAPERS = [sys.executable, "-m", "app.cli"]
 PAGES = ["/", "/?q=distillation", "/tags", "/api/papers?q=experts", "/api/tags", "/feed.atom", "/export.bib",
          "/sitemap.xml", "/papers/anything", "/health"]

@@ -105,14 +105,18 @@ class Observer:
                 self.problem(f"{path}: result {result['id']} answers {status} at /api/papers/{result['id']}")
 
 
-def ingest_while_searching(tmp_path: Path, papers: int, clients: int, max_seconds: float) -> None:
+def ingest_while_searching(tmp_path: Path, papers: int, clients: int, max_seconds: float,
+                           database_url: str | None = None) -> None:
     data = tmp_path / "data"
     source = source_file(tmp_path / "papers.jsonl", papers)
-    with live_server(data) as (port, log_path, _server):
+    where = {"DATABASE_URL": database_url} if database_url else {}
+    with live_server(data, env_extra=where) as (port, log_path, _server):
         with Client(port) as client:
             seeded = client.get_json("/api/papers?per_page=1")[1]["total"]
         env = {**os.environ, "DATA_DIR": str(data)}
         env.pop("DATABASE_URL", None)
+        env.pop("READ_DATABASE_URL", None)
+        env.update(where)
         stop = threading.Event()
         observers = [Observer(port, stop, max_requests=20_000) for _ in range(clients)]
         threads = [threading.Thread(target=o.run, args=(n * 3,), daemon=True) for n, o in enumerate(observers)]
@@ -148,10 +152,17 @@ def ingest_while_searching(tmp_path: Path, papers: int, clients: int, max_second
           "no errors, no inconsistency")
 
 
-def test_searches_during_an_ingest_see_no_error_and_no_half_visible_paper(tmp_path):
-    ingest_while_searching(tmp_path, papers=3_000, clients=3, max_seconds=300)
+def _database(backend, request) -> str | None:
+    """An empty PostgreSQL database on --backend=postgres; None: an SQLite file in the data dir."""
+    return request.getfixturevalue("make_database")("served") if backend == "postgres" else None
+
+
+def test_searches_during_an_ingest_see_no_error_and_no_half_visible_paper(tmp_path, backend, request):
+    ingest_while_searching(tmp_path, papers=3_000, clients=3, max_seconds=300,
+                           database_url=_database(backend, request))
 
 
 @pytest.mark.slow
-def test_searches_during_a_long_ingest_see_no_error_and_no_half_visible_paper(tmp_path):
-    ingest_while_searching(tmp_path, papers=20_000, clients=6, max_seconds=1800)
+def test_searches_during_a_long_ingest_see_no_error_and_no_half_visible_paper(tmp_path, backend, request):
+    ingest_while_searching(tmp_path, papers=20_000, clients=6, max_seconds=1800,
+                           database_url=_database(backend, request))

@@ -23,6 +23,8 @@ import pytest
 from app.db import connect
 from app.settings import Settings
 
+pytestmark = pytest.mark.sqlite_only  # a killed writer and SQLite's journal
+
 CORPUS = Settings().papers_corpus  # PAPERS_CORPUS
 PAPERS = [sys.executable, "-m", "app.cli"]
 SUMMARY = re.compile(r"read ([\d,]+), inserted ([\d,]+), updated ([\d,]+), unchanged ([\d,]+), skipped ([\d,]+)")

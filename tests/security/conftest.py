@@ -7,12 +7,13 @@ import pytest
 
 from hostile_records import REFUSED, STORED, STRIPPED
 
-from app import migrate
+from backends import database_url
+
 from app.db import connect
 from app.settings import get_settings
 
 @pytest.fixture(scope="session")
-def hostile_database(tmp_path_factory):
+def hostile_database(tmp_path_factory, make_database):
     """The hostile records plus the refused ones, loaded by `ingest` as a user would; returns (path, report)."""
     from app.ingest import ingest
 
@@ -21,8 +22,7 @@ def hostile_database(tmp_path_factory):
     records = (list(STORED.values()) + [record for record, _ in STRIPPED.values()]
                + [record for record, _ in REFUSED.values()])
     source.write_text("".join(json.dumps(r) + "\n" for r in records))
-    path = folder / "papers.db"
-    migrate.upgrade(f"sqlite:///{path}")
+    path = make_database("hostile")
     conn = connect(path)
     report = io.StringIO()
     stats, status = ingest(conn, [str(source)], fmt="jsonl", source="hostile", quiet=True, out=report)
@@ -35,7 +35,7 @@ def hostile_database(tmp_path_factory):
 
 @pytest.fixture
 def hostile(hostile_database, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{hostile_database[0]}")
+    monkeypatch.setenv("DATABASE_URL", database_url(hostile_database[0]))
     get_settings.cache_clear()
     yield hostile_database
     get_settings.cache_clear()

@@ -7,6 +7,7 @@ so that each query-language feature has papers that must and must not match.
 from pathlib import Path
 
 import pytest
+from backends import database_url
 
 from app import migrate
 from app.db import connect
@@ -18,8 +19,8 @@ FIXTURE = Path(__file__).with_name("search_papers.jsonl")
 PAPERS = sum(1 for line in FIXTURE.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
-def load(path: Path, files=(FIXTURE,)) -> Path:
-    migrate.upgrade(f"sqlite:///{path}")
+def load(path: Path | str, files=(FIXTURE,)) -> Path | str:
+    migrate.upgrade(database_url(path))
     conn = connect(path)
     try:
         _stats, status = ingest(conn, [str(f) for f in files], quiet=True)
@@ -30,14 +31,14 @@ def load(path: Path, files=(FIXTURE,)) -> Path:
 
 
 @pytest.fixture(scope="session")
-def fixture_database(tmp_path_factory) -> Path:
-    return load(tmp_path_factory.mktemp("search") / "papers.db")
+def fixture_database(make_database) -> Path | str:
+    return load(make_database("search"))
 
 
 @pytest.fixture
 def catalogue(fixture_database, monkeypatch) -> Path:
     """Settings pointed at the shared fixture catalogue (read-only)."""
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{fixture_database}")
+    monkeypatch.setenv("DATABASE_URL", database_url(fixture_database))
     get_settings.cache_clear()
     yield fixture_database
     get_settings.cache_clear()

@@ -5,7 +5,7 @@ Layers, top to bottom (a module may import its own layer and those below):
   search    app.search (query plan, catalogue, facets, hits, snippets, spelling),
             app.papers and app.paper_sets (the read layer), app.related, app.tagging, app.topic_evidence, app.ingest, app.sync
   engine    app.engine (the only place that speaks the engine's query language)
-  store     app.db, app.models, app.migrate
+  store     app.db, app.pg (PostgreSQL connections), app.models, app.migrate
   ground    app.plan, app.results, app.kinds, app.settings, app.resources, app.sqlite_driver
             (import nothing from the app but each other)
 """
@@ -24,7 +24,7 @@ LAYERS = [
     ("search", {"app.search", "app.papers", "app.paper_sets", "app.related", "app.tagging", "app.topic_evidence",
                 "app.ingest", "app.sync"}),
     ("engine", {"app.engine"}),
-    ("store", {"app.db", "app.models", "app.migrate"}),
+    ("store", {"app.db", "app.pg", "app.models", "app.migrate"}),
     ("ground", {"app.plan", "app.results", "app.kinds", "app.settings", "app.resources", "app.sqlite_driver",
                 "app"}),
 ]
@@ -61,12 +61,13 @@ def test_layers_only_import_downward(graph):
 
 def test_the_engine_query_language_stays_in_the_engine(graph):
     """Only app.engine imports the engine's implementation; the rest uses the interface."""
-    importers = {m for m in graph.find_modules_that_directly_import("app.engine.fts5")
-                 if not m.startswith("app.engine")}
-    assert importers == set()
+    for implementation in ("app.engine.fts5", "app.engine.postgres"):
+        importers = {m for m in graph.find_modules_that_directly_import(implementation)
+                     if not m.startswith("app.engine")}
+        assert importers == set()
 
 
-STORE = {"app.db", "app.models", "app.migrate", "app.sqlite_driver"}
+STORE = {"app.db", "app.pg", "app.models", "app.migrate", "app.sqlite_driver"}
 DRIVERS = {"sqlite3", "pysqlite3", "psycopg", "psycopg2", "sqlalchemy", "sqlmodel", "alembic"}
 
 

@@ -151,6 +151,7 @@ def _fixture_path():
     return get_settings().database_path
 
 
+@pytest.mark.sqlite_only  # copies the SQLite file
 def test_a_kind_registered_without_facet_is_not_offered_as_one(with_classification):
     result = search(f"id:{with_classification}")
     assert result.total == 1

@@ -20,6 +20,8 @@ from app.db import connect, sqlite3
 from app.settings import SEED_FILE, Settings
 from app.tagging import Topic, explain, load_topics, retag, sync_topics
 
+pytestmark = pytest.mark.sqlite_only  # fixtures built with SQLite's lastrowid, file copies and a plain sqlite3 connection
+
 CORPUS = Settings().papers_corpus  # PAPERS_CORPUS
 SEED_CHROME_PARAGRAPHS = 5
 NOW = "2026-01-01 00:00:00"  # ISO text: the datetime adapter is deprecated

@@ -1,0 +1,465 @@
+"""PostgreSQL full-text search: every line of tsquery SQL in the app is here.
+
+The index (migration 0004_postgres) is `papers.tsv`, a stored generated tsvector with
+a GIN index: title weight A, abstract D, authors B, in the text search configuration
+`papers` (Porter stems, no stop words, diacritics folded, words split at every
+non-alphanumeric character as FTS5's unicode61 splits them). See app/engine/base.py
+for what each method promises. Known differences in the terms (Porter variants): FTS5's
+leaves words of one or two letters as they are, PostgreSQL's stems those ending in s ("is"
+is "i", "us" is "u"); FTS5 follows the later rule that makes "methodologies"
+"methodolog", PostgreSQL's snowball `porter` makes it "methodologi". A handful of terms,
+nearly all stopwords; on the seed papers every other term has the same document count.
+
+- Queries are tsquery text built here from lexemes: each token is folded and stemmed in
+  Python with the same Porter algorithm (snowballstemmer) and single-quoted, so no user
+  text is ever tsquery syntax. Phrases are `<->`, prefixes `:*`, columns weight labels.
+- Ranking is BM25 computed as FTS5 computes it (k1 1.2, b 0.75, column weights on term
+  frequencies, IDF from the whole catalogue), not ts_rank: term frequencies come from
+  the matching papers' tsvector positions; document frequencies from `search_terms`
+  (one word) or a count over the index (phrases, prefixes, column-restricted terms);
+  the number of papers and their average length from `search_stats`. Both tables are
+  kept by the writers, in their transactions. A tree's score is the sum of its leaves'
+  contributions, added as app/search/ranking.py adds them.
+- Highlights and snippets are made in Python from the page's own text with the same
+  splitting and stemming, so matches are marked exactly where the query's words are.
+"""
+
+import math
+import re
+import threading
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+
+import orjson
+import psycopg
+import snowballstemmer
+
+from app.engine.base import ELLIPSIS, MARK_CLOSE, MARK_OPEN
+from app.engine.fts5 import Fts5Engine
+from app.plan import AllOf, AnyOf, Text, Words
+
+K1, B = 1.2, 0.75                 # FTS5's bm25() constants
+LABELS = {"title": "A", "abstract": "D", "authors": "B"}
+COLUMN_ORDER = ("title", "abstract", "authors")   # the order of the `weights` tuple
+DOC_FREQ_CACHE = 4096
+_WORDS = re.compile(r"[^\W_]+")   # alphanumeric runs: how the `papers` configuration splits text
+_LAST = "\U0010ffff"              # above every character: the end of a prefix's range
+
+_stemmer_lock = threading.Lock()
+_stemmer = snowballstemmer.stemmer("porter")
+
+# Letters unaccent folds that Unicode does not decompose (the rest: NFKD without marks).
+_FOLD = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ß": "ss",
+                       "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH",
+                       "ı": "i", "ħ": "h", "Ħ": "H"})
+
+
+def fold(token: str) -> str:
+    """The token without diacritics, as the `unaccent` dictionary leaves it."""
+    if token.isascii():
+        return token
+    decomposed = unicodedata.normalize("NFKD", token.translate(_FOLD))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def lexeme(token: str) -> str:
+    """The index's form of one lower-case token (what to_tsvector('papers', token) stores)."""
+    token = fold(token)
+    with _stemmer_lock:  # snowballstemmer objects keep state between calls
+        stemmed = _stemmer.stemWord(token)
+    return stemmed or token  # as PostgreSQL's snowball dictionary: a word stemmed to nothing stays itself
+
+
+def _literal(lex: str) -> str:
+    return "'" + lex.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _tsquery(lexemes: Sequence[str], labels: str, prefix: bool) -> str:
+    """One phrase as tsquery text: quoted lexemes joined by <->, weight labels, a last prefix."""
+    last = len(lexemes) - 1
+    return " <-> ".join(
+        _literal(lx) + ((":*" + labels) if prefix and i == last else (":" + labels if labels else ""))
+        for i, lx in enumerate(lexemes))
+
+
+def _leaves(text: Text, negated: bool = False) -> Iterable[tuple[Words, bool]]:
+    """Every leaf in written order, and whether it sits under a NOT."""
+    if isinstance(text, Words):
+        yield text, negated
+    elif isinstance(text, AnyOf):
+        for part in text.parts:
+            yield from _leaves(part, negated)
+    else:
+        for part in text.parts:
+            yield from _leaves(part, negated)
+        for part in text.excluded:
+            yield from _leaves(part, not negated)
+
+
+class _Phrase:
+    """One Words node, ready to be found in a paper's positions or text."""
+
+    def __init__(self, words: Words):
+        self.lexemes = tuple(lexeme(t) for t in words.tokens)
+        self.prefix = words.prefix
+        self.labels = frozenset(LABELS[c] for c in words.columns) if words.columns else frozenset("ABD")
+        self.columns = frozenset(words.columns) if words.columns else frozenset(COLUMN_ORDER)
+        self.query = _tsquery(self.lexemes, "" if self.labels == frozenset("ABD") else "".join(sorted(self.labels)),
+                              self.prefix)
+
+    def matches_token(self, i: int, lex: str) -> bool:
+        want = self.lexemes[i]
+        return lex.startswith(want) if self.prefix and i == len(self.lexemes) - 1 else lex == want
+
+
+class PostgresEngine:
+    """The SearchEngine of app/engine/base.py on PostgreSQL."""
+
+    name = "postgresql"
+
+    def __init__(self):
+        self._doc_freqs: OrderedDict = OrderedDict()   # (catalogue version, tsquery) -> papers
+        self._lock = threading.Lock()
+
+    # --- reading ----------------------------------------------------------------------
+
+    def render(self, text: Text) -> str:
+        if isinstance(text, Words):
+            labels = "".join(sorted(LABELS[c] for c in text.columns))
+            return _tsquery([lexeme(t) for t in text.tokens], labels, text.prefix)
+        if isinstance(text, AnyOf):
+            return "(" + " | ".join(self._operand(p) for p in text.parts) + ")"
+        expr = " & ".join(self._operand(p) for p in text.parts)
+        if text.excluded:
+            expr += "".join(f" & !{self._operand(e)}" for e in text.excluded)
+        return expr
+
+    def _operand(self, text: Text) -> str:
+        if isinstance(text, Words) and len(text.tokens) == 1 or isinstance(text, AnyOf):
+            return self.render(text)
+        return f"({self.render(text)})"
+
+    def match_ids(self, conn, text: Text, within: Sequence[int] | None = None) -> list[int]:
+        sql = "SELECT string_agg(id::text, ',') FROM papers WHERE tsv @@ %s::tsquery"
+        args: list = [self.render(text)]
+        if within is not None:
+            if not within:
+                return []
+            sql += " AND id BETWEEN %s AND %s AND id = ANY(%s)"
+            args += [within[0], within[-1], list(within)]
+        found = _run(conn, sql, args).fetchone()[0]
+        ids = orjson.loads("[" + found + "]") if found else []
+        ids.sort()  # heap order is nearly id order: a cheap sort
+        return ids
+
+    def rank(self, conn, text: Text, weights: tuple[float, float, float],
+             candidates: Sequence[int] | None, lowest: int) -> list[tuple[int, float]]:
+        if candidates is not None:
+            if not candidates:
+                return []
+            where, args = "p.id = ANY(%s) AND p.tsv @@ %s::tsquery", [list(candidates), self.render(text)]
+        else:
+            where, args = "p.tsv @@ %s::tsquery AND p.id >= %s", [self.render(text), lowest]
+        # Excluded leaves too: whether a paper matches a branch with a NOT decides whether
+        # that branch's leaves count (their own contributions never do).
+        found, matched = self._contributions(conn, [words for words, _negated in _leaves(text)],
+                                             weights, where, args)
+        out = []
+        for paper_id in matched:
+            if not _matches(text, paper_id, found):
+                continue  # a phrase tsquery found across two columns: FTS5 matches none there
+            total = 0.0
+            # Added in written order where every node above matched, as ranking.py adds them.
+            for leaf in _live_leaves(text, paper_id, found):
+                total += found[leaf][paper_id]
+            out.append((paper_id, total))
+        return out
+
+    def phrase_scores(self, conn, words: Words, weights: tuple[float, float, float]
+                      ) -> tuple[list[int], list[float]]:
+        found, _matched = self._contributions(conn, [words], weights, "p.tsv @@ %s::tsquery",
+                                              [self.render(words)])
+        scores = found[words]
+        ids = sorted(scores)  # not `matched`: a phrase across two columns is no match for FTS5
+        return ids, [scores[i] for i in ids]
+
+    def _contributions(self, conn, leaves: Sequence[Words], weights: tuple[float, float, float],
+                       where: str, args: list) -> tuple[dict[Words, dict[int, float]], list[int]]:
+        """Each leaf's BM25 contribution (negative: lower is better) in every paper `where`
+        selects that contains it, and the ids `where` selects."""
+        phrases = {leaf: _Phrase(leaf) for leaf in leaves}
+        exact = sorted({lx for p in phrases.values() for i, lx in enumerate(p.lexemes)
+                        if not (p.prefix and i == len(p.lexemes) - 1)})
+        prefixes = sorted({p.lexemes[-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                           for p in phrases.values() if p.prefix})
+        rows = _run(conn, f"""
+            SELECT p.id, p.doc_len, u.lexeme, u.positions, u.weights
+            FROM papers p LEFT JOIN LATERAL (SELECT * FROM unnest(p.tsv) t
+                WHERE t.lexeme = ANY(%s) OR t.lexeme LIKE ANY(%s)) u ON true
+            WHERE {where}""", [exact, prefixes, *args]).fetchall()
+        docs: dict[int, tuple[int, dict[str, list[tuple[int, str]]]]] = {}
+        for paper_id, length, lex, positions, labels in rows:
+            entry = docs.setdefault(paper_id, (length or 0, {}))
+            if lex is not None:
+                entry[1][lex] = list(zip(positions, labels))
+        papers, words, version = _run(
+            conn, "SELECT s.docs, s.words, v.version FROM search_stats s, catalogue_version v").fetchone()
+        papers = max(int(papers), 1)
+        average = max(float(words) / papers, 1.0)
+        weight_of = {LABELS[c]: w for c, w in zip(COLUMN_ORDER, weights)}
+        found: dict[Words, dict[int, float]] = {}
+        for leaf, phrase in phrases.items():
+            idf = self._idf(conn, phrase, papers, version)
+            scores = found.setdefault(leaf, {})
+            for paper_id, (length, terms) in docs.items():
+                freq = sum(weight_of[label] for label in _hits(phrase, terms))
+                if freq:
+                    norm = K1 * (1 - B + B * length / average)
+                    scores[paper_id] = -(idf * freq * (K1 + 1) / (freq + norm))
+        return found, list(docs)
+
+    def _idf(self, conn, phrase: _Phrase, papers: int, version: int) -> float:
+        hits = self._document_frequency(conn, phrase, version)
+        value = math.log((papers - hits + 0.5) / (hits + 0.5))
+        return value if value > 0 else 1e-6  # as FTS5: a word in most papers still counts a little
+
+    def _document_frequency(self, conn, phrase: _Phrase, version: int) -> int:
+        if len(phrase.lexemes) == 1 and not phrase.prefix and phrase.labels == frozenset("ABD"):
+            row = _run(conn, "SELECT docs FROM search_terms WHERE lexeme = %s", [phrase.lexemes[0]]).fetchone()
+            return max(int(row[0]), 0) if row else 0
+        key = (version, phrase.query)
+        with self._lock:
+            if key in self._doc_freqs:
+                self._doc_freqs.move_to_end(key)
+                return self._doc_freqs[key]
+        count = _run(conn, "SELECT count(*) FROM papers WHERE tsv @@ %s::tsquery", [phrase.query]).fetchone()[0]
+        with self._lock:
+            self._doc_freqs[key] = count
+            while len(self._doc_freqs) > DOC_FREQ_CACHE:
+                self._doc_freqs.popitem(last=False)
+        return count
+
+    def highlight(self, text: Text, rows: Sequence[tuple[int, str, str, str]],
+                  snippet_tokens: int) -> dict[int, tuple[str | None, str | None]]:
+        # The page's own text, split and stemmed as the index does: the cost follows the page.
+        phrases = [_Phrase(words) for words, negated in _leaves(text) if not negated]
+        out = {}
+        for paper_id, title, abstract, authors in rows:
+            tokens = {"title": _tokens(title), "abstract": _tokens(abstract), "authors": _tokens(authors)}
+            if not _text_matches(text, tokens):
+                continue
+            title_tokens = tokens["title"]
+            title_marked = _marked(title or "", title_tokens, _matched(phrases, title_tokens, "title"),
+                                   0, len(title_tokens))
+            out[paper_id] = (title_marked, _snippet(abstract or "", tokens["abstract"], phrases, snippet_tokens))
+        return out
+
+    def refuses(self, exc: BaseException) -> bool:
+        return isinstance(exc, psycopg.errors.SyntaxError) and "tsquery" in str(exc).lower()
+
+    # --- vocabulary -------------------------------------------------------------------
+
+    def document_frequencies(self, conn, terms: Iterable[str]) -> dict[str, int]:
+        terms = sorted(set(terms))
+        if not terms:
+            return {}
+        return dict(_run(conn, "SELECT lexeme, docs FROM search_terms WHERE lexeme = ANY(%s) AND docs > 0",
+                         [terms]).fetchall())
+
+    def expansion(self, conn, prefix: str) -> tuple[int, int]:
+        # A range over the statistics' primary key (C collation): only the terms in it are read.
+        start = lexeme(prefix)
+        row = _run(conn, "SELECT count(*), coalesce(sum(docs), 0) FROM search_terms"
+                         " WHERE lexeme >= %s AND lexeme < %s AND docs > 0", [start, start + _LAST]).fetchone()
+        return int(row[0]), int(row[1])
+
+    def analyze(self, text: str) -> list[str]:
+        return [lex for _start, _end, lex in _tokens(text)]
+
+    def vocabulary(self, conn, min_docs: int) -> dict[str, tuple[int, int]]:
+        return {term: (docs, count) for term, docs, count in _run(
+            conn, "SELECT lexeme, docs, occurrences FROM search_terms WHERE docs >= %s", [max(min_docs, 1)])}
+
+    # The same walk over the postings of each term as on SQLite: only `match_ids` differs.
+    similar = Fts5Engine.similar
+
+    def written_as_typed(self, conn, word: str, sample: int) -> bool:
+        row = _run(conn, """
+            SELECT 1 FROM (SELECT title, abstract, authors FROM papers WHERE tsv @@ %s::tsquery LIMIT %s) p
+            WHERE strpos(lower(title), %s) > 0 OR strpos(lower(abstract), %s) > 0
+               OR strpos(lower(authors), %s) > 0 LIMIT 1""",
+                   [self.render(Words((word,))), sample, word, word, word]).fetchone()
+        return row is not None
+
+    # --- writing ----------------------------------------------------------------------
+
+    def suspend_sync(self, conn) -> bool:
+        # For this transaction only: the row triggers leave the statistics to index/unindex.
+        _run(conn, "SELECT set_config('papers.bulk_index', 'on', true)")
+        return True
+
+    def resume_sync(self, conn, token: object) -> None:
+        _run(conn, "SELECT set_config('papers.bulk_index', 'off', true)")
+
+    def index(self, conn, ids: Sequence[int]) -> None:
+        ids = sorted(ids)
+        if not ids:
+            return
+        # The tsvector itself is a generated column: only the statistics need the new papers.
+        _run(conn, "SELECT search_count(array_agg(tsv), array_agg(doc_len), 1) FROM papers WHERE id = ANY(%s)",
+             [ids])
+
+    def unindex(self, conn, paper_id: int, title: str, abstract: str, authors: str) -> None:
+        _run(conn, "SELECT search_count(ARRAY[papers_tsv(%s, %s, %s)], ARRAY[papers_doc_len(%s, %s, %s)], -1)",
+             [title, abstract, authors, title, abstract, authors])
+
+    def set_loading(self, conn, loading: bool) -> None:
+        """Nothing to tune: the GIN index takes bulk inserts through its pending list."""
+
+    # --- maintenance --------------------------------------------------------------------
+
+    def optimize(self, conn) -> None:
+        _run(conn, "DELETE FROM search_terms WHERE docs <= 0")
+        _run(conn, "SELECT gin_clean_pending_list('ix_papers_tsv'::regclass)")
+        _run(conn, "ANALYZE papers")
+        _run(conn, "ANALYZE search_terms")
+
+    def rebuild(self, conn) -> None:
+        _run(conn, "DELETE FROM search_terms")
+        _run(conn, "INSERT INTO search_terms (lexeme, docs, occurrences)"
+                   " SELECT word, ndoc, nentry FROM ts_stat('SELECT tsv FROM papers')")
+        _run(conn, "UPDATE search_stats SET docs = s.n, words = s.w FROM"
+                   " (SELECT count(*) AS n, coalesce(sum(doc_len), 0) AS w FROM papers) s WHERE id = 1")
+
+    def check(self, conn) -> list[str]:
+        problems = []
+        stored = _run(conn, "SELECT docs, words FROM search_stats WHERE id = 1").fetchone()
+        actual = _run(conn, "SELECT count(*), coalesce(sum(doc_len), 0) FROM papers").fetchone()
+        if stored is None or tuple(map(int, stored)) != tuple(map(int, actual)):
+            problems.append(f"full-text statistics: {stored} papers and words recorded, {actual} present")
+        wrong = _run(conn, """
+            SELECT count(*) FROM (SELECT word, ndoc, nentry FROM ts_stat('SELECT tsv FROM papers')) s
+            FULL JOIN (SELECT lexeme, docs, occurrences FROM search_terms WHERE docs <> 0) t ON t.lexeme = s.word
+            WHERE s.ndoc IS DISTINCT FROM t.docs OR s.nentry IS DISTINCT FROM t.occurrences""").fetchone()[0]
+        if wrong:
+            problems.append(f"full-text statistics: {wrong} terms with a wrong count")
+        return problems
+
+
+def _run(conn, sql: str, args: Sequence | None = None):
+    """A statement in psycopg's own dialect on the app's connection (app/pg.py)."""
+    conn._check_deadline()
+    return conn.raw.execute(sql, args, prepare=False)
+
+
+def _live_leaves(text: Text, paper_id: int, found: Mapping[Words, Mapping[int, float]]) -> Iterable[Words]:
+    """The leaves whose contribution counts for this paper, in written order: those under
+    nodes it matches (never an excluded side, nor an unmatched side of an OR)."""
+    if isinstance(text, Words):
+        if paper_id in found[text]:
+            yield text
+    elif isinstance(text, AnyOf):
+        for part in text.parts:
+            if _matches(part, paper_id, found):
+                yield from _live_leaves(part, paper_id, found)
+    else:
+        for part in text.parts:
+            yield from _live_leaves(part, paper_id, found)
+
+
+def _matches(text: Text, paper_id: int, found: Mapping[Words, Mapping[int, float]]) -> bool:
+    if isinstance(text, Words):
+        return paper_id in found[text]
+    if isinstance(text, AnyOf):
+        return any(_matches(p, paper_id, found) for p in text.parts)
+    return (all(_matches(p, paper_id, found) for p in text.parts)
+            and not any(_matches(e, paper_id, found) for e in text.excluded))
+
+
+def _hits(phrase: _Phrase, terms: dict[str, list[tuple[int, str]]]) -> list[str]:
+    """The column label of each occurrence of the phrase in one paper's positions."""
+    first = [(pos, label) for lex, occ in terms.items() if phrase.matches_token(0, lex)
+             for pos, label in occ if label in phrase.labels]
+    if len(phrase.lexemes) == 1:
+        return [label for _pos, label in first]
+    at: dict[int, set[tuple[int, str]]] = {}
+    for i in range(1, len(phrase.lexemes)):
+        at[i] = {(pos, label) for lex, occ in terms.items() if phrase.matches_token(i, lex) for pos, label in occ}
+    return [label for pos, label in first
+            if all((pos + i, label) in at[i] for i in range(1, len(phrase.lexemes)))]
+
+
+def _tokens(text: str | None) -> list[tuple[int, int, str]]:
+    """(start, end, lexeme) of each word of a text, as the index splits and stems it."""
+    return [(m.start(), m.end(), lexeme(m.group(0).lower())) for m in _WORDS.finditer(text or "")]
+
+
+def _text_matches(text: Text, tokens: Mapping[str, list[tuple[int, int, str]]]) -> bool:
+    """Whether a row's text (its tokens per column) matches a text tree."""
+    if isinstance(text, Words):
+        phrase = _Phrase(text)
+        return any(_matched([phrase], tokens[column], column) for column in phrase.columns)
+    if isinstance(text, AnyOf):
+        return any(_text_matches(p, tokens) for p in text.parts)
+    return (all(_text_matches(p, tokens) for p in text.parts)
+            and not any(_text_matches(e, tokens) for e in text.excluded))
+
+
+def _matched(phrases: list[_Phrase], tokens: list[tuple[int, int, str]], column: str) -> list[tuple[int, int]]:
+    """(first, last) token of each occurrence of a phrase searched in this column, overlapping
+    occurrences merged: each is marked as one span, as FTS5's highlight() marks them."""
+    spans = []
+    for phrase in phrases:
+        if column not in phrase.columns:
+            continue
+        n = len(phrase.lexemes)
+        for start in range(len(tokens) - n + 1):
+            if all(phrase.matches_token(i, tokens[start + i][2]) for i in range(n)):
+                spans.append((start, start + n - 1))
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(spans):
+        if merged and first <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(last, merged[-1][1]))
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def _marked(text: str, tokens, spans: list[tuple[int, int]], first: int, last: int) -> str:
+    """text[token first .. token last-1] with each span between MARK_OPEN and MARK_CLOSE."""
+    if not tokens:
+        return text
+    begin = 0 if first == 0 else tokens[first][0]
+    end = len(text) if last >= len(tokens) else tokens[last - 1][1]
+    out, at = [], begin
+    for span_first, span_last in spans:
+        if span_last < first or span_first >= last:
+            continue
+        start, stop = tokens[max(span_first, first)][0], tokens[min(span_last, last - 1)][1]
+        out += [text[at:start], MARK_OPEN, text[start:stop], MARK_CLOSE]
+        at = stop
+    out.append(text[at:end])
+    return "".join(out)
+
+
+def _snippet(abstract: str, tokens, phrases: list[_Phrase], size: int) -> str:
+    """About `size` words of the abstract around its densest matches, cut with ELLIPSIS."""
+    spans = _matched(phrases, tokens, "abstract")
+    if len(tokens) <= size:
+        return _marked(abstract, tokens, spans, 0, len(tokens))
+    best, best_score = 0, (-1, 0)
+    hits = sorted(i for first, last in spans for i in range(first, last + 1))
+    for hit in hits:
+        start = max(0, min(hit - size // 4, len(tokens) - size))
+        inside = [i for i in hits if start <= i < start + size]
+        score = (len({tokens[i][2] for i in inside}), len(inside))
+        if score > best_score:
+            best, best_score = start, score
+    end = best + size
+    text = _marked(abstract, tokens, spans, best, end)
+    if best > 0:
+        text = ELLIPSIS + text.lstrip()
+    if end < len(tokens):
+        text = text.rstrip() + ELLIPSIS
+    return text
