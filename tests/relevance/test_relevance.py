@@ -67,6 +67,7 @@ def test_every_judged_title_is_a_seed_paper(seeded):
     assert not missing
 
 
+@pytest.mark.sqlite_only  # the baseline is plain FTS5 on the SQLite catalogue
 def test_the_engine_beats_the_plain_fts5_baseline(seeded, capsys):
     results = evaluate()
     engine, baseline = mean(r[1] for r in results), mean(r[2] for r in results)

@@ -142,7 +142,7 @@ def test_warm_reads_the_vocabulary_before_the_first_paper_page_asks(catalogue):
     from app import related
     from app.search.catalogue import catalogue as catalogue_of
     from app.settings import get_settings
-    memo = catalogue_of(catalogue, get_settings().database_path).vocabulary
+    memo = catalogue_of(catalogue).vocabulary
     memo.clear()
     related.warm()
     lexical = get_engine().analyze("lexical")[0]          # as the index stems it

@@ -272,7 +272,7 @@ def test_relevance_order_is_bm25_over_every_match_whatever_the_filters(q, tags):
 
     result = search(q, tags=tags, per_page=100)
     conn = reader()
-    cat = current(conn, get_settings().database_path)
+    cat = current(conn)
     match = engine.compile_query(q).match
     scored = get_engine().rank(conn, match, engine.WEIGHTS, None, 0)
     shown = {h.id for h in result.hits}
@@ -336,7 +336,7 @@ def test_the_request_time_limit_stops_python_work_too():
     from app.sqlite_driver import sqlite3
 
     conn = reader()
-    cat = current(conn, get_settings().database_path)
+    cat = current(conn)
     match = compile_query("experts routing").match
     for words in (match.parts if hasattr(match, "parts") else (match,)):
         ranking.leaf(conn, cat, words)  # scored: assembling them needs no statement

@@ -117,7 +117,7 @@ def test_every_value_a_catalogue_caches_is_immutable(catalogue):
         run(SearchParams(q=q, sort="newest", years=(2024, 2025)))
     assert run(SearchParams(author="ashish-vaswani")).total >= 1
     related_papers(papers.paper_by_key("2401.00001"))
-    cat = current(reader(), get_settings().database_path)
+    cat = current(reader())
     memos = {"matches": cat.matches, "predicates": cat.predicates, "results": cat.results,
              "vocabulary": cat.vocabulary, "postings": cat.postings, "leaves": cat.leaves, "scores": cat.scores,
              "spelling": spelling._cache}  # corrections, cached per catalogue state and word

@@ -93,7 +93,7 @@ def test_scores_assembled_from_single_phrases_are_the_engines_to_the_last_bit(q)
     from app.settings import get_settings
 
     conn = reader()
-    cat = current(conn, get_settings().database_path)
+    cat = current(conn)
     match = compile_query(q).match
     assembled = ranking._assembled(conn, cat, match)
     whole = dict(get_engine().rank(conn, match, WEIGHTS, None, 0))
