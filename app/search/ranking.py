@@ -104,11 +104,16 @@ def _score(conn, cat: Catalogue, text: Text) -> Scored:
     # A word never scored before: one engine statement scores the query's own matches
     # (an AND of a rare and a common word touches far fewer papers than the common word
     # has), the same values the assembly would give; its leaves stay unscored.
+    return _ranked(conn, cat, text, None)
+
+
+def _ranked(conn, cat: Catalogue, text: Text, candidates: list[int] | None) -> Scored:
+    """One engine statement's BM25 for the text's matches (among `candidates`, if given)."""
     size = cat.size
-    rows = get_engine(conn).rank(conn, text, WEIGHTS, None, 0)
+    rows = get_engine(conn).rank(conn, text, WEIGHTS, candidates, 0)
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-    keep = ids < size
+    keep = ids < size  # a paper added since the catalogue was built waits for the next one
     match = np.zeros(size, dtype=bool)
     match[ids[keep]] = True
     total = np.zeros(size, dtype=np.float64)
@@ -197,16 +202,7 @@ def score_within(conn, cat: Catalogue, text: Text, within: np.ndarray) -> Scored
     if all(known(cat, w) for w in _leaves(text)):
         whole = score(conn, cat, text)
         return Scored(_frozen(within & whole.match), whole.score)
-    size = cat.size
-    rows = get_engine(conn).rank(conn, text, WEIGHTS, np.flatnonzero(within).tolist(), 0)
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    scores = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-    keep = ids < size
-    match = np.zeros(size, dtype=bool)
-    match[ids[keep]] = True
-    total = np.zeros(size, dtype=np.float64)
-    total[ids[keep]] = scores[keep]
-    return Scored(_frozen(match), _frozen(total))
+    return _ranked(conn, cat, text, np.flatnonzero(within).tolist())
 
 
 def required(count: int) -> int:
