@@ -119,7 +119,7 @@ class PostgresEngine:
     name = "postgresql"
 
     def __init__(self):
-        self._doc_freqs: OrderedDict = OrderedDict()   # (catalogue version, tsquery) -> papers
+        self._doc_freqs: OrderedDict = OrderedDict()   # (database, catalogue version, tsquery) -> papers
         self._lock = threading.Lock()
 
     # --- reading ----------------------------------------------------------------------
@@ -228,7 +228,8 @@ class PostgresEngine:
         if len(phrase.lexemes) == 1 and not phrase.prefix and phrase.labels == frozenset("ABD"):
             row = _run(conn, "SELECT docs FROM search_terms WHERE lexeme = %s", [phrase.lexemes[0]]).fetchone()
             return max(int(row[0]), 0) if row else 0
-        key = (version, phrase.query)
+        info = conn.raw.info  # versions count per database: two databases can share one
+        key = (info.host, info.port, info.dbname, version, phrase.query)
         with self._lock:
             if key in self._doc_freqs:
                 self._doc_freqs.move_to_end(key)

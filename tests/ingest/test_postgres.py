@@ -56,6 +56,23 @@ def test_row_by_row_writes_keep_the_statistics_too(database):
     conn.close()
 
 
+def test_a_phrase_counted_in_one_database_is_counted_again_in_another_at_the_same_version(make_database,
+                                                                                          tmp_path):
+    # One engine per process serves every connection: a count kept for one database must not
+    # answer for another whose catalogue version happens to be the same number.
+    engine, phrase = PostgresEngine(), Words(("language", "models"))
+    first, second = connect(make_database()), connect(make_database())
+    ingest(first, [str(SEED_FILE)], fmt="seed", source="seed", quiet=True)
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"id": "2501.00001", "title": "Language models", "abstract": "Small ones, trained."}\n')
+    ingest(second, [str(one)], fmt="jsonl", source="test", quiet=True)
+    assert catalogue_version(first) == catalogue_version(second)
+    in_first = engine.phrase_scores(first, phrase, (5.0, 1.0, 2.0))[0]
+    assert len(in_first) > 1
+    assert len(engine.phrase_scores(second, phrase, (5.0, 1.0, 2.0))[0]) == 1  # no math error either
+    first.close(), second.close()
+
+
 def test_each_batch_bumps_the_catalogue_version_in_its_transaction(database, tmp_path):
     conn = connect(database)
     before = catalogue_version(conn)
