@@ -16,15 +16,18 @@ for the whole tree, and:
   words that occur most are scored when the server starts (`warm`), so the broadest
   queries are fast the first time they are asked;
 - the match set of the query comes from the same arrays (no second engine query);
-- a query with a word not scored yet is scored by the engine in one statement over its
-  own matches (`engine.rank`: the same values, and an AND of a rare and a common word
-  touches far fewer papers than the common word has); its single words are cached.
+- a query with a phrase not scored yet: when some of its phrases are scored, the
+  engine finds the query's matches without scoring (postings only) and scores just the
+  new phrases for those papers (`engine.rank` with candidates); when none are, one
+  engine statement scores the query's own matches (the same values, and an AND of a
+  rare and a common word touches far fewer papers than the common word has).
 
 Arrays are numpy: a leaf of 128k papers is 1.5 MB (ids int32, scores float64; the
 scores must stay float64 to be the engine's to the last bit).
 """
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import floor
 
@@ -99,12 +102,36 @@ def _leaves(text: Text):
 
 
 def _score(conn, cat: Catalogue, text: Text) -> Scored:
-    if isinstance(text, Words) or all(known(cat, w) for w in _leaves(text)):
+    leaves = list(_leaves(text))
+    unknown = [w for w in leaves if not known(cat, w)]
+    if isinstance(text, Words) or not unknown:
         return _assembled(conn, cat, text)
-    # A word never scored before: one engine statement scores the query's own matches
+    if len(unknown) < len(leaves):
+        return _completed(conn, cat, text, matches(conn, cat, text), unknown)
+    # Only words never scored before: one engine statement scores the query's own matches
     # (an AND of a rare and a common word touches far fewer papers than the common word
     # has), the same values the assembly would give; its leaves stay unscored.
     return _ranked(conn, cat, text, None)
+
+
+def _completed(conn, cat: Catalogue, text: Text, within: np.ndarray, unknown: list[Words]) -> Scored:
+    """The scores of a text tree for the papers of `within` (all of which match it), when some
+    of its phrases are scored already (the frequent words, warmed at start) and `unknown` are
+    not: each of those is scored by the engine for these papers only, the rest is array
+    arithmetic. Scoring the whole tree in one statement would score the frequent words again
+    in every match ("for", "of" and "model" beside one new word: twice the time)."""
+    ids = np.flatnonzero(within).tolist()
+    engine = get_engine(conn)
+    given = {}
+    for words in unknown:
+        rows = engine.rank(conn, words, WEIGHTS, ids, 0) if ids else []
+        given[_leaf_key(words)] = (np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+                                   np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows)))
+    # Each phrase's papers are exact among `within` (the only papers it was asked for), so
+    # is every node's match there, and with it every sum; outside `within` nothing counts.
+    whole = _assembled(conn, cat, text, given)
+    match = whole.match & within
+    return Scored(_frozen(match), _frozen(np.where(match, whole.score, 0.0)))
 
 
 def _ranked(conn, cat: Catalogue, text: Text, candidates: list[int] | None) -> Scored:
@@ -121,7 +148,7 @@ def _ranked(conn, cat: Catalogue, text: Text, candidates: list[int] | None) -> S
     return Scored(_frozen(match), _frozen(total))
 
 
-def _assembled(conn, cat: Catalogue, text: Text) -> Scored:
+def _assembled(conn, cat: Catalogue, text: Text, given: dict | None = None) -> Scored:
     size = cat.size
     masks: dict[int, np.ndarray] = {}
     arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -129,7 +156,8 @@ def _assembled(conn, cat: Catalogue, text: Text) -> Scored:
     def match(node: Text) -> np.ndarray:
         check_deadline()  # Python work counts against the request's time too
         if isinstance(node, Words):
-            ids, scores = arrays[id(node)] = leaf(conn, cat, node)
+            found = given.get(_leaf_key(node)) if given else None
+            ids, scores = arrays[id(node)] = found if found is not None else leaf(conn, cat, node)
             m = np.zeros(size, dtype=bool)
             m[ids] = True
         elif isinstance(node, AnyOf):
@@ -197,11 +225,14 @@ def at_least(conn, cat: Catalogue, counted: list[Text], need: int,
 
 def score_within(conn, cat: Catalogue, text: Text, within: np.ndarray) -> Scored:
     """The BM25 scores of a text tree for the papers of `within` (all of which match it).
-    Assembled from scored phrases when all are scored; else one engine statement that
-    computes BM25 for those papers only, the same values the assembly gives."""
-    if all(known(cat, w) for w in _leaves(text)):
+    Assembled from scored phrases when all are scored; else the phrases not scored yet are
+    scored by the engine for those papers only; the same values either way."""
+    unknown = [w for w in _leaves(text) if not known(cat, w)]
+    if not unknown:
         whole = score(conn, cat, text)
         return Scored(_frozen(within & whole.match), whole.score)
+    if len(unknown) < len(list(_leaves(text))):
+        return _completed(conn, cat, text, within, unknown)
     return _ranked(conn, cat, text, np.flatnonzero(within).tolist())
 
 
@@ -257,12 +288,13 @@ _warming: set[tuple] = set()
 _warming_lock = threading.Lock()
 
 
-def warm(conn, cat: Catalogue, words: list[str]) -> None:
+def warm(conn, cat: Catalogue, words: list[str], phrases: Sequence[Words] = ()) -> None:
     """Score the catalogue's most frequent words once (the broadest queries are then as fast
-    the first time as later). Runs in the caller's thread; `warm_in_background` starts one."""
+    the first time as later), and the `phrases` among them found as often (the expansions of
+    synonyms: "LLM" is also "large language model", a phrase slower to score than a word).
+    Runs in the caller's thread; `warm_in_background` starts one."""
     floor_docs = max(1, int(WARM_MIN_SHARE * cat.total))
-    for word in words[:WARM_WORDS]:
-        node = Words((word,))
+    for node in [Words((word,)) for word in words[:WARM_WORDS]] + list(phrases):
         key = _leaf_key(node)
         if key in cat.warm_leaves:
             continue
@@ -271,7 +303,8 @@ def warm(conn, cat: Catalogue, words: list[str]) -> None:
             cat.warm_leaves[key] = (ids, scores)
 
 
-def warm_in_background(connect, cat: Catalogue, words: list[str]) -> threading.Thread | None:
+def warm_in_background(connect, cat: Catalogue, words: list[str],
+                       phrases: Sequence[Words] = ()) -> threading.Thread | None:
     """Warm the catalogue in a daemon thread with its own connection (once per catalogue)."""
     with _warming_lock:
         if cat.signature in _warming:
@@ -279,7 +312,7 @@ def warm_in_background(connect, cat: Catalogue, words: list[str]) -> threading.T
         _warming.add(cat.signature)
 
     def work():
-        warm(connect(), cat, words)  # a connection of this thread's own
+        warm(connect(), cat, words, phrases)  # a connection of this thread's own
     thread = threading.Thread(target=work, name="warm-ranking", daemon=True)
     thread.start()
     return thread
