@@ -29,6 +29,7 @@ scores must stay float64 to be the engine's to the last bit).
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from math import floor
 
 import numpy as np
@@ -39,8 +40,8 @@ from app.plan import AllOf, AnyOf, Text, Words
 from app.search.catalogue import Catalogue
 
 WEIGHTS = (5.0, 1.0, 2.0)   # title, abstract, authors: nDCG is flat for title weights 4-10
-WARM_WORDS = 200            # most frequent words scored at start-up
-WARM_MIN_SHARE = 0.02       # ... of those, the ones in at least 2% of the catalogue
+WARM_WORDS = 4000           # frequent words looked at when warming up ...
+WARM_MIN_SHARE = 0.05       # ... for the index terms in at least 5% of the catalogue
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,20 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 
 
 def _leaf_key(words: Words) -> tuple:
-    return (get_engine().render(words), WEIGHTS)  # a cache key: any engine's rendering will do
+    """A phrase's cache key: the index terms it searches for, so "leveraging" and "leverages"
+    (one term of the index, the same papers and scores) are scored and kept once."""
+    engine = get_engine()
+    if not words.prefix:
+        terms = _terms(engine.name, words.tokens)
+        if terms is not None:
+            return (terms, words.columns, WEIGHTS)
+    return (engine.render(words), WEIGHTS)
+
+
+@lru_cache(maxsize=65536)
+def _terms(engine_name: str, tokens: tuple[str, ...]) -> tuple[str, ...] | None:
+    terms = tuple(get_engine().analyze(" ".join(tokens)))
+    return terms if len(terms) == len(tokens) else None  # one term per word, or no key of terms
 
 
 def known(cat: Catalogue, words: Words) -> bool:
@@ -289,14 +303,19 @@ _warming_lock = threading.Lock()
 
 
 def warm(conn, cat: Catalogue, words: list[str], phrases: Sequence[Words] = ()) -> None:
-    """Score the catalogue's most frequent words once (the broadest queries are then as fast
-    the first time as later), and the `phrases` among them found as often (the expansions of
-    synonyms: "LLM" is also "large language model", a phrase slower to score than a word).
-    Runs in the caller's thread; `warm_in_background` starts one."""
+    """Score once every index term found in WARM_MIN_SHARE of the catalogue, each through the
+    first of the catalogue's frequent `words` that searches for it (a new query made of such
+    words is then as fast the first time as later), and the `phrases` found as often (the
+    expansions of synonyms: "LLM" is also "large language model", slower to score than a
+    word). Runs in the caller's thread; `warm_in_background` starts one."""
     floor_docs = max(1, int(WARM_MIN_SHARE * cat.total))
-    for node in [Words((word,)) for word in words[:WARM_WORDS]] + list(phrases):
+    frequent = set(get_engine(conn).vocabulary(conn, floor_docs))
+    # The terms themselves last: numbers and names are no words of the spelling vocabulary.
+    nodes = [Words((word,)) for word in [*words, *sorted(frequent)]] + list(phrases)
+    for node in nodes:
         key = _leaf_key(node)
-        if key in cat.warm_leaves:
+        terms = key[0] if isinstance(key[0], tuple) else ()
+        if key in cat.warm_leaves or (len(node.tokens) == 1 and not frequent.intersection(terms)):
             continue
         ids, scores = leaf(conn, cat, node)
         if len(ids) >= floor_docs:

@@ -303,6 +303,28 @@ def test_scores_are_the_engines_when_only_some_words_were_scored_before(q, warm)
     forget()
 
 
+def test_forms_of_one_index_term_share_their_scores_and_the_warm_up_covers_frequent_terms():
+    from app.db import reader
+    from app.plan import Words
+    from app.search import ranking
+    from app.search.catalogue import catalogue as current
+
+    forget()
+    conn = reader()
+    cat = current(conn)
+    ranking.warm(conn, cat, ["models"])
+    assert ranking.known(cat, Words(("model",))) and ranking.known(cat, Words(("modeling",)))
+    assert not ranking.known(cat, Words(("model",), prefix=True))  # a prefix is another search
+    # Terms in too few papers are left for the searches that ask for them.
+    floor = int(ranking.WARM_MIN_SHARE * cat.total)
+    rare = [w for w in ("zebra", "gpipe", "giraffe", "apples") if engine.run(SearchParams(q=w)).total < floor]
+    forget()
+    cat = current(conn)
+    ranking.warm(conn, cat, rare)
+    assert rare and not any(ranking.known(cat, Words((w,))) for w in rare)
+    forget()
+
+
 # --- what a hit carries ----------------------------------------------------------------
 
 def test_matches_are_marked_in_title_and_snippet():
