@@ -249,6 +249,14 @@ def test_code_read_by_students_is_not_code_written_by_models():
     assert not about("code-generation", "Code as Anchor: Learner Experiences with Visualizations", abstract)
 
 
+def test_code_documented_graded_or_attributed_is_not_code_written():
+    abstract = ("Documentation lags behind code. Our agents read a repository and write docstrings for each "
+                "function with an LLM; the code documentation is checked by a verifier. " + FILLER)
+    assert not about("code-generation", "DocAgent: Automated Code Documentation Generation", abstract)
+    abstract = ("Grading programs by hand is slow. We ask an LLM to grade student code in CS1 and compare "
+                "its code grades with teaching assistants. " + FILLER)
+    assert not about("code-generation", "Generative AI for CS1 Code Grading", abstract)
+
 def test_a_code_completion_model_is_code_generation_without_saying_llm():
     abstract = ("We present open-weight code completion models for IDEs, pre-trained on 4T tokens of code. "
                 "Context packing across files improves suggestions. " + FILLER)
