@@ -17,7 +17,10 @@ abstract, whether the paper is *about* the topic rather than mentioning it:
   robot policy is not language-model pre-training;
 - a mention listed beside its siblings in the abstract (`siblings`: "data,
   tensor and pipeline parallelism") names one technique among several and
-  does not count there.
+  does not count there;
+- a title that names another field (`elsewhere`: "text embeddings" of a
+  "text-to-image" model, "music" of "dance" generation) puts the paper there,
+  whatever its mentions: the topic is then a part of someone else's subject.
 
 Term syntax, kept small so the rule stays readable: words are matched at word
 boundaries, joined by spaces or hyphens, each word also in its plural; `word*`
@@ -68,6 +71,8 @@ class Evidence:
     context: tuple[str, ...] = ()
     # Words naming the topic's siblings: an abstract mention coordinated with one is one item of a list.
     siblings: tuple[str, ...] = ()
+    # Words of a title that put the paper in another field, where the topic is only a part.
+    elsewhere: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -77,7 +82,8 @@ def parse(data: dict | None) -> Evidence | None:
     """Validate a `[topic.evidence]` table (raises ValueError on a mistake)."""
     if not data:
         return None
-    unknown = set(data) - {"terms", "exclude", "title", "abstract", "lead", "contribution", "strong", "context", "siblings", "title_support"}
+    unknown = set(data) - {"terms", "exclude", "title", "abstract", "lead", "contribution", "strong", "context", "siblings", "title_support",
+                          "elsewhere"}
     if unknown:
         raise ValueError(f"unknown evidence keys: {', '.join(sorted(unknown))}")
     terms = tuple(" ".join(str(t).split()) for t in data.get("terms", ()))
@@ -85,14 +91,16 @@ def parse(data: dict | None) -> Evidence | None:
     strong = tuple(" ".join(str(t).split()) for t in data.get("strong", ()))
     context = tuple(" ".join(str(t).split()) for t in data.get("context", ()))
     siblings = tuple(" ".join(str(t).split()) for t in data.get("siblings", ()))
-    if not terms or not all(terms) or not all(exclude) or not all(context + siblings):
+    elsewhere = tuple(" ".join(str(t).split()) for t in data.get("elsewhere", ()))
+    if not terms or not all(terms) or not all(exclude) or not all(context + siblings + elsewhere):
         raise ValueError("evidence needs a non-empty list of terms")
     abstract = int(data.get("abstract", 2))
     if abstract < 0 or int(data.get("title_support", 0)) < 0:
         raise ValueError("evidence abstract count must be 0 or more")
-    _compile(terms + exclude + strong + context + siblings)  # fails early on a term that cannot be read
+    _compile(terms + exclude + strong + context + siblings + elsewhere)  # fails early on a term that cannot be read
     return Evidence(terms, exclude, bool(data.get("title", True)), int(data.get("title_support", 0)), abstract,
-                    bool(data.get("lead", True)), bool(data.get("contribution", False)), strong, context, siblings)
+                    bool(data.get("lead", True)), bool(data.get("contribution", False)), strong, context, siblings,
+                    elsewhere)
 
 
 def from_json(text: str | None) -> Evidence | None:
@@ -208,6 +216,8 @@ def sentences(text: str) -> list[tuple[int, int]]:
 
 def judge(title: str, abstract: str, evidence: Evidence) -> list[str]:
     """The mentions (as written) that make the paper about the topic; empty when too weak."""
+    if evidence.elsewhere and _find(title or "", evidence.elsewhere):
+        return []
     terms = evidence.terms + evidence.strong
     in_title = mentions(title or "", terms, evidence.exclude)
     in_abstract = [span for span in mentions(abstract or "", terms, evidence.exclude)
@@ -262,6 +272,8 @@ def describe(evidence: Evidence) -> str:
         text += f"; a mention in the abstract listed beside {said(evidence.siblings)} does not count"
     if evidence.context:
         text += f"; in each case the title or abstract also mentions one of {said(evidence.context)}"
+    if evidence.elsewhere:
+        text += f"; never when the title names another field: {said(evidence.elsewhere)}"
     text += ". A mention never runs across punctuation, and a negated one (“without …”) does not count"
     if evidence.exclude:
         text += f", nor one inside {said(evidence.exclude)}"

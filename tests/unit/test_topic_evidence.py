@@ -232,6 +232,115 @@ def test_a_topic_mentioned_once_in_the_contribution_sentence_is_not_enough_for_a
     assert not about("instruction-tuning", "Hybrid Context Compression", abstract)
 
 
+
+def test_codes_of_other_fields_are_not_program_code():
+    abstract = ("Channel coding protects bits on noisy links. Our deep feedback codes adapt the block length; "
+                "the learned code beats LDPC codes at short lengths with a transformer encoder. " + FILLER)
+    assert not about("code-generation", "Deep Variable-Length Feedback Codes", abstract)
+    abstract = ("Hospitals bill with diagnosis codes. We predict ICD-10 codes from discharge notes; the "
+                "code hierarchy helps rare codes. " + FILLER)
+    assert not about("code-generation", "Merging Diagnosis Codes for Cost Models", abstract)
+
+
+def test_code_read_by_students_is_not_code_written_by_models():
+    abstract = ("Novice programmers ignore visual scaffolds. In a study with 19 undergraduates, students "
+                "spent half their time on the code view; code anchors their attention, and the code and "
+                "memory views were synchronized. " + FILLER)
+    assert not about("code-generation", "Code as Anchor: Learner Experiences with Visualizations", abstract)
+
+
+def test_code_documented_graded_or_attributed_is_not_code_written():
+    abstract = ("Documentation lags behind code. Our agents read a repository and write docstrings for each "
+                "function with an LLM; the code documentation is checked by a verifier. " + FILLER)
+    assert not about("code-generation", "DocAgent: Automated Code Documentation Generation", abstract)
+    abstract = ("Grading programs by hand is slow. We ask an LLM to grade student code in CS1 and compare "
+                "its code grades with teaching assistants. " + FILLER)
+    assert not about("code-generation", "Generative AI for CS1 Code Grading", abstract)
+
+def test_a_code_completion_model_is_code_generation_without_saying_llm():
+    abstract = ("We present open-weight code completion models for IDEs, pre-trained on 4T tokens of code. "
+                "Context packing across files improves suggestions. " + FILLER)
+    assert about("code-generation", "Contextual Code Completion in the IDE", abstract)
+
+
+def test_sentence_embeddings_used_as_features_are_not_about_embeddings():
+    abstract = ("Which screenplays win awards? We encode each scene and predict nominations with a "
+                "gradient-boosted classifier. " + FILLER)
+    assert not about("text-embeddings", "Predicting Award-Winning Screenplays with Sentence Embeddings",
+                     abstract)
+
+
+def test_the_text_embeddings_of_an_image_generator_are_not_text_retrieval():
+    abstract = ("Unsafe prompts yield unsafe images. We steer the text embedding of the prompt at sampling "
+                "time; the text embeddings move away from unsafe concepts while the text embedding of safe "
+                "words is kept, with no training of the diffusion model. " + FILLER)
+    assert not about("text-embeddings", "Safe Text Embedding Guidance for Text-to-Image Diffusion", abstract)
+
+
+def test_reranking_in_a_recommender_is_not_text_reranking():
+    abstract = ("Recommenders rank items per user. Our reranker uses a preference memory; reranking "
+                "improves clicks, and the reranker runs online. " + FILLER)
+    assert not about("text-embeddings", "Preference Memory for Personalized Product Recommendation Reranking",
+                     abstract)
+
+
+def test_test_time_scaling_of_a_sampler_is_not_chain_of_thought():
+    abstract = ("We scale inference compute for video generation by searching over noise seeds with a "
+                "verifier. Test-time scaling improves quality. " + FILLER)
+    assert not about("chain-of-thought-reasoning", "Test-Time Scaling for Video Generation", abstract)
+
+
+def test_reasoning_models_in_the_title_need_the_abstract_to_speak_of_reasoning():
+    abstract = ("Social determinants of health are rarely coded. We prompt models to predict ICD-9 codes "
+                "from clinical notes and compare them with classifiers. " + FILLER)
+    assert not about("chain-of-thought-reasoning", "Predicting Social Determinants with Reasoning Models",
+                     abstract)
+    abstract = ("Reasoning models think at length before answering. We study when their long chains of "
+                "thought help reasoning models on puzzles, and when they overthink. " + FILLER)
+    assert about("chain-of-thought-reasoning", "When Do Reasoning Models Overthink?", abstract)
+
+
+def test_sound_in_a_title_about_faces_or_dance_is_not_audio_research():
+    abstract = ("Talking heads should follow the voice. We condition a video diffusion model on audio "
+                "features and audio tokens; the audio sets the lip motion, the audio stream is encoded by "
+                "a pretrained encoder. " + FILLER)
+    assert not about("audio-and-music", "Audio-Conditioned Talking Face Generation", abstract)
+    assert not about("audio-and-music", "MUSIC: Muscle-Driven Dexterous Hand Control",
+                     "We learn muscle-level control of a simulated hand. " + FILLER)
+
+
+def test_a_tokenizers_quantization_is_not_a_low_bit_model():
+    abstract = ("Generative recommenders need item IDs. Hierarchical quantization maps items to semantic "
+                "IDs; the quantization is learned jointly and quantized codes are decoded. " + FILLER)
+    assert not about("quantization", "Multi-Faceted Hierarchical Quantization for Generative Recommendation",
+                     abstract)
+
+
+def test_datasets_a_method_is_run_on_are_not_about_building_data():
+    abstract = ("Small datasets overfit. We inject noise into features during training and evaluate on "
+                "three datasets. " + FILLER)
+    assert not about("datasets-and-data-curation", "Noise Injection for Limited Size Datasets", abstract)
+    assert not about("datasets-and-data-curation", "Stable Representations across Imbalanced Datasets",
+                     "We prove a bound for contrastive learning. " + FILLER)
+    abstract = "We collect and annotate 10,000 dialogues and release the dataset. " + FILLER
+    assert about("datasets-and-data-curation", "DialogBank: A New Dataset of Annotated Dialogues", abstract)
+
+
+def test_gnns_named_twice_as_the_baseline_family_are_not_the_subject():
+    abstract = ("Traffic prediction needs spatial context. Graph neural networks are the usual choice, but "
+                "GNNs are slow; we propose a deformable convolution instead. " + FILLER)
+    assert not about("graph-neural-networks", "Deformable Convolution for Traffic Prediction", abstract)
+    abstract = ("Estimation in generalized linear models is hard. We analyse approximate message passing and "
+                "its message passing algorithm's fixed points. " + FILLER)
+    assert not about("graph-neural-networks", "Spectral Initialization for Linear Models", abstract)
+
+
+def test_a_title_naming_another_field_puts_the_paper_there():
+    evidence = topic_evidence.parse({"terms": ["widget"], "elsewhere": ["garden*"], "abstract": 1})
+    assert not topic_evidence.judge("Widgets for Gardening", "A widget. A widget. " + FILLER, evidence)
+    assert topic_evidence.judge("Widgets", "A widget in the garden. " + FILLER, evidence)
+    assert "title names another field: “garden…”" in topic_evidence.describe(evidence)
+
 # --- false negatives ---------------------------------------------------------------
 
 def test_pipeline_parallelism_named_in_the_contribution_sentence_is_enough():
