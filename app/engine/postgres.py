@@ -12,7 +12,8 @@ nearly all stopwords; on the seed papers every other term has the same document 
 
 - Queries are tsquery text built here from lexemes: each token is folded and stemmed in
   Python with the same Porter algorithm (snowballstemmer) and single-quoted, so no user
-  text is ever tsquery syntax. Phrases are `<->`, prefixes `:*`, columns weight labels.
+  text is ever tsquery syntax. Phrases are `<->` within one column's label (never across
+  two columns, as in FTS5), prefixes `:*`, columns weight labels.
 - Ranking is BM25 computed as FTS5 computes it (k1 1.2, b 0.75, column weights on term
   frequencies, IDF from the whole catalogue), not ts_rank: term frequencies come from
   the matching papers' tsvector positions; document frequencies from `search_terms`
@@ -76,7 +77,17 @@ def _literal(lex: str) -> str:
 
 
 def _tsquery(lexemes: Sequence[str], labels: str, prefix: bool) -> str:
-    """One phrase as tsquery text: quoted lexemes joined by <->, weight labels, a last prefix."""
+    """One phrase as tsquery text: quoted lexemes joined by <->, weight labels, a last prefix.
+
+    The tsvector numbers the words of title, abstract and authors in one run, so a bare
+    `a <-> b` also matches a title's last word followed by the abstract's first. FTS5
+    never matches a phrase across columns: a phrase of several words is one alternative
+    per column, each word carrying that column's label (PostgreSQL checks the label of
+    every position a phrase is found at)."""
+    if len(lexemes) > 1:
+        each = sorted(labels) if labels else sorted(LABELS.values())
+        if len(each) > 1:
+            return "(" + " | ".join(_tsquery(lexemes, label, prefix) for label in each) + ")"
     last = len(lexemes) - 1
     return " <-> ".join(
         _literal(lx) + ((":*" + labels) if prefix and i == last else (":" + labels if labels else ""))
@@ -168,7 +179,7 @@ class PostgresEngine:
         out = []
         for paper_id in matched:
             if not _matches(text, paper_id, found):
-                continue  # a phrase tsquery found across two columns: FTS5 matches none there
+                continue  # the positions decide, as in phrase_scores (tsvector caps them at 16383)
             total = 0.0
             # Added in written order where every node above matched, as ranking.py adds them.
             for leaf in _live_leaves(text, paper_id, found):
