@@ -307,14 +307,17 @@ class PostgresEngine:
     # --- writing ----------------------------------------------------------------------
 
     def suspend_sync(self, conn) -> bool:
-        # For this transaction only: the row triggers leave the statistics to index/unindex.
+        # For this transaction only: the triggers leave the statistics to index/unindex.
+        conn.unindexed.clear()  # anything left from a batch that rolled back is not this one's
         _run(conn, "SELECT set_config('papers.bulk_index', 'on', true)")
         return True
 
     def resume_sync(self, conn, token: object) -> None:
+        self._uncount(conn)
         _run(conn, "SELECT set_config('papers.bulk_index', 'off', true)")
 
     def index(self, conn, ids: Sequence[int]) -> None:
+        self._uncount(conn)
         ids = sorted(ids)
         if not ids:
             return
@@ -323,8 +326,22 @@ class PostgresEngine:
              [ids])
 
     def unindex(self, conn, paper_id: int, title: str, abstract: str, authors: str) -> None:
-        _run(conn, "SELECT search_count(ARRAY[papers_tsv(%s, %s, %s)], ARRAY[papers_doc_len(%s, %s, %s)], -1)",
-             [title, abstract, authors, title, abstract, authors])
+        # Noted, and taken out of the statistics with the batch's others by `index` (or
+        # `resume_sync`), in the same transaction: one statement updates each term's row
+        # once, where one statement per paper updated the common terms' rows once per
+        # paper, each update walking the row's earlier versions in the transaction.
+        conn.unindexed.append((title, abstract, authors))
+
+    @staticmethod
+    def _uncount(conn) -> None:
+        """Take the papers `unindex` noted out of the term statistics, in one statement."""
+        if not conn.unindexed:
+            return
+        titles, abstracts, authors = (list(column) for column in zip(*conn.unindexed))
+        conn.unindexed.clear()
+        _run(conn, """
+            SELECT search_count(array_agg(papers_tsv(t, a, au)), array_agg(papers_doc_len(t, a, au)), -1)
+            FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(t, a, au)""", [titles, abstracts, authors])
 
     def set_loading(self, conn, loading: bool) -> None:
         """Nothing to tune: the GIN index takes bulk inserts through its pending list."""
