@@ -10,6 +10,7 @@ of PostgreSQL's, `postgres`.
 
 import itertools
 import os
+import shutil
 
 import pytest
 from backends import database_url
@@ -112,6 +113,30 @@ def make_database(tmp_path_factory, backend, request):
         migrate.upgrade(f"sqlite:///{path}")
         return path
     return make
+
+
+@pytest.fixture
+def copy_database(tmp_path_factory, backend, request):
+    """A function copying a database (an SQLite path or a PostgreSQL URL) to a new one the
+    test may change; the PostgreSQL copies are dropped after the test."""
+    made = []
+
+    def copy(where):
+        if backend == "postgres":
+            close_pools()  # a template database must have no other session
+            url = new_pg_database(request.getfixturevalue("pg_cluster"), str(where).rsplit("/", 1)[1])
+            made.append(url)
+            return url
+        conn = connect(where)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the whole database in the one file
+        conn.close()
+        path = tmp_path_factory.mktemp("copy") / "papers.db"
+        shutil.copy(where, path)
+        return path
+
+    yield copy
+    for url in made:
+        drop_pg_database(request.getfixturevalue("pg_cluster"), url)
 
 
 @pytest.fixture
