@@ -190,6 +190,9 @@ class Connection:
         self.row_factory = Row
         self.writer_wait_ms = WRITER_WAIT_MS
         self.pool: "ReaderPool | None" = None  # the pool this connection goes back to
+        # (title, abstract, authors) of papers a write batch replaced, whose terms the
+        # search engine takes out of its statistics in one statement (app/engine/postgres.py).
+        self.unindexed: list[tuple[str, str, str]] = []
 
     def __del__(self):
         # A request thread that ends (a worker pool shrinking, a test client's threads) drops

@@ -10,6 +10,7 @@ of PostgreSQL's, `postgres`.
 
 import itertools
 import os
+import shutil
 
 import pytest
 from backends import database_url
@@ -112,6 +113,49 @@ def make_database(tmp_path_factory, backend, request):
         migrate.upgrade(f"sqlite:///{path}")
         return path
     return make
+
+
+@pytest.fixture
+def new_database(make_database, backend, request):
+    """A function making a new empty migrated database for this test (an SQLite path or a
+    PostgreSQL URL); the PostgreSQL ones are dropped after the test."""
+    cluster = request.getfixturevalue("pg_cluster") if backend == "postgres" else None
+    made = []
+
+    def make(name: str = "db"):
+        where = make_database(name)
+        made.append(where)
+        return where
+
+    yield make
+    if cluster is not None:
+        for url in made:
+            drop_pg_database(cluster, url)
+
+
+@pytest.fixture
+def copy_database(tmp_path_factory, backend, request):
+    """A function copying a database (an SQLite path or a PostgreSQL URL) to a new one the
+    test may change; the PostgreSQL copies are dropped after the test."""
+    cluster = request.getfixturevalue("pg_cluster") if backend == "postgres" else None
+    made = []
+
+    def copy(where):
+        if cluster is not None:
+            close_pools()  # a template database must have no other session
+            url = new_pg_database(cluster, str(where).rsplit("/", 1)[1])
+            made.append(url)
+            return url
+        conn = connect(where)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the whole database in the one file
+        conn.close()
+        path = tmp_path_factory.mktemp("copy") / "papers.db"
+        shutil.copy(where, path)
+        return path
+
+    yield copy
+    for url in made:
+        drop_pg_database(cluster, url)
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ nearly all stopwords; on the seed papers every other term has the same document 
 
 - Queries are tsquery text built here from lexemes: each token is folded and stemmed in
   Python with the same Porter algorithm (snowballstemmer) and single-quoted, so no user
-  text is ever tsquery syntax. Phrases are `<->`, prefixes `:*`, columns weight labels.
+  text is ever tsquery syntax. Phrases are `<->` within one column's label (never across
+  two columns, as in FTS5), prefixes `:*`, columns weight labels.
 - Ranking is BM25 computed as FTS5 computes it (k1 1.2, b 0.75, column weights on term
   frequencies, IDF from the whole catalogue), not ts_rank: term frequencies come from
   the matching papers' tsvector positions; document frequencies from `search_terms`
@@ -76,7 +77,17 @@ def _literal(lex: str) -> str:
 
 
 def _tsquery(lexemes: Sequence[str], labels: str, prefix: bool) -> str:
-    """One phrase as tsquery text: quoted lexemes joined by <->, weight labels, a last prefix."""
+    """One phrase as tsquery text: quoted lexemes joined by <->, weight labels, a last prefix.
+
+    The tsvector numbers the words of title, abstract and authors in one run, so a bare
+    `a <-> b` also matches a title's last word followed by the abstract's first. FTS5
+    never matches a phrase across columns: a phrase of several words is one alternative
+    per column, each word carrying that column's label (PostgreSQL checks the label of
+    every position a phrase is found at)."""
+    if len(lexemes) > 1:
+        each = sorted(labels) if labels else sorted(LABELS.values())
+        if len(each) > 1:
+            return "(" + " | ".join(_tsquery(lexemes, label, prefix) for label in each) + ")"
     last = len(lexemes) - 1
     return " <-> ".join(
         _literal(lx) + ((":*" + labels) if prefix and i == last else (":" + labels if labels else ""))
@@ -168,7 +179,7 @@ class PostgresEngine:
         out = []
         for paper_id in matched:
             if not _matches(text, paper_id, found):
-                continue  # a phrase tsquery found across two columns: FTS5 matches none there
+                continue  # the positions decide, as in phrase_scores (tsvector caps them at 16383)
             total = 0.0
             # Added in written order where every node above matched, as ranking.py adds them.
             for leaf in _live_leaves(text, paper_id, found):
@@ -296,14 +307,17 @@ class PostgresEngine:
     # --- writing ----------------------------------------------------------------------
 
     def suspend_sync(self, conn) -> bool:
-        # For this transaction only: the row triggers leave the statistics to index/unindex.
+        # For this transaction only: the triggers leave the statistics to index/unindex.
+        conn.unindexed.clear()  # anything left from a batch that rolled back is not this one's
         _run(conn, "SELECT set_config('papers.bulk_index', 'on', true)")
         return True
 
     def resume_sync(self, conn, token: object) -> None:
+        self._uncount(conn)
         _run(conn, "SELECT set_config('papers.bulk_index', 'off', true)")
 
     def index(self, conn, ids: Sequence[int]) -> None:
+        self._uncount(conn)
         ids = sorted(ids)
         if not ids:
             return
@@ -312,8 +326,22 @@ class PostgresEngine:
              [ids])
 
     def unindex(self, conn, paper_id: int, title: str, abstract: str, authors: str) -> None:
-        _run(conn, "SELECT search_count(ARRAY[papers_tsv(%s, %s, %s)], ARRAY[papers_doc_len(%s, %s, %s)], -1)",
-             [title, abstract, authors, title, abstract, authors])
+        # Noted, and taken out of the statistics with the batch's others by `index` (or
+        # `resume_sync`), in the same transaction: one statement updates each term's row
+        # once, where one statement per paper updated the common terms' rows once per
+        # paper, each update walking the row's earlier versions in the transaction.
+        conn.unindexed.append((title, abstract, authors))
+
+    @staticmethod
+    def _uncount(conn) -> None:
+        """Take the papers `unindex` noted out of the term statistics, in one statement."""
+        if not conn.unindexed:
+            return
+        titles, abstracts, authors = (list(column) for column in zip(*conn.unindexed))
+        conn.unindexed.clear()
+        _run(conn, """
+            SELECT search_count(array_agg(papers_tsv(t, a, au)), array_agg(papers_doc_len(t, a, au)), -1)
+            FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(t, a, au)""", [titles, abstracts, authors])
 
     def set_loading(self, conn, loading: bool) -> None:
         """Nothing to tune: the GIN index takes bulk inserts through its pending list."""

@@ -4,6 +4,7 @@ the catalogue version, query lexemes are the index's, and ranking equals SQLite'
 Runs with `--backend=postgres`.
 """
 
+import orjson
 import psycopg
 import pytest
 
@@ -53,6 +54,55 @@ def test_row_by_row_writes_keep_the_statistics_too(database):
     engine = PostgresEngine()
     assert engine.check(conn) == []
     assert engine.document_frequencies(conn, ["zebra"]) == {"zebra": 1}
+    conn.close()
+
+
+def _records(path, n: int, revised: bool = False):
+    lines = [orjson.dumps({"id": f"2501.{i:05d}", "title": f"Paper {i} on sparse experts",
+                           "abstract": f"Routing tokens to experts, study {i}." + (" Revised." if revised else ""),
+                           "authors": f"Ada Lind, Bo Ruiz{i}"}) for i in range(1, n + 1)]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return str(path)
+
+
+def _search_count_calls(conn) -> int:
+    """Calls of the statistics function so far in this transaction (track_functions is on)."""
+    return conn.execute("SELECT coalesce(pg_stat_get_xact_function_calls("
+                        "'search_count(tsvector[], integer[], integer)'::regprocedure), 0)").fetchone()[0]
+
+
+def test_a_statement_over_many_papers_counts_their_terms_at_once(database, tmp_path):
+    # Set-based: one statement deleting or rewriting 40 papers updates each term's
+    # statistics row once, not once per paper (minutes for a few thousand papers).
+    conn = connect(database)
+    ingest(conn, [_records(tmp_path / "a.jsonl", 40)], fmt="jsonl", source="test", quiet=True)
+    conn.execute("SET track_functions = 'all'")
+    engine = PostgresEngine()
+    with transaction(conn):
+        conn.execute("UPDATE papers SET abstract = abstract || ' Zebra.' WHERE id <= 30")
+        conn.execute("UPDATE papers SET upvotes = 1")  # no indexed text changes: nothing to count
+        conn.execute("DELETE FROM papers WHERE id > 20")
+        assert _search_count_calls(conn) == 3  # the update's old and new terms, the deletion's
+    assert engine.check(conn) == []
+    assert engine.document_frequencies(conn, ["zebra", "expert"]) == {"zebra": 20, "expert": 20}
+    conn.close()
+
+
+def test_replacing_papers_takes_their_old_terms_out_in_one_statement(database, tmp_path, monkeypatch):
+    from app.engine import postgres
+
+    conn = connect(database)
+    ingest(conn, [_records(tmp_path / "a.jsonl", 40)], fmt="jsonl", source="test", quiet=True)
+    statements = []
+    run = postgres._run
+    monkeypatch.setattr(postgres, "_run", lambda c, sql, args=None: statements.append(sql) or run(c, sql, args))
+    stats, status = ingest(conn, [_records(tmp_path / "b.jsonl", 40, revised=True)], fmt="jsonl",
+                           source="test", quiet=True)
+    assert status == 0 and stats.updated == 40
+    assert sum("search_count" in sql for sql in statements) == 2  # the old texts out, the new in
+    engine = PostgresEngine()
+    assert engine.check(conn) == []
+    assert engine.document_frequencies(conn, ["revis"]) == {"revis": 40}
     conn.close()
 
 

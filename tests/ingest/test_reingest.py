@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 import app.ingest
-from app import migrate, tagging
-from app.db import connect, transaction
+from app import tagging
+from app.db import connect, is_postgres, transaction
+from app.engine import get_engine
 from app.ingest import ingest, parsers
 from app.ingest.load import Loader
 from app.ingest.parsers import parse_jsonl
-
-pytestmark = pytest.mark.sqlite_only  # compares catalogues through their FTS5 tables and SQLite files
+from app.plan import AnyOf, Words
 
 BASE = "We study sparse mixtures of experts and knowledge distillation in language models."
 
@@ -62,12 +62,16 @@ def catalogue(conn) -> dict:
         "tags": "SELECT p.key, t.slug FROM paper_tags pt JOIN papers p ON p.id = pt.paper_id"
                 " JOIN tags t ON t.id = pt.tag_id ORDER BY 1, 2",
         "aliases": "SELECT a.key, p.key FROM aliases a JOIN papers p ON p.id = a.paper_id ORDER BY 1",
-        "found": "SELECT p.key FROM papers_fts f JOIN papers p ON p.id = f.rowid"
-                 " WHERE papers_fts MATCH 'distillation OR version OR identifier' ORDER BY 1",
     }
     seen = {name: [tuple(r) for r in conn.execute(sql)] for name, sql in queries.items()}
-    conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES ('integrity-check', 1)")
-    seen["indexed"] = conn.execute("SELECT count(*) FROM papers_fts_docsize").fetchone()[0]
+    # What the search engine finds, and its own index (FTS5's table, or PostgreSQL's statistics).
+    engine = get_engine(conn)
+    keys = dict(conn.execute("SELECT id, key FROM papers"))
+    words = AnyOf(tuple(Words((w,)) for w in ("distillation", "version", "identifier")))
+    seen["found"] = sorted(keys[i] for i in engine.match_ids(conn, words))
+    assert engine.check(conn) == []
+    seen["indexed"] = conn.execute("SELECT docs FROM search_stats" if is_postgres(conn)
+                                   else "SELECT count(*) FROM papers_fts_docsize").fetchone()[0]
     return seen
 
 
@@ -78,11 +82,9 @@ def run(conn, path):
 
 
 @pytest.fixture
-def reference(tmp_path, monkeypatch):
-    """A second catalogue, and a switch that makes ingest read every line in full."""
-    path = tmp_path / "reference.db"
-    migrate.upgrade(f"sqlite:///{path}")
-    conn = connect(path)
+def reference(new_database):
+    """A second catalogue."""
+    conn = connect(new_database("reference"))
     yield conn
     conn.close()
 
@@ -194,10 +196,14 @@ def test_a_load_into_an_empty_catalogue_equals_a_load_batch_by_batch(conn, refer
             stats = loader.load(parse_jsonl(stream), batch_size=7, bulk=bulk)
         assert (stats.read, stats.skipped) == (len(FIRST + SECOND) + 60 - 1, 2)  # the blank line is no record
     assert catalogue(conn) == catalogue(reference)
-    triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+    if is_postgres(conn):
+        triggers = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D' ORDER BY 1"
+        indexes = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
+    else:
+        triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+        indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
     assert [r[0] for r in conn.execute(triggers)] == [r[0] for r in reference.execute(triggers)]
     # The look-up indexes the bulk path builds at its end are there, as the schema defines them.
-    indexes = "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
     assert conn.execute(indexes).fetchall() == reference.execute(indexes).fetchall()
     assert {r[0] for r in conn.execute(indexes)} >= set(Loader.DEFERRED_INDEXES)
     assert len(catalogue(conn)["tags"]) > 60  # categories and topics, tagged once at the end
@@ -216,12 +222,14 @@ def _children(pid: int) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
-def test_the_parsing_process_ends_when_the_writer_is_killed(tmp_path):
+def test_the_parsing_process_ends_when_the_writer_is_killed(tmp_path, new_database, backend):
     filler = " ".join(hashlib.sha1(str(k).encode()).hexdigest() for k in range(40))
     path = tmp_path / "big.jsonl"
     path.write_text(lines(record(n, abstract=f"{BASE} {filler} {n}") for n in range(1, 20_001)))
     env = {**os.environ, "DATA_DIR": str(tmp_path / "data")}
     env.pop("DATABASE_URL", None)
+    if backend == "postgres":
+        env["DATABASE_URL"] = new_database("killed")
     writer = subprocess.Popen([sys.executable, "-m", "app.cli", "ingest", "--quiet", str(path)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -122,36 +122,27 @@ def test_excluding_a_value_moves_no_row(q):
 
 
 @pytest.fixture
-def with_classification(tmp_path, monkeypatch):
+def with_classification(fixture_database, copy_database, monkeypatch):
     """A copy of the fixture catalogue where one paper carries an ACM classification tag."""
-    import shutil
+    from backends import database_url
 
     from app.db import connect
     from app.settings import get_settings
 
-    path = tmp_path / "papers.db"
-    conn = connect(catalogue_path := _fixture_path())
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-    shutil.copy(catalogue_path, path)
-    conn = connect(path)
-    tag_id = conn.execute("INSERT INTO tags(slug, name, kind, description, rule)"
-                          " VALUES ('acm-10010147', 'Computing methodologies', 'classification', '', '')").lastrowid
+    where = copy_database(fixture_database)
+    conn = connect(where)
+    tag_id = conn.execute("INSERT INTO tags(slug, name, kind, description, rule) VALUES"
+                          " ('acm-10010147', 'Computing methodologies', 'classification', '', '') RETURNING id"
+                          ).fetchone()[0]
     paper_id, key = conn.execute("SELECT id, key FROM papers ORDER BY id LIMIT 1").fetchone()
     conn.execute("INSERT INTO paper_tags(tag_id, paper_id) VALUES (?, ?)", (tag_id, paper_id))
     conn.close()
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    monkeypatch.setenv("DATABASE_URL", database_url(where))
     get_settings.cache_clear()
     yield key
     get_settings.cache_clear()
 
 
-def _fixture_path():
-    from app.settings import get_settings
-    return get_settings().database_path
-
-
-@pytest.mark.sqlite_only  # copies the SQLite file
 def test_a_kind_registered_without_facet_is_not_offered_as_one(with_classification):
     result = search(f"id:{with_classification}")
     assert result.total == 1

@@ -9,18 +9,13 @@ in another sense ("pipeline" for a data pipeline, "experts" for expertise,
 import gzip
 import itertools
 import json
-import shutil
-import warnings
 from pathlib import Path
 
 import pytest
 
-from app import migrate
 from app.db import connect, sqlite3
 from app.settings import SEED_FILE, Settings
 from app.tagging import Topic, explain, load_topics, retag, sync_topics
-
-pytestmark = pytest.mark.sqlite_only  # fixtures built with SQLite's lastrowid, file copies and a plain sqlite3 connection
 
 CORPUS = Settings().papers_corpus  # PAPERS_CORPUS
 SEED_CHROME_PARAGRAPHS = 5
@@ -41,44 +36,32 @@ def seed_papers() -> list[tuple[str, str]]:
     return list(zip(body[0::2], body[1::2]))
 
 
-def migrated(path: Path) -> Path:
-    # alembic.ini has no path_separator yet, so Alembic warns on every upgrade; the
-    # warning is about configuration, not about tagging, and -W error must not trip on it.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "No path_separator found", DeprecationWarning)
-        migrate.upgrade(f"sqlite:///{path}")
-    return path
-
-
 def insert_paper(conn, key, title, abstract, authors="", categories="", year=None) -> int:
     return conn.execute(
         """INSERT INTO papers(key, title, abstract, authors, categories, year, added_at, updated_at,
                               source, title_norm, content_hash)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'seed', ?, ?)""",
-        (key, title, abstract, authors, categories, year, NOW, NOW, title.lower(), key)).lastrowid
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'seed', ?, ?) RETURNING id""",
+        (key, title, abstract, authors, categories, year, NOW, NOW, title.lower(), key)).fetchone()[0]
 
 
 @pytest.fixture(scope="module")
-def seed_template(tmp_path_factory) -> Path:
+def seed_template(make_database) -> Path | str:
     """A migrated database holding the 93 seed papers, synced and tagged; copied per test."""
-    path = migrated(tmp_path_factory.mktemp("tagging") / "seed.db")
-    conn = connect(path)
+    where = make_database("tagging")
+    conn = connect(where)
     conn.execute("BEGIN")
     for i, (title, abstract) in enumerate(seed_papers()):
         insert_paper(conn, f"seed-{i}", title, abstract)
     sync_topics(conn)
     retag(conn)
     conn.execute("COMMIT")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
-    return path
+    return where
 
 
 @pytest.fixture
-def db(seed_template, tmp_path):
-    path = tmp_path / "seed.db"
-    shutil.copy(seed_template, path)
-    conn = connect(path)
+def db(seed_template, copy_database):
+    conn = connect(copy_database(seed_template))
     yield conn
     conn.close()
 
@@ -224,9 +207,8 @@ def test_every_topic_tags_a_seed_paper_unless_it_is_a_corpus_theme(db):
 
 
 @pytest.mark.corpus
-def test_corpus_themes_tag_papers_of_a_corpus_sample(tmp_path):
-    path = migrated(tmp_path / "sample.db")
-    conn = connect(path)
+def test_corpus_themes_tag_papers_of_a_corpus_sample(make_database):
+    conn = connect(make_database("sample"))
     with gzip.open(CORPUS, "rt", encoding="utf-8") as lines:
         for line in itertools.islice(lines, 2000):
             r = json.loads(line)
@@ -235,6 +217,7 @@ def test_corpus_themes_tag_papers_of_a_corpus_sample(tmp_path):
     retag(conn)
     for slug in CORPUS_THEMES:
         assert len(tagged_titles(conn, slug)) >= 3, slug
+    conn.close()
 
 
 def write_topics(tmp_path, body: str) -> Path:
@@ -332,8 +315,8 @@ def test_retag_of_no_papers_writes_nothing(db):
 
 
 def test_retag_leaves_category_links_alone(db):
-    tag_id = db.execute("INSERT INTO tags(slug, name, kind) VALUES ('cs.LG', 'cs.LG', 'category')"
-                        ).lastrowid
+    tag_id = db.execute("INSERT INTO tags(slug, name, kind) VALUES ('cs.LG', 'cs.LG', 'category') RETURNING id"
+                        ).fetchone()[0]
     db.execute("INSERT INTO paper_tags(tag_id, paper_id) VALUES (?, 1)", (tag_id,))
     retag(db)
     retag(db, [1])
@@ -373,10 +356,9 @@ def test_explain_of_an_unknown_tag_is_empty(db):
     assert explain(db, 1, "no-such-topic") == []
 
 
-def test_retag_works_on_a_plain_sqlite_connection(seed_template, tmp_path):
-    path = tmp_path / "plain.db"
-    shutil.copy(seed_template, path)
-    conn = sqlite3.connect(path)  # no row factory, implicit transactions
+@pytest.mark.sqlite_only  # the standard library's own connection type
+def test_retag_works_on_a_plain_sqlite_connection(seed_template, copy_database):
+    conn = sqlite3.connect(copy_database(seed_template))  # no row factory, implicit transactions
     try:
         gpipe = conn.execute("SELECT id FROM papers WHERE title LIKE 'GPipe:%'").fetchone()[0]
         assert retag(conn, [gpipe]) >= 2
