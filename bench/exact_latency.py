@@ -93,6 +93,7 @@ def main() -> None:
     from app.db import reader
     from app.search import SearchParams, ranking
     from app.search.catalogue import catalogue
+    from app.search.query import synonym_phrases
     from app.settings import get_settings
 
     get_settings.cache_clear()
@@ -107,7 +108,7 @@ def main() -> None:
         ms, result = timed(lambda: search.run(SearchParams(q=q)))
         cold_broad.append((q, result.total, ms))
     cat.warm_leaves.clear()
-    warm_ms, _ = timed(lambda: ranking.warm(conn, cat, words))
+    warm_ms, _ = timed(lambda: ranking.warm(conn, cat, words, synonym_phrases()))
     warm_mb = sum(i.nbytes + s.nbytes for i, s in cat.warm_leaves.values()) / 1e6
     print(f"searching {(args.url or 'sqlite').split('@')[-1]}; catalogue build {build_ms:.0f} ms; "
           f"warm-up of {len(cat.warm_leaves)} words {warm_ms:.0f} ms, "

@@ -36,7 +36,7 @@ from app.plan import AnyOf, Text, Words, any_of
 from app.results import FacetValue, Hit, SearchParams, SearchResult, TagRef
 from app.search import bitsets, cost, facets, hits, ranking, spelling
 from app.search.catalogue import Catalogue, catalogue
-from app.search.query import MIN_PREFIX_CHARS, CompiledQuery, compile_query, fts_tokens
+from app.search.query import MIN_PREFIX_CHARS, CompiledQuery, compile_query, fts_tokens, synonym_phrases
 
 __all__ = ["FacetValue", "Hit", "SearchParams", "SearchResult", "TagRef", "run", "warm"]
 
@@ -147,10 +147,11 @@ def warm(background: bool = True) -> None:
     cat = catalogue(conn)
     spelling.correct(conn, cat, "warm")
     words = spelling.frequent_words(conn, cat, ranking.WARM_WORDS)
+    phrases = synonym_phrases()
     if background:
-        ranking.warm_in_background(connection, cat, words)
+        ranking.warm_in_background(connection, cat, words, phrases)
     else:
-        ranking.warm(conn, cat, words)
+        ranking.warm(conn, cat, words, phrases)
 
 
 def _plain(text: str) -> bool:

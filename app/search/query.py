@@ -120,6 +120,14 @@ def _synonyms() -> tuple[dict[tuple[str, ...], _Group], int]:
     return index, longest
 
 
+def synonym_phrases() -> list[Words]:
+    """Every synonym member of several words, as the phrase a query expands to (the search
+    warms the frequent ones: "LLM" is searched as "large language model" too)."""
+    index, _ = _synonyms()
+    members = {m for group in index.values() for m in group.members if len(m) > 1}
+    return [_leaf(m, None) for m in sorted(members)]
+
+
 # --- parsing -----------------------------------------------------------------------
 
 class _Once(syntax.BinaryGroup):

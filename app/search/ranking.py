@@ -16,16 +16,20 @@ for the whole tree, and:
   words that occur most are scored when the server starts (`warm`), so the broadest
   queries are fast the first time they are asked;
 - the match set of the query comes from the same arrays (no second engine query);
-- a query with a word not scored yet is scored by the engine in one statement over its
-  own matches (`engine.rank`: the same values, and an AND of a rare and a common word
-  touches far fewer papers than the common word has); its single words are cached.
+- a query with a phrase not scored yet: when some of its phrases are scored, the
+  engine finds the query's matches without scoring (postings only) and scores just the
+  new phrases for those papers (`engine.rank` with candidates); when none are, one
+  engine statement scores the query's own matches (the same values, and an AND of a
+  rare and a common word touches far fewer papers than the common word has).
 
 Arrays are numpy: a leaf of 128k papers is 1.5 MB (ids int32, scores float64; the
 scores must stay float64 to be the engine's to the last bit).
 """
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from math import floor
 
 import numpy as np
@@ -36,8 +40,8 @@ from app.plan import AllOf, AnyOf, Text, Words
 from app.search.catalogue import Catalogue
 
 WEIGHTS = (5.0, 1.0, 2.0)   # title, abstract, authors: nDCG is flat for title weights 4-10
-WARM_WORDS = 200            # most frequent words scored at start-up
-WARM_MIN_SHARE = 0.02       # ... of those, the ones in at least 2% of the catalogue
+WARM_WORDS = 4000           # frequent words looked at when warming up ...
+WARM_MIN_SHARE = 0.05       # ... for the index terms in at least 5% of the catalogue
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,20 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 
 
 def _leaf_key(words: Words) -> tuple:
-    return (get_engine().render(words), WEIGHTS)  # a cache key: any engine's rendering will do
+    """A phrase's cache key: the index terms it searches for, so "leveraging" and "leverages"
+    (one term of the index, the same papers and scores) are scored and kept once."""
+    engine = get_engine()
+    if not words.prefix:
+        terms = _terms(engine.name, words.tokens)
+        if terms is not None:
+            return (terms, words.columns, WEIGHTS)
+    return (engine.render(words), WEIGHTS)
+
+
+@lru_cache(maxsize=65536)
+def _terms(engine_name: str, tokens: tuple[str, ...]) -> tuple[str, ...] | None:
+    terms = tuple(get_engine().analyze(" ".join(tokens)))
+    return terms if len(terms) == len(tokens) else None  # one term per word, or no key of terms
 
 
 def known(cat: Catalogue, words: Words) -> bool:
@@ -99,12 +116,36 @@ def _leaves(text: Text):
 
 
 def _score(conn, cat: Catalogue, text: Text) -> Scored:
-    if isinstance(text, Words) or all(known(cat, w) for w in _leaves(text)):
+    leaves = list(_leaves(text))
+    unknown = [w for w in leaves if not known(cat, w)]
+    if isinstance(text, Words) or not unknown:
         return _assembled(conn, cat, text)
-    # A word never scored before: one engine statement scores the query's own matches
+    if len(unknown) < len(leaves):
+        return _completed(conn, cat, text, matches(conn, cat, text), unknown)
+    # Only words never scored before: one engine statement scores the query's own matches
     # (an AND of a rare and a common word touches far fewer papers than the common word
     # has), the same values the assembly would give; its leaves stay unscored.
     return _ranked(conn, cat, text, None)
+
+
+def _completed(conn, cat: Catalogue, text: Text, within: np.ndarray, unknown: list[Words]) -> Scored:
+    """The scores of a text tree for the papers of `within` (all of which match it), when some
+    of its phrases are scored already (the frequent words, warmed at start) and `unknown` are
+    not: each of those is scored by the engine for these papers only, the rest is array
+    arithmetic. Scoring the whole tree in one statement would score the frequent words again
+    in every match ("for", "of" and "model" beside one new word: twice the time)."""
+    ids = np.flatnonzero(within).tolist()
+    engine = get_engine(conn)
+    given = {}
+    for words in unknown:
+        rows = engine.rank(conn, words, WEIGHTS, ids, 0) if ids else []
+        given[_leaf_key(words)] = (np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+                                   np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows)))
+    # Each phrase's papers are exact among `within` (the only papers it was asked for), so
+    # is every node's match there, and with it every sum; outside `within` nothing counts.
+    whole = _assembled(conn, cat, text, given)
+    match = whole.match & within
+    return Scored(_frozen(match), _frozen(np.where(match, whole.score, 0.0)))
 
 
 def _ranked(conn, cat: Catalogue, text: Text, candidates: list[int] | None) -> Scored:
@@ -121,7 +162,7 @@ def _ranked(conn, cat: Catalogue, text: Text, candidates: list[int] | None) -> S
     return Scored(_frozen(match), _frozen(total))
 
 
-def _assembled(conn, cat: Catalogue, text: Text) -> Scored:
+def _assembled(conn, cat: Catalogue, text: Text, given: dict | None = None) -> Scored:
     size = cat.size
     masks: dict[int, np.ndarray] = {}
     arrays: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -129,7 +170,8 @@ def _assembled(conn, cat: Catalogue, text: Text) -> Scored:
     def match(node: Text) -> np.ndarray:
         check_deadline()  # Python work counts against the request's time too
         if isinstance(node, Words):
-            ids, scores = arrays[id(node)] = leaf(conn, cat, node)
+            found = given.get(_leaf_key(node)) if given else None
+            ids, scores = arrays[id(node)] = found if found is not None else leaf(conn, cat, node)
             m = np.zeros(size, dtype=bool)
             m[ids] = True
         elif isinstance(node, AnyOf):
@@ -197,11 +239,14 @@ def at_least(conn, cat: Catalogue, counted: list[Text], need: int,
 
 def score_within(conn, cat: Catalogue, text: Text, within: np.ndarray) -> Scored:
     """The BM25 scores of a text tree for the papers of `within` (all of which match it).
-    Assembled from scored phrases when all are scored; else one engine statement that
-    computes BM25 for those papers only, the same values the assembly gives."""
-    if all(known(cat, w) for w in _leaves(text)):
+    Assembled from scored phrases when all are scored; else the phrases not scored yet are
+    scored by the engine for those papers only; the same values either way."""
+    unknown = [w for w in _leaves(text) if not known(cat, w)]
+    if not unknown:
         whole = score(conn, cat, text)
         return Scored(_frozen(within & whole.match), whole.score)
+    if len(unknown) < len(list(_leaves(text))):
+        return _completed(conn, cat, text, within, unknown)
     return _ranked(conn, cat, text, np.flatnonzero(within).tolist())
 
 
@@ -257,21 +302,28 @@ _warming: set[tuple] = set()
 _warming_lock = threading.Lock()
 
 
-def warm(conn, cat: Catalogue, words: list[str]) -> None:
-    """Score the catalogue's most frequent words once (the broadest queries are then as fast
-    the first time as later). Runs in the caller's thread; `warm_in_background` starts one."""
+def warm(conn, cat: Catalogue, words: list[str], phrases: Sequence[Words] = ()) -> None:
+    """Score once every index term found in WARM_MIN_SHARE of the catalogue, each through the
+    first of the catalogue's frequent `words` that searches for it (a new query made of such
+    words is then as fast the first time as later), and the `phrases` found as often (the
+    expansions of synonyms: "LLM" is also "large language model", slower to score than a
+    word). Runs in the caller's thread; `warm_in_background` starts one."""
     floor_docs = max(1, int(WARM_MIN_SHARE * cat.total))
-    for word in words[:WARM_WORDS]:
-        node = Words((word,))
+    frequent = set(get_engine(conn).vocabulary(conn, floor_docs))
+    # The terms themselves last: numbers and names are no words of the spelling vocabulary.
+    nodes = [Words((word,)) for word in [*words, *sorted(frequent)]] + list(phrases)
+    for node in nodes:
         key = _leaf_key(node)
-        if key in cat.warm_leaves:
+        terms = key[0] if isinstance(key[0], tuple) else ()
+        if key in cat.warm_leaves or (len(node.tokens) == 1 and not frequent.intersection(terms)):
             continue
         ids, scores = leaf(conn, cat, node)
         if len(ids) >= floor_docs:
             cat.warm_leaves[key] = (ids, scores)
 
 
-def warm_in_background(connect, cat: Catalogue, words: list[str]) -> threading.Thread | None:
+def warm_in_background(connect, cat: Catalogue, words: list[str],
+                       phrases: Sequence[Words] = ()) -> threading.Thread | None:
     """Warm the catalogue in a daemon thread with its own connection (once per catalogue)."""
     with _warming_lock:
         if cat.signature in _warming:
@@ -279,7 +331,7 @@ def warm_in_background(connect, cat: Catalogue, words: list[str]) -> threading.T
         _warming.add(cat.signature)
 
     def work():
-        warm(connect(), cat, words)  # a connection of this thread's own
+        warm(connect(), cat, words, phrases)  # a connection of this thread's own
     thread = threading.Thread(target=work, name="warm-ranking", daemon=True)
     thread.start()
     return thread

@@ -13,7 +13,8 @@ Another is replaced by a nearby word whose stem is far more common ("paralelism"
 "transfomer"), or, when both share a stem, by the usual spelling if no paper writes
 it as typed ("distilation"). A stem found in several papers is a word of the field:
 only a one-edit neighbour fifty times as common replaces it, and short words get
-one edit only ("gpipe" is not "guide"). Results are cached per word.
+one edit only ("gpipe" is not "guide"). A word typed with a capital past its first
+letter ("GPipe", "SketchDNN") is a name and is never corrected. Results are cached per word.
 """
 
 import math
@@ -150,13 +151,21 @@ def suggest(conn, cat, compiled) -> str | None:
     text = compiled.text
     words = [w for term in compiled.terms for w in term.split()
              if len(w) >= MIN_LENGTH and w.isascii() and w.isalpha()
-             and not re.search(rf"(?i)\b{re.escape(w)}\*", text)]  # a prefix search is no word
+             and not re.search(rf"(?i)\b{re.escape(w)}\*", text)  # a prefix search is no word
+             and not _named(text, w)]
     corrected = text
     for word in list(dict.fromkeys(words))[:MAX_WORDS]:
         better = correct(conn, cat, word)
         if better:
             corrected = _replace_word(corrected, word, better)
     return corrected if corrected != text else None
+
+
+def _named(text: str, word: str) -> bool:
+    """Whether the word is typed with a capital past its first letter ("GPipe", "SketchDNN",
+    "LoRA"): a name or an acronym written on purpose, never a slip to correct."""
+    return any(found[1:] != found[1:].lower()
+               for found in re.findall(rf"(?i)(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", text))
 
 
 def _replace_word(text: str, word: str, better: str) -> str:

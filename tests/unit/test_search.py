@@ -2,6 +2,7 @@
 
 import time
 
+import numpy as np
 import pytest
 from markupsafe import escape
 from search_fixtures import PAPERS, catalogue, fixture_database, keys, search  # noqa: F401
@@ -178,7 +179,6 @@ def test_fallback_keeps_strict_matches_on_top():
     from array import array
     from types import SimpleNamespace
 
-    import numpy as np
 
     from app.search import ranking
     # Papers 1-4; 4 is the best BM25 match but only 2 matched strictly (pinned).
@@ -278,6 +278,51 @@ def test_relevance_order_is_bm25_over_every_match_whatever_the_filters(q, tags):
     shown = {h.id for h in result.hits}
     expected = [i for i, _ in sorted(scored, key=lambda r: (r[1], cat.date_rank[r[0]])) if i in shown]
     assert len(shown) == result.total and [h.id for h in result.hits] == expected
+
+
+@pytest.mark.parametrize("warm", [("model",), ("experts", "language"), ("pipeline", "zebra")])
+@pytest.mark.parametrize("q", ["model routing", "language models", "experts OR routing",
+                               "(tensor OR gpipe) pipeline -zebra", "mixture of experts"])
+def test_scores_are_the_engines_when_only_some_words_were_scored_before(q, warm):
+    # Warmed words come from arrays, the others are scored by the engine for the query's
+    # matches only: the sum must still be the engine's own score of the whole query, bit for bit.
+    from app.db import reader
+    from app.engine import get_engine
+    from app.search import ranking
+    from app.search.catalogue import catalogue as current
+
+    forget()
+    conn = reader()
+    cat = current(conn)
+    ranking.warm(conn, cat, list(warm))
+    match = engine.compile_query(q).match
+    expected = dict(get_engine().rank(conn, match, engine.WEIGHTS, None, 0))
+    scored = ranking.score(conn, cat, match)
+    assert set(np.flatnonzero(scored.match).tolist()) == set(expected)
+    assert {i: scored.score[i] for i in expected} == expected
+    forget()
+
+
+def test_forms_of_one_index_term_share_their_scores_and_the_warm_up_covers_frequent_terms():
+    from app.db import reader
+    from app.plan import Words
+    from app.search import ranking
+    from app.search.catalogue import catalogue as current
+
+    forget()
+    conn = reader()
+    cat = current(conn)
+    ranking.warm(conn, cat, ["models"])
+    assert ranking.known(cat, Words(("model",))) and ranking.known(cat, Words(("modeling",)))
+    assert not ranking.known(cat, Words(("model",), prefix=True))  # a prefix is another search
+    # Terms in too few papers are left for the searches that ask for them.
+    floor = int(ranking.WARM_MIN_SHARE * cat.total)
+    rare = [w for w in ("zebra", "gpipe", "giraffe", "apples") if engine.run(SearchParams(q=w)).total < floor]
+    forget()
+    cat = current(conn)
+    ranking.warm(conn, cat, rare)
+    assert rare and not any(ranking.known(cat, Words((w,))) for w in rare)
+    forget()
 
 
 # --- what a hit carries ----------------------------------------------------------------

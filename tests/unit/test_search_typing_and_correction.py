@@ -35,6 +35,13 @@ def test_correct_words_are_never_corrected(q):
     assert search(q).corrected_query is None
 
 
+def test_a_word_typed_with_inner_capitals_is_a_name_and_never_corrected():
+    # "GPipe", "SketchDNN": capitals past the first letter are written on purpose.
+    assert search("Paralelism").corrected_query == "Parallelism"
+    named = search("ParaLelism")
+    assert named.corrected_query is None and named.suggestion is None
+
+
 # --- the fallback ------------------------------------------------------------------------
 
 def test_the_fallback_does_not_count_stopwords():
