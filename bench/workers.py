@@ -130,6 +130,18 @@ def warm(base: str, workers: int) -> None:
                     time.sleep(1)
 
 
+def settle(processes: list, limit: float) -> float:
+    """Wait until the servers' start-up warm-up (BM25 of the most frequent words, in a background
+    thread) is over: their CPU under a tenth of a core for 3 s, or `limit` seconds. Seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        before = sum(cpu_seconds(p.pid) for p in processes)
+        time.sleep(3)
+        if sum(cpu_seconds(p.pid) for p in processes) - before < 0.3:
+            break
+    return time.monotonic() - started
+
+
 def measured(processes: list, run) -> dict:
     """A wrk run, with the servers' CPU per request it counted."""
     before = sum(cpu_seconds(p.pid) for p in processes)
@@ -154,7 +166,7 @@ def wrk_all(bases: list[str], path: str, extra: list[str], duration: int, client
 
 
 def measure(url: str, workers: int, duration: int, clients: int, scripts: dict, rounds: int = 1,
-            servers: int = 1) -> dict:
+            servers: int = 1, settle_limit: float = 0) -> dict:
     started = []
     try:
         for _ in range(servers):
@@ -162,7 +174,7 @@ def measure(url: str, workers: int, duration: int, clients: int, scripts: dict, 
         processes, bases = [p for p, _ in started], [b for _, b in started]
         for base in bases:
             warm(base, workers)
-        row: dict = {}
+        row: dict = {"settled_s": settle(processes, settle_limit)} if settle_limit else {}
         for _ in range(rounds):  # views take turns; each keeps its best round
             for label, path, extra in VIEWS:
                 result = measured(processes, lambda: wrk_all(bases, path, extra, duration, clients))
@@ -188,6 +200,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=1, help="rounds of the cached views; the best rate is kept")
+    parser.add_argument("--settle", type=float, default=0, metavar="S",
+                        help="wait up to S seconds for the servers' start-up warm-up to end (CPU idle)")
     args = parser.parse_args()
     if bool(args.db) == bool(args.url):
         parser.error("give --db or --url")
@@ -209,7 +223,7 @@ def main() -> None:
         rows = {}
         for servers, workers in counts:
             n = servers if args.servers else workers
-            rows[n] = measure(url, workers, args.duration, args.clients, scripts, args.rounds, servers)
+            rows[n] = measure(url, workers, args.duration, args.clients, scripts, args.rounds, servers, args.settle)
             print(f"{n} {unit}: {rows[n]}", file=sys.stderr)
     labels = [label for label, _, _ in VIEWS] + list(scripts)
     print(f"| {unit} | {' | '.join(labels)} | page/API | fragment/API | errors | RSS, PSS per worker (MB) |")
