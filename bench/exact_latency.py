@@ -78,6 +78,8 @@ def timed(fn):
 
 
 def line(name, values):
+    if not values:
+        return f"| {name} | 0 | - | - |"
     return f"| {name} | {len(values)} | {pct(values, 50):.1f} | {pct(values, 99):.1f} |"
 
 
@@ -85,6 +87,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--http", action="store_true")
+    parser.add_argument("--no-warm", action="store_true",
+                        help="skip the start-up warm-up and the broad words after it (it takes ~19 min on PostgreSQL)")
     parser.add_argument("--url", help="search this database (e.g. PostgreSQL with the same corpus) instead")
     args = parser.parse_args()
     db = corpus_catalogue()
@@ -108,7 +112,7 @@ def main() -> None:
         ms, result = timed(lambda: search.run(SearchParams(q=q)))
         cold_broad.append((q, result.total, ms))
     cat.warm_leaves.clear()
-    warm_ms, _ = timed(lambda: ranking.warm(conn, cat, words, synonym_phrases()))
+    warm_ms, _ = (0, None) if args.no_warm else timed(lambda: ranking.warm(conn, cat, words, synonym_phrases()))
     warm_mb = sum(i.nbytes + s.nbytes for i, s in cat.warm_leaves.values()) / 1e6
     print(f"searching {(args.url or 'sqlite').split('@')[-1]}; catalogue build {build_ms:.0f} ms; "
           f"warm-up of {len(cat.warm_leaves)} words {warm_ms:.0f} ms, "
@@ -129,7 +133,7 @@ def main() -> None:
         if len(never) >= args.queries:
             break
     broad, broad_floor, broad_cached = [], [], []
-    for q in BROAD:
+    for q in [] if args.no_warm else BROAD:
         for _ in range(5):
             forget_per_query(cat, conn)
             broad.append(timed(lambda: search.run(SearchParams(q=q)))[0])
