@@ -15,7 +15,9 @@ nearly all stopwords; on the seed papers every other term has the same document 
   text is ever tsquery syntax. Phrases are `<->`, prefixes `:*`, columns weight labels.
 - Ranking is BM25 computed as FTS5 computes it (k1 1.2, b 0.75, column weights on term
   frequencies, IDF from the whole catalogue), not ts_rank: term frequencies come from
-  the matching papers' tsvector positions; document frequencies from `search_terms`
+  the matching papers' tsvectors (a single word's occurrences per column counted by
+  `ts_rank_cd`, used only as a counter; phrases and prefixes from the positions);
+  document frequencies from `search_terms`
   (one word) or a count over the index (phrases, prefixes, column-restricted terms);
   the number of papers and their average length from `search_stats`. Both tables are
   kept by the writers, in their transactions. A tree's score is the sum of its leaves'
