@@ -2,6 +2,7 @@
 in process and over HTTP, beside the plain FTS5 floor measured in the same run.
 
     PAPERS_CORPUS_DB=<catalogue> .venv/bin/python -m bench.exact_latency [--queries 100] [--http]
+        [--url postgresql+psycopg://.../papers]
 
 - *never seen*: title-drawn queries of 1-4 words (as the exactness test draws them) with at
   most 20,000 matches, each asked once with every per-query cache emptied (match sets,
@@ -10,6 +11,10 @@ in process and over HTTP, beside the plain FTS5 floor measured in the same run.
 - *broad*: the broadest single words, first time asked after the warm-up; and once with no
   warm-up at all (the cost the warm-up moves to start-up).
 - *cached*: the same views asked again.
+- `--url`: search that database instead (PostgreSQL holding the same corpus); the queries
+  are still drawn from, and the FTS5 floor still measured on, the SQLite catalogue, so two
+  runs (without and with `--url`) ask the same queries and each has its own floor to
+  compare against on a shared machine.
 - *FTS5 floor*: plain FTS5 (`bench.relevance.fts5_top`: words ANDed, `ORDER BY bm25() LIMIT
   10`), the cheapest ranked answer SQLite gives, on the same queries in the same run: the
   machine is shared, so ratios to it are the comparable figures.
@@ -56,11 +61,14 @@ def title_queries(db: Path, count: int, seed: int = 11) -> list[str]:
     return out
 
 
-def forget_per_query(cat) -> None:
+def forget_per_query(cat, conn=None) -> None:
+    from app.engine import get_engine
     from app.search import spelling
     for memo in (cat.matches, cat.predicates, cat.results, cat.leaves, cat.scores):
         memo.clear()
     spelling._cache.clear()
+    if conn is not None:  # PostgreSQL: the document counts of phrases and prefixes it counted
+        getattr(get_engine(conn), "_doc_freqs", {}).clear()
 
 
 def timed(fn):
@@ -70,6 +78,8 @@ def timed(fn):
 
 
 def line(name, values):
+    if not values:
+        return f"| {name} | 0 | - | - |"
     return f"| {name} | {len(values)} | {pct(values, 50):.1f} | {pct(values, 99):.1f} |"
 
 
@@ -77,9 +87,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--http", action="store_true")
+    parser.add_argument("--no-warm", action="store_true",
+                        help="skip the start-up warm-up and the broad words after it (it takes ~19 min on PostgreSQL)")
+    parser.add_argument("--url", help="search this database (e.g. PostgreSQL with the same corpus) instead")
     args = parser.parse_args()
     db = corpus_catalogue()
-    os.environ["DATABASE_URL"] = f"sqlite:///{db}"
+    os.environ["DATABASE_URL"] = args.url or f"sqlite:///{db}"
     from app import search
     from app.db import reader
     from app.search import SearchParams, ranking
@@ -89,26 +102,27 @@ def main() -> None:
 
     get_settings.cache_clear()
     conn = reader()
-    build_ms, cat = timed(lambda: catalogue(conn, get_settings().database_path))
+    build_ms, cat = timed(lambda: catalogue(conn, None if args.url else get_settings().database_path))
     search.run(SearchParams(q="warm"))  # the spelling vocabulary
     words = search.spelling.frequent_words(conn, cat, ranking.WARM_WORDS)
     # Broad words with no warm-up at all: what the warm-up moves to start-up.
     cold_broad = []
     for q in BROAD:
-        forget_per_query(cat)
+        forget_per_query(cat, conn)
         ms, result = timed(lambda: search.run(SearchParams(q=q)))
         cold_broad.append((q, result.total, ms))
     cat.warm_leaves.clear()
-    warm_ms, _ = timed(lambda: ranking.warm(conn, cat, words, synonym_phrases()))
+    warm_ms, _ = (0, None) if args.no_warm else timed(lambda: ranking.warm(conn, cat, words, synonym_phrases()))
     warm_mb = sum(i.nbytes + s.nbytes for i, s in cat.warm_leaves.values()) / 1e6
-    print(f"catalogue build {build_ms:.0f} ms; warm-up of {len(cat.warm_leaves)} words {warm_ms:.0f} ms, "
+    print(f"searching {(args.url or 'sqlite').split('@')[-1]}; catalogue build {build_ms:.0f} ms; "
+          f"warm-up of {len(cat.warm_leaves)} words {warm_ms:.0f} ms, "
           f"{warm_mb:.0f} MB; load average {os.getloadavg()}")
 
     fts = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     candidates = title_queries(db, args.queries * 2)
     never, floor, cached, totals = [], [], [], []
     for q in candidates:
-        forget_per_query(cat)
+        forget_per_query(cat, conn)
         ms, result = timed(lambda: search.run(SearchParams(q=q)))
         if result.total > 20_000 or not result.total:
             continue
@@ -119,9 +133,9 @@ def main() -> None:
         if len(never) >= args.queries:
             break
     broad, broad_floor, broad_cached = [], [], []
-    for q in BROAD:
+    for q in [] if args.no_warm else BROAD:
         for _ in range(5):
-            forget_per_query(cat)
+            forget_per_query(cat, conn)
             broad.append(timed(lambda: search.run(SearchParams(q=q)))[0])
             broad_cached.append(timed(lambda: search.run(SearchParams(q=q)))[0])
             broad_floor.append(timed(lambda: fts5_top(fts, q))[0])
@@ -137,16 +151,16 @@ def main() -> None:
     print("broad words with no warm-up: " + ", ".join(f"{q} ({n:,}) {ms:.0f} ms" for q, n, ms in cold_broad))
     print(f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if args.http:
-        http(db, candidates[: args.queries * 2])
+        http(args.url or f"sqlite:///{db}", candidates[: args.queries * 2])
 
 
-def http(db: Path, queries: list[str]) -> None:
+def http(url: str, queries: list[str]) -> None:
     """The same never-seen queries through `papers serve` (one worker), after its warm-up."""
     import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, DATABASE_URL=f"sqlite:///{db}")
+    env = dict(os.environ, DATABASE_URL=url)
     papers = Path(sys.executable).with_name("papers")
     server = subprocess.Popen([str(papers), "serve", "--host", "127.0.0.1", "--port", str(port),
                                "--log-level", "warning"], env=env, cwd=PROJECT_ROOT)

@@ -14,6 +14,11 @@ Throughput on a machine others load says little, so two more figures: `--rounds 
 R times in turn and keeps each view's best rate (its least disturbed window), and every view's
 server CPU per request (the workers' user + system time over the requests wrk counted), which
 other load barely moves: its ratios are the throughput ratios of a quiet machine.
+
+`--servers 1,2` measures app servers instead of workers: N `papers serve --workers 1` processes
+on their own ports (as behind a load balancer), one wrk per server at the same time with the
+clients shared out, their rates added. `--url` serves that database (e.g. PostgreSQL) instead
+of `--db`, so both backends are measured by the same harness.
 """
 
 import argparse
@@ -91,9 +96,9 @@ def memory(parent: int) -> list[tuple[int, int]]:
     return result
 
 
-def serve(db: Path, workers: int):
+def serve(url: str, workers: int):
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
+    env = {**os.environ, "DATABASE_URL": url}
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers",
                                 str(workers), "--skip-check", "--no-seed", "--log-level", "warning"],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -125,42 +130,89 @@ def warm(base: str, workers: int) -> None:
                     time.sleep(1)
 
 
-def measured(process, run) -> dict:
-    """A wrk run, with the server's CPU per request it counted."""
-    before = cpu_seconds(process.pid)
+def settle(processes: list, limit: float) -> float:
+    """Wait until the servers' start-up warm-up (BM25 of the most frequent words, in a background
+    thread) is over: their CPU under a tenth of a core for 3 s, or `limit` seconds. Seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        before = sum(cpu_seconds(p.pid) for p in processes)
+        time.sleep(3)
+        if sum(cpu_seconds(p.pid) for p in processes) - before < 0.3:
+            break
+    return time.monotonic() - started
+
+
+def measured(processes: list, run) -> dict:
+    """A wrk run, with the servers' CPU per request it counted."""
+    before = sum(cpu_seconds(p.pid) for p in processes)
     result = run()
     requests = result["rps"] * result["seconds"]
-    result["cpu_ms"] = 1000 * (cpu_seconds(process.pid) - before) / requests if requests else float("nan")
+    spent = sum(cpu_seconds(p.pid) for p in processes) - before
+    result["cpu_ms"] = 1000 * spent / requests if requests else float("nan")
     return result
 
 
-def measure(db: Path, workers: int, duration: int, clients: int, scripts: dict, rounds: int = 1) -> dict:
-    process, base = serve(db, workers)
+def wrk_all(bases: list[str], path: str, extra: list[str], duration: int, clients: int,
+            script: str | None = None) -> dict:
+    """One wrk per server, all at once, the clients shared out; their rates and errors added."""
+    if len(bases) == 1:
+        return wrk(bases[0], path, extra, duration, clients, script)
+    from concurrent.futures import ThreadPoolExecutor
+    share = max(1, clients // len(bases))
+    with ThreadPoolExecutor(len(bases)) as pool:
+        results = list(pool.map(lambda base: wrk(base, path, extra, duration, share, script), bases))
+    return {"rps": sum(r["rps"] for r in results), "seconds": duration,
+            "errors": sum(r["errors"] for r in results)}
+
+
+def measure(url: str, workers: int, duration: int, clients: int, scripts: dict, rounds: int = 1,
+            servers: int = 1, settle_limit: float = 0) -> dict:
+    started = []
     try:
-        warm(base, workers)
-        row: dict = {}
+        for _ in range(servers):
+            started.append(serve(url, workers))
+        processes, bases = [p for p, _ in started], [b for _, b in started]
+        for base in bases:
+            warm(base, workers)
+        row: dict = {"settled_s": settle(processes, settle_limit)} if settle_limit else {}
         for _ in range(rounds):  # views take turns; each keeps its best round
             for label, path, extra in VIEWS:
-                result = measured(process, lambda: wrk(base, path, extra, duration, clients))
+                result = measured(processes, lambda: wrk_all(bases, path, extra, duration, clients))
                 if label not in row or result["rps"] > row[label]["rps"]:
                     row[label] = result
         for label, script in scripts.items():
-            row[label] = measured(process, lambda: wrk(base, "", [], duration, clients, script))
-        row["memory"] = memory(process.pid)
+            row[label] = measured(processes, lambda: wrk_all(bases, "", [], duration, clients, script))
+        row["memory"] = [m for process in processes for m in memory(process.pid)]
         return row
     finally:
-        process.terminate()
-        process.wait(timeout=60)
+        for process, _ in started:
+            process.terminate()
+        for process, _ in started:
+            process.wait(timeout=60)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--db", type=Path, help="an SQLite catalogue")
+    parser.add_argument("--url", help="a database URL instead of --db (e.g. postgresql+psycopg://...)")
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--servers", help="e.g. 1,2: that many one-worker servers instead of --workers")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=1, help="rounds of the cached views; the best rate is kept")
+    parser.add_argument("--settle", type=float, default=0, metavar="S",
+                        help="wait up to S seconds for the servers' start-up warm-up to end (CPU idle)")
     args = parser.parse_args()
+    if bool(args.db) == bool(args.url):
+        parser.error("give --db or --url")
+    url = args.url or f"sqlite:///{args.db}"
+    # (servers, workers per server) per row; the row is named by what varies.
+    if args.servers:
+        counts = [(n, 1) for n in map(int, args.servers.split(","))]
+        unit = "servers"
+    else:
+        counts = [(1, n) for n in map(int, args.workers.split(","))]
+        unit = "workers"
     words = ", ".join(f'"{w}"' for w in WORDS)
     scripts = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -169,11 +221,12 @@ def main() -> None:
             script.write_text(UNSEEN_LUA % (words, prefix))
             scripts[label] = str(script)
         rows = {}
-        for workers in map(int, args.workers.split(",")):
-            rows[workers] = measure(args.db, workers, args.duration, args.clients, scripts, args.rounds)
-            print(f"{workers} workers: {rows[workers]}", file=sys.stderr)
+        for servers, workers in counts:
+            n = servers if args.servers else workers
+            rows[n] = measure(url, workers, args.duration, args.clients, scripts, args.rounds, servers, args.settle)
+            print(f"{n} {unit}: {rows[n]}", file=sys.stderr)
     labels = [label for label, _, _ in VIEWS] + list(scripts)
-    print(f"| workers | {' | '.join(labels)} | page/API | fragment/API | errors | RSS, PSS per worker (MB) |")
+    print(f"| {unit} | {' | '.join(labels)} | page/API | fragment/API | errors | RSS, PSS per worker (MB) |")
     print("|" + "---|" * (len(labels) + 5))
     for workers, row in rows.items():
         rates = " | ".join(f"{row[label]['rps']:.0f}" for label in labels)
@@ -185,7 +238,7 @@ def main() -> None:
     print()
     print("Server CPU per request (ms, the workers' user + system time):")
     print()
-    print(f"| workers | {' | '.join(labels)} | API/page | API/fragment |")
+    print(f"| {unit} | {' | '.join(labels)} | API/page | API/fragment |")
     print("|" + "---|" * (len(labels) + 3))
     for workers, row in rows.items():
         cpu = " | ".join(f"{row[label]['cpu_ms']:.1f}" for label in labels)
@@ -193,7 +246,7 @@ def main() -> None:
         print(f"| {workers} | {cpu} | {api / row['page HTML']['cpu_ms']:.2f} | {api / row['fragment']['cpu_ms']:.2f} |")
     if 1 in rows and 2 in rows:
         print()
-        print("two workers / one: " + ", ".join(f"{label} {rows[2][label]['rps'] / rows[1][label]['rps']:.2f}x"
+        print(f"two {unit} / one: " + ", ".join(f"{label} {rows[2][label]['rps'] / rows[1][label]['rps']:.2f}x"
                                                 for label in labels))
 
 
