@@ -30,6 +30,9 @@ class SearchEngine(Protocol):
     """A full-text engine over the papers table's title, abstract and authors."""
 
     name: str
+    # Whether the server scores the catalogue's frequent terms at start (search.warm): worth
+    # it where scoring a term is quick and leaves the interpreter free (FTS5's bm25()).
+    warm_terms: bool
 
     # --- reading: matching and ranking ------------------------------------------------
 

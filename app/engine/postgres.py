@@ -130,6 +130,9 @@ class PostgresEngine:
     """The SearchEngine of app/engine/base.py on PostgreSQL."""
 
     name = "postgresql"
+    # Not at start: BM25 is computed here in Python from each paper's counts, so the same
+    # warm-up took 19 minutes at 165k, holding the interpreter while the server answered.
+    warm_terms = False
 
     def __init__(self):
         self._doc_freqs: OrderedDict = OrderedDict()   # (database, catalogue version, tsquery) -> papers

@@ -146,6 +146,8 @@ def warm(background: bool = True) -> None:
     conn = connection()
     cat = catalogue(conn)
     spelling.correct(conn, cat, "warm")
+    if not get_engine(conn).warm_terms:
+        return
     words = spelling.frequent_words(conn, cat, ranking.WARM_WORDS)
     phrases = synonym_phrases()
     if background:

@@ -325,6 +325,18 @@ def test_forms_of_one_index_term_share_their_scores_and_the_warm_up_covers_frequ
     forget()
 
 
+def test_the_start_up_warm_up_scores_frequent_terms_where_the_engine_scores_quickly():
+    from app.db import reader
+    from app.engine import get_engine
+    from app.search.catalogue import catalogue as current
+
+    forget()
+    engine.warm(background=False)
+    cat = current(reader())
+    assert bool(cat.warm_leaves) == get_engine().warm_terms  # FTS5 yes; PostgreSQL, in Python, no
+    forget()
+
+
 # --- what a hit carries ----------------------------------------------------------------
 
 def test_matches_are_marked_in_title_and_snippet():
