@@ -173,30 +173,44 @@ def _stem_prefix(word: str, term: str) -> str:
     return word[:max(n, 3)]   # letters and digits only (_WORD): nothing to escape
 
 
-def _title_phrases(title: str, info) -> list[tuple[str, re.Pattern, float]]:
+Phrase = tuple[str, re.Pattern, float, str]   # first word's prefix, pattern, weight, as written
+
+
+def _title_phrases(title: str, info) -> list[Phrase]:
     """The title's phrases (two adjacent words of a clause, neither a stopword): the first
-    word's prefix, a pattern finding the phrase, and its weight, the idf of both words, so
+    word's prefix, a pattern finding the phrase, its weight, the idf of both words, so
     a phrase of common words ("large language") weighs little and one naming a subject
     ("link prediction", "multimodal embedding") much, though its words alone are too common
-    to choose papers by. `info` knows every word of the title."""
-    phrases: dict[str, tuple[str, float]] = {}
+    to choose papers by, and the phrase as the title writes it (heaviest first). `info`
+    knows every word of the title."""
+    phrases: dict[str, tuple[str, float, str]] = {}
     for clause in _CLAUSE.split(title.lower()):
         known = [(word, info.get(word)) for word in _WORD.findall(clause)]
         for (word_a, a), (word_b, b) in zip(known, known[1:]):
             if a and b and a[0] != b[0] and a[2] + b[2] >= MIN_PHRASE_IDF:
                 first = _stem_prefix(word_a, a[0])
                 # literal first: the regular expression engine then skips ahead to it
-                phrases[rf"{first}\w*[\s-]+{_stem_prefix(word_b, b[0])}"] = (first, a[2] + b[2])
-    return [(first, re.compile(pattern), weight) for pattern, (first, weight) in phrases.items()]
+                phrases[rf"{first}\w*[\s-]+{_stem_prefix(word_b, b[0])}"] = (first, a[2] + b[2],
+                                                                               _as_written(clause, word_a, word_b))
+    found = [(first, re.compile(pattern), weight, written)
+             for pattern, (first, weight, written) in phrases.items()]
+    return sorted(found, key=lambda phrase: -phrase[2])
 
 
-def _phrase_share(phrases: list[tuple[str, re.Pattern, float]], text: str) -> float:
-    """The share of the title's phrase weight that `text` writes as phrases too."""
+def _as_written(clause: str, word_a: str, word_b: str) -> str:
+    """The two words as the clause joins them ("semi-structured", "speech language")."""
+    found = re.search(rf"(?<![^\W_]){word_a}[^\w]+{word_b}(?![^\W_])", clause)
+    return found.group(0) if found else f"{word_a} {word_b}"
+
+
+def _shared_phrases(phrases: list[Phrase], text: str) -> tuple[float, list[str]]:
+    """The share of the title's phrase weight that `text` writes as phrases too, and those
+    phrases as the title writes them."""
     if not phrases:
-        return 0.0
+        return 0.0, []
     text = text.lower()
-    found = sum(weight for first, pattern, weight in phrases if first in text and pattern.search(text))
-    return found / sum(weight for _, _, weight in phrases)
+    found = [phrase for phrase in phrases if phrase[0] in text and phrase[1].search(text)]
+    return sum(phrase[2] for phrase in found) / sum(phrase[2] for phrase in phrases), [p[3] for p in found]
 
 
 def _vector(words: Words, info) -> tuple[dict[str, float], dict[str, str]]:
@@ -271,9 +285,9 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
     # on the way to other subjects ("benchmark", "counterfactual", "uncertainty").
     title_terms = {known[0] for known in map(info.get, words[0]) if known and known[1] > 0}
     phrases = _title_phrases(hit.title, info)
-    closeness = {}
+    closeness, written = {}, {}
     for row in texts:
-        phrase_share = _phrase_share(phrases, row["title"] + " . " + row["abstract"])
+        phrase_share, written[row["id"]] = _shared_phrases(phrases, row["title"] + " . " + row["abstract"])
         if not phrase_share and not title_terms & vectors[row["id"]].keys():
             continue
         closeness[row["id"]] = _cosine(mine, vectors[row["id"]]) + PHRASE_BOOST * phrase_share
@@ -298,7 +312,10 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
                  + (CATEGORY_BOOST if categories[candidate.id] & my_categories else 0.0))
         if score < MIN_EVIDENCE:
             continue
-        shared_terms = [word for word, _ in terms.values() if word in words_of[candidate.id]]  # heaviest first
+        # the title's phrases it writes too, then the other shared words, heaviest first
+        in_phrases = {word for phrase in written[candidate.id] for word in _WORD.findall(phrase)}
+        shared_terms = written[candidate.id] + [word for word, _ in terms.values()
+                                                if word in words_of[candidate.id] and word not in in_phrases]
         scored.append((score, -candidate.id, Related(candidate, shared_terms, shared_tags, shared_authors)))
     scored.sort(key=lambda item: item[:2], reverse=True)
     return [related for _, _, related in scored[:limit]]

@@ -190,8 +190,10 @@ MANY_NEWER = [{**NEWER[0], "id": f"2602.002{i:02d}", "title": f"Sequential Recom
 
 def test_a_paper_writing_the_titles_phrase_ranks_above_one_with_its_words_apart(database, tmp_path):
     loaded(database, tmp_path, [DISTIL, WORDS_APART, PHRASE, *MANY_NEWER]).close()
-    keys = [r.hit.key for r in related_papers(papers.paper_by_key("2605.00001"))]
-    assert keys[:2] == ["2405.00002", "2405.00001"]
+    related = related_papers(papers.paper_by_key("2605.00001"))
+    assert [r.hit.key for r in related][:2] == ["2405.00002", "2405.00001"]
+    assert related[0].reason.startswith("shares knowledge distillation, speech recognition")  # the phrases first
+    assert "distillation" in related[1].reason and "knowledge distillation" not in related[1].reason
 
 
 # A paper sharing words of the abstract only, none of the title's subject, is not shown,
