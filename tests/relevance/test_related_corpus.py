@@ -35,7 +35,8 @@ MIN_WITH_RELATED = 0.9    # share of judged papers that show at least one relate
 MIN_SHOWN_MEAN = 4.0      # related papers shown per judged paper, on average
 # Measured today below the target (strict: reaching it makes the test fail until this goes).
 BELOW_RELATED_TARGET = ("0.764 of 533 with title phrases and the title's subject: sets A 0.903, B 0.762 and"
-                        " C 0.731, on which it was chosen; set D, drawn after, 0.650: bench/README.md, related papers")
+                        " C 0.731, on which it was chosen; set D, drawn after, 0.650 (the previous method 0.660):"
+                        " bench/README.md, related papers")
 
 pytestmark = pytest.mark.corpus
 
