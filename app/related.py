@@ -266,7 +266,8 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
     state = _state(conn)
     docs, total = _vocabulary(conn), state.total or 1
     words = _words(hit.title, hit.abstract)
-    mine, surface = _vector(words, _word_info(words[0].keys() | words[1].keys(), docs, total))
+    my_info = _word_info(words[0].keys() | words[1].keys(), docs, total)
+    mine, surface = _vector(words, my_info)
     terms = _heaviest(mine, surface)
     if not terms:
         return []
@@ -283,8 +284,9 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
     # A candidate must name the subject of the paper's title: one of its distinctive words,
     # or one of its phrases written as a phrase. Words of the abstract alone are shared
     # on the way to other subjects ("benchmark", "counterfactual", "uncertainty").
-    title_terms = {known[0] for known in map(info.get, words[0]) if known and known[1] > 0}
-    phrases = _title_phrases(hit.title, info)
+    # (from the paper's own words learnt: the memory of words may be cleared between the calls)
+    title_terms = {known[0] for known in map(my_info.get, words[0]) if known and known[1] > 0}
+    phrases = _title_phrases(hit.title, my_info)
     closeness, written = {}, {}
     for row in texts:
         phrase_share, written[row["id"]] = _shared_phrases(phrases, row["title"] + " . " + row["abstract"])
