@@ -11,9 +11,13 @@ papers sharing the most weight of them (each term's papers are kept per state of
 database: the middle of the vocabulary comes back from paper to paper). Sharing a few
 rare words is not yet being about the same thing ("Monte Carlo" in a market simulation
 and in an atomistic one), so those candidates are ordered again by the cosine of the
-two papers' whole weighted term vectors, plus boosts for shared topics, a shared author
-and a shared arXiv category. A candidate whose evidence stays below MIN_EVIDENCE is not
-shown: a paper with few true neighbours shows those, not six that merely share words.
+two papers' whole weighted term vectors, plus boosts for shared topics, a shared author,
+a shared arXiv category and the title's phrases written as phrases ("knowledge
+distillation" is more than its two words apart). A candidate sharing none of the title's
+subject (neither a distinctive word of the title nor one of its phrases) is left out: it
+shares words of the abstract on the way to another subject. A candidate whose evidence
+stays below MIN_EVIDENCE is not shown: a paper with few true neighbours shows those, not
+six that merely share words.
 Each result carries its reason: the shared terms, topics and authors.
 """
 
@@ -43,6 +47,8 @@ MIN_SHARED_TERMS = 2       # one shared word is a coincidence, not a relation
 TOPIC_BOOST = 0.1          # per shared topic (at most two)
 AUTHOR_BOOST = 0.2         # once, for any shared author
 CATEGORY_BOOST = 0.1       # once, for a shared arXiv category (a paper across fields shares words only)
+PHRASE_BOOST = 0.2         # times the share of the title's phrases the candidate writes too
+MIN_PHRASE_IDF = 3.0       # a title phrase's two idfs, summed, at least: "large language" says nothing
 MAX_BOOST = 2 * TOPIC_BOOST + AUTHOR_BOOST + CATEGORY_BOOST
 # Below this a candidate is not shown, even if fewer than the limit are left: a paper with few
 # true neighbours shows those, not six that merely share some words.
@@ -105,9 +111,10 @@ def warm() -> None:
 
 _WORD = re.compile(r"[^\W_]+")   # unicode61's tokens, near enough for weighing terms
 _MAX_WORDS = 500_000             # a bound on the memory of words seen; cleared when reached
-# word as written -> (the index's term, its idf) or None when it says nothing, for one state
-# of the vocabulary: candidates' vectors are then a dictionary lookup per distinct word.
-_known: tuple[object, dict[str, tuple[str, float] | None]] = (None, {})
+# word as written -> (the index's term, its weight in a paper's vector (0 when too common to
+# choose papers by), its plain idf) or None when it says nothing (a stopword, a number), for
+# one state of the vocabulary: candidates' vectors are then a dictionary lookup per distinct word.
+_known: tuple[object, dict[str, tuple[str, float, float] | None]] = (None, {})
 _known_lock = threading.Lock()
 Words = tuple[Counter, Counter]   # a paper's words as written: (title's, abstract's), counted
 
@@ -121,7 +128,7 @@ def _burstiness(docs: int, occurrences: int) -> float:
     return min(max(math.log2(ratio), MIN_BURST), MAX_BURST)
 
 
-def _word_info(words, docs: Vocabulary, total: int) -> dict[str, tuple[str, float] | None]:
+def _word_info(words, docs: Vocabulary, total: int) -> dict[str, tuple[str, float, float] | None]:
     """What each of `words` says (see `_known`), every new one analysed in one call to the engine."""
     global _known
     with _known_lock:
@@ -137,16 +144,73 @@ def _word_info(words, docs: Vocabulary, total: int) -> dict[str, tuple[str, floa
         most = max(MIN_CAP, int(MAX_SHARE * total))
         for word, term in zip(unknown, stems):
             df, occurrences = docs.get(term, (0, 0))
-            idf = math.log((total - df + 0.5) / (df + 0.5)) if 2 <= df <= most else 0.0
-            distinctive = idf > 0 and len(word) >= 3 and word not in STOPWORDS and not word.isdigit()
+            if len(word) < 3 or word in STOPWORDS or word.isdigit() or df < 2:
+                info[word] = None
+                continue
             # idf <= 0: in half the catalogue; a word that never recurs in a paper is prose
-            info[word] = (term, idf * _burstiness(df, occurrences)) if distinctive else None
+            idf = max(math.log((total - df + 0.5) / (df + 0.5)), 0.0)
+            weight = idf * _burstiness(df, occurrences) if df <= most else 0.0
+            # A word too common to choose papers by still names a subject in a phrase
+            # ("multimodal embedding"): its plain idf is kept for the title's phrases.
+            info[word] = (term, weight, idf)
     return info
 
 
 def _words(title: str, abstract: str) -> Words:
     # Counted per distinct word (C-speed Counter), so Python loops run once per word, not per token.
     return Counter(_WORD.findall(title.lower())), Counter(_WORD.findall(abstract.lower()))
+
+
+_CLAUSE = re.compile(r"[.,;:!?()\[\]{}\"]|\s-\s")   # a title's phrase does not run across these
+
+
+def _stem_prefix(word: str, term: str) -> str:
+    """What the index's stem and the word as written begin with ("anomaly", "anomali":
+    "anomal"), to find the word's other forms by a prefix."""
+    n = 0
+    while n < min(len(word), len(term)) and word[n] == term[n]:
+        n += 1
+    return word[:max(n, 3)]   # letters and digits only (_WORD): nothing to escape
+
+
+Phrase = tuple[str, re.Pattern, float, str]   # first word's prefix, pattern, weight, as written
+
+
+def _title_phrases(title: str, info) -> list[Phrase]:
+    """The title's phrases (two adjacent words of a clause, neither a stopword): the first
+    word's prefix, a pattern finding the phrase, its weight, the idf of both words, so
+    a phrase of common words ("large language") weighs little and one naming a subject
+    ("link prediction", "multimodal embedding") much, though its words alone are too common
+    to choose papers by, and the phrase as the title writes it (heaviest first). `info`
+    knows every word of the title."""
+    phrases: dict[str, tuple[str, float, str]] = {}
+    for clause in _CLAUSE.split(title.lower()):
+        known = [(word, info.get(word)) for word in _WORD.findall(clause)]
+        for (word_a, a), (word_b, b) in zip(known, known[1:]):
+            if a and b and a[0] != b[0] and a[2] + b[2] >= MIN_PHRASE_IDF:
+                first = _stem_prefix(word_a, a[0])
+                # literal first: the regular expression engine then skips ahead to it
+                phrases[rf"{first}\w*[\s-]+{_stem_prefix(word_b, b[0])}"] = (first, a[2] + b[2],
+                                                                               _as_written(clause, word_a, word_b))
+    found = [(first, re.compile(pattern), weight, written)
+             for pattern, (first, weight, written) in phrases.items()]
+    return sorted(found, key=lambda phrase: -phrase[2])
+
+
+def _as_written(clause: str, word_a: str, word_b: str) -> str:
+    """The two words as the clause joins them ("semi-structured", "speech language")."""
+    found = re.search(rf"(?<![^\W_]){word_a}[^\w]+{word_b}(?![^\W_])", clause)
+    return found.group(0) if found else f"{word_a} {word_b}"
+
+
+def _shared_phrases(phrases: list[Phrase], text: str) -> tuple[float, list[str]]:
+    """The share of the title's phrase weight that `text` writes as phrases too, and those
+    phrases as the title writes them."""
+    if not phrases:
+        return 0.0, []
+    text = text.lower()
+    found = [phrase for phrase in phrases if phrase[0] in text and phrase[1].search(text)]
+    return sum(phrase[2] for phrase in found) / sum(phrase[2] for phrase in phrases), [p[3] for p in found]
 
 
 def _vector(words: Words, info) -> tuple[dict[str, float], dict[str, str]]:
@@ -158,7 +222,7 @@ def _vector(words: Words, info) -> tuple[dict[str, float], dict[str, str]]:
     for weight, counted in zip((TITLE_WEIGHT, 1), words):
         for word, n in counted.items():
             known = info[word]
-            if known is not None:
+            if known is not None and known[1] > 0:
                 term = known[0]
                 counts[term] = counts.get(term, 0) + weight * n
                 idf[term] = known[1]
@@ -202,7 +266,8 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
     state = _state(conn)
     docs, total = _vocabulary(conn), state.total or 1
     words = _words(hit.title, hit.abstract)
-    mine, surface = _vector(words, _word_info(words[0].keys() | words[1].keys(), docs, total))
+    my_info = _word_info(words[0].keys() | words[1].keys(), docs, total)
+    mine, surface = _vector(words, my_info)
     terms = _heaviest(mine, surface)
     if not terms:
         return []
@@ -215,7 +280,22 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
     theirs = {row["id"]: _words(row["title"], row["abstract"]) for row in texts}
     # every candidate's new words learnt in one call to the engine
     info = _word_info(set().union(*(w.keys() for pair in theirs.values() for w in pair)), docs, total)
-    closeness = {paper_id: _cosine(mine, _vector(pair, info)[0]) for paper_id, pair in theirs.items()}
+    vectors = {paper_id: _vector(pair, info)[0] for paper_id, pair in theirs.items()}
+    # A candidate must name the subject of the paper's title: one of its distinctive words,
+    # or one of its phrases written as a phrase. Words of the abstract alone are shared
+    # on the way to other subjects ("benchmark", "counterfactual", "uncertainty").
+    # (from the paper's own words learnt: the memory of words may be cleared between the calls)
+    title_terms = {known[0] for known in map(my_info.get, words[0]) if known and known[1] > 0}
+    phrases = _title_phrases(hit.title, my_info)
+    closeness, written = {}, {}
+    for row in texts:
+        phrase_share, written[row["id"]] = _shared_phrases(phrases, row["title"] + " . " + row["abstract"])
+        if not phrase_share and not title_terms & vectors[row["id"]].keys():
+            continue
+        closeness[row["id"]] = _cosine(mine, vectors[row["id"]]) + PHRASE_BOOST * phrase_share
+    if not closeness:
+        return []
+    texts = [row for row in texts if row["id"] in closeness]
     # Boosts add at most MAX_BOOST: a candidate further than that below the limit-th
     # closest, or below the least evidence shown, cannot enter, so only the others are
     # built into full results.
@@ -234,7 +314,10 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
                  + (CATEGORY_BOOST if categories[candidate.id] & my_categories else 0.0))
         if score < MIN_EVIDENCE:
             continue
-        shared_terms = [word for word, _ in terms.values() if word in words_of[candidate.id]]  # heaviest first
+        # the title's phrases it writes too, then the other shared words, heaviest first
+        in_phrases = {word for phrase in written[candidate.id] for word in _WORD.findall(phrase)}
+        shared_terms = written[candidate.id] + [word for word, _ in terms.values()
+                                                if word in words_of[candidate.id] and word not in in_phrases]
         scored.append((score, -candidate.id, Related(candidate, shared_terms, shared_tags, shared_authors)))
     scored.sort(key=lambda item: item[:2], reverse=True)
     return [related for _, _, related in scored[:limit]]

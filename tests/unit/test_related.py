@@ -168,3 +168,51 @@ def test_a_paper_added_later_is_found_although_the_terms_were_walked_before(data
     twin = {**OLD_TWIN, "id": "2602.00777", "title": "Lexical Sense Inventories from Dictionaries"}
     loaded(database, tmp_path, [twin]).close()                # a new state of the database
     assert "2602.00777" in {r.hit.key for r in related_papers(target)}
+
+
+# A title's phrase is stronger evidence than its two words apart: these two candidates use
+# the same words, one writing the phrase, the other not (and the lower id, first on a tie).
+DISTIL = {"id": "2605.00001", "title": "Knowledge Distillation for Speech Recognition",
+          "abstract": "Knowledge distillation trains compact students for speech recognition.",
+          "authors": ["Ada Lovelace"], "published": "2026-05-01"}
+WORDS_APART = {"id": "2405.00001", "title": "Compact Students for Speech",
+               "abstract": "Distillation trains compact students for speech recognition with knowledge.",
+               "authors": ["Grace Hopper"], "published": "2024-05-01"}
+PHRASE = {"id": "2405.00002", "title": "Compact Students for Speech",
+          "abstract": "Knowledge distillation trains compact students for speech recognition.",
+          "authors": ["Barbara Liskov"], "published": "2024-05-02"}
+
+
+# Enough other papers that the phrase's words are rare (a phrase of two words in a third of
+# the catalogue would say nothing).
+MANY_NEWER = [{**NEWER[0], "id": f"2602.002{i:02d}", "title": f"Sequential Recommendation {i}"} for i in range(40)]
+
+
+def test_a_paper_writing_the_titles_phrase_ranks_above_one_with_its_words_apart(database, tmp_path):
+    loaded(database, tmp_path, [DISTIL, WORDS_APART, PHRASE, *MANY_NEWER]).close()
+    related = related_papers(papers.paper_by_key("2605.00001"))
+    assert [r.hit.key for r in related][:2] == ["2405.00002", "2405.00001"]
+    assert related[0].reason.startswith("shares knowledge distillation, speech recognition")  # the phrases first
+    assert "distillation" in related[1].reason and "knowledge distillation" not in related[1].reason
+
+
+# A paper sharing words of the abstract only, none of the title's subject, is not shown,
+# however many it shares: they are on the way to another subject.
+EMBEDDING = {"id": "2606.00001", "title": "Pair Selection for Multimodal Embedding",
+             "abstract": "Multimodal embedding models learn from pairs. A counterfactual shortcut analysis"
+                         " of chat assistants finds visual laziness, hallucinated grounding and blind"
+                         " confidence; it selects the pairs.",
+             "authors": ["Ada Lovelace"], "published": "2026-06-01"}
+SAME_SUBJECT = {"id": "2406.00001", "title": "Multimodal Embedding with Hard Negatives",
+                "abstract": "Multimodal embedding models trained on pairs with hard negatives.",
+                "authors": ["Grace Hopper"], "published": "2024-06-01"}
+ABSTRACT_ONLY = {"id": "2406.00002", "title": "Visual Laziness",
+                 "abstract": "A counterfactual shortcut analysis of chat assistants finds visual laziness,"
+                             " hallucinated grounding and blind confidence.",
+                 "authors": ["Barbara Liskov"], "published": "2024-06-02"}
+
+
+def test_a_paper_sharing_none_of_the_titles_subject_is_not_shown(database, tmp_path):
+    loaded(database, tmp_path, [EMBEDDING, SAME_SUBJECT, ABSTRACT_ONLY, *NEWER]).close()
+    keys = [r.hit.key for r in related_papers(papers.paper_by_key("2606.00001"))]
+    assert keys == ["2406.00001"]
