@@ -2,6 +2,7 @@
 
 import argparse
 import errno
+import gc
 import os
 import socket
 import sys
@@ -332,6 +333,9 @@ def _warm_search() -> None:
         related.warm()
     except Exception as exc:  # noqa: BLE001 - only an optimisation; the first search will retry
         print(f"warning: search warm-up failed: {exc}", file=sys.stderr)
+    # What the worker built to start (app, templates, vocabularies) lives as long as it does: kept
+    # out of the full garbage collections, which otherwise walk it all in the middle of a request.
+    gc.freeze()
 
 
 def _positive(text: str) -> int:
