@@ -22,6 +22,7 @@ def test_a_failed_warm_up_is_a_warning_and_the_worker_still_freezes(monkeypatch,
     def fail(background=True):
         raise RuntimeError("no database yet")
     monkeypatch.setattr(search, "warm", fail)
+    gc.unfreeze()
     try:
         cli._warm_search()
         assert "search warm-up failed: no database yet" in capsys.readouterr().err
