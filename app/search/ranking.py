@@ -241,11 +241,12 @@ def score_within(conn, cat: Catalogue, text: Text, within: np.ndarray) -> Scored
     """The BM25 scores of a text tree for the papers of `within` (all of which match it).
     Assembled from scored phrases when all are scored; else the phrases not scored yet are
     scored by the engine for those papers only; the same values either way."""
-    unknown = [w for w in _leaves(text) if not known(cat, w)]
+    leaves = list(_leaves(text))
+    unknown = [w for w in leaves if not known(cat, w)]
     if not unknown:
         whole = score(conn, cat, text)
         return Scored(_frozen(within & whole.match), whole.score)
-    if len(unknown) < len(list(_leaves(text))):
+    if len(unknown) < len(leaves):
         return _completed(conn, cat, text, within, unknown)
     return _ranked(conn, cat, text, np.flatnonzero(within).tolist())
 
