@@ -18,6 +18,9 @@ from app.settings import SEED_FILE
 CROWD = 14                 # authors of the first paper
 SHARED_NAME = "Wei Zhang"  # two people: one in language, one in audio, with no co-author in common
 GROUP_A = ["Ana Ruiz", "Omar Haddad"]
+# The day every catalogue of a test session is dated from, fixed once: a run that crosses
+# midnight must compare its pages with the dates the catalogue was built with.
+TODAY = date.today()
 GROUP_B = ["Lena Fischer", "Tom Baker"]
 NAMES = [f"{first} {last}" for first, last in zip(
     ["Ada", "Alan", "Grace", "Barbara", "Edsger", "Donald", "Frances", "John", "Margaret", "Niklaus",
@@ -71,7 +74,7 @@ def build(directory: Path, today: date | None = None, upvotes: bool = False,
 
     source = directory / "rich.jsonl"
     with source.open("w", encoding="utf-8") as out:
-        for record in records(today or date.today(), upvotes):
+        for record in records(today or TODAY, upvotes):
             out.write(json.dumps(record) + "\n")
     path = database or directory / "papers.db"
     migrate.upgrade(path if database else f"sqlite:///{path}")

@@ -12,7 +12,7 @@ import pytest
 import rich_catalogue
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-TODAY = date.today()
+TODAY = rich_catalogue.TODAY
 
 
 @pytest.fixture(scope="module")

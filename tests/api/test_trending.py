@@ -2,7 +2,6 @@
 first; on search, tag and /new pages and in the API; offered only where some paper has upvotes."""
 
 import re
-from datetime import date
 
 import pytest
 
@@ -12,7 +11,7 @@ TRENDING_FIRST = sorted(rich_catalogue.UPVOTES, key=lambda i: (-rich_catalogue.U
 
 
 def key_of(index: int) -> str:
-    return rich_catalogue.records(date.today())[index]["id"]
+    return rich_catalogue.records(rich_catalogue.TODAY, upvotes=True)[index]["id"]
 
 
 def api_all(client, **params) -> list[dict]:

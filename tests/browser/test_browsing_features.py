@@ -101,13 +101,13 @@ def test_the_date_range_form_with_javascript(rich_page: Page):
     page = rich_page
     page.goto("/")
     open_filters(page)
-    start, end = date.today() - timedelta(days=40), date.today() - timedelta(days=20)
+    start, end = rich_catalogue.TODAY - timedelta(days=40), rich_catalogue.TODAY - timedelta(days=20)
     page.get_by_label("From", exact=True).fill(start.isoformat())
     page.get_by_label("To", exact=True).fill(end.isoformat())
     page.get_by_role("button", name="Apply dates").click()
     expect(page).to_have_url(re.compile(rf"from={start}&to={end}$"))
     settle(page)
-    records = rich_catalogue.records(date.today())
+    records = rich_catalogue.records(rich_catalogue.TODAY)
     expected = [r["id"] for r in records if start <= date.fromisoformat(r["published"]) <= end]
     assert keys(page) == expected
 

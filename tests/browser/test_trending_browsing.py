@@ -2,7 +2,6 @@
 desktop (1280x900) and phone (390x844), with JavaScript and without."""
 
 import re
-from datetime import date
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -16,7 +15,7 @@ MOST_UPVOTED = max(rich_catalogue.UPVOTES, key=rich_catalogue.UPVOTES.get)
 
 
 def title_of(index: int) -> str:
-    return rich_catalogue.records(date.today())[index]["title"]
+    return rich_catalogue.records(rich_catalogue.TODAY)[index]["title"]
 
 
 @pytest.fixture(params=[(device, js) for device in DEVICES for js in (True, False)],
