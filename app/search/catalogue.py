@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+import numpy as np
 from cachetools import LRUCache
 
 from app import paper_sets, plan
@@ -77,6 +78,12 @@ class Memo:
             self._items.clear()
 
 
+def _words(bits: int, words: int) -> np.ndarray:
+    """The first `words` 64-bit words of a bitset (ids past them: papers newer than the catalogue)."""
+    bits &= (1 << (64 * words)) - 1
+    return np.frombuffer(bits.to_bytes(8 * words, "little"), dtype="<u8")
+
+
 @dataclass(frozen=True)
 class TagSet:
     id: int
@@ -118,6 +125,8 @@ class Catalogue:
     scores: Memo = field(default_factory=lambda: Memo(SCORE_CACHE_SIZE))
     # The most frequent words' contributions, scored at start-up and never evicted.
     warm_leaves: dict = field(default_factory=dict)
+    # Every tag's bitset as one column of 64-bit words (tag_counts), made on first use.
+    _tag_rows: tuple | None = field(default=None, repr=False)
 
     @property
     def total(self) -> int:
@@ -129,6 +138,27 @@ class Catalogue:
             folded = self.tags_folded.get(slug.lower())
             found = self.tags.get(folded) if folded else None
         return found
+
+    def tag_counts(self, bits: int) -> dict[str, int]:
+        """How many papers of `bits` carry each tag, by slug.
+
+        One vectorised AND and popcount over every tag's row at once: the loop of
+        `(bits & tag.bits).bit_count()` it replaces cost 6-14 ms a search at 165k papers
+        and 192 tags, the largest fixed cost of a search.
+        """
+        if self._tag_rows is None:
+            words = (self.size + 63) // 64
+            columns = np.zeros((words, len(self.tags)), dtype=np.uint64)  # a word's tags side by side
+            for column, tag in enumerate(self.tags.values()):
+                columns[:, column] = _words(tag.bits, words)
+            self._tag_rows = (tuple(self.tags), columns)
+        slugs, columns = self._tag_rows
+        row = _words(bits, columns.shape[0])
+        used = np.flatnonzero(row)
+        if used.size < columns.shape[0] // 2:  # a specific query: only the words holding its papers
+            columns, row = columns[used], row[used]
+        counts = np.bitwise_count(columns & row[:, None]).sum(axis=0, dtype=np.int64)
+        return dict(zip(slugs, counts.tolist()))
 
     def published_between(self, start: date | None, end: date | None) -> int:
         """Papers published from `start` to `end`, both included (None: open): two binary searches

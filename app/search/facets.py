@@ -38,15 +38,19 @@ def compute(cat: Catalogue, params: SearchParams, sets: Sets, query_tags: tuple[
     selected = {s.lower() for s in (*params.tags, *query_tags)}
     excluded = {s.lower() for s in (*params.not_tags, *query_not_tags)}
     counted: dict[str, list[tuple]] = {kind: [] for kind in kinds.TAG_FACETS}
-    unexcluded = results if sets.before_exclusions is None else sets.before_exclusions
+    unexcluded = sets.before_exclusions
+    counts = cat.tag_counts(results)
+    ranks = counts if unexcluded is None or unexcluded == results else cat.tag_counts(unexcluded)
     for tag in cat.tags.values():
         if tag.kind not in counted:  # a kind shown on paper pages only
             continue
         folded = tag.slug.lower()
         state = (folded in selected, folded in excluded)
-        base = sets.without_exclusion.get(tag.slug, 0) if state[1] else results
-        count = (base & tag.bits).bit_count()
-        rank = count if unexcluded is results else (unexcluded & tag.bits).bit_count()
+        if state[1]:  # counted over the set without its own exclusion
+            count = (sets.without_exclusion.get(tag.slug, 0) & tag.bits).bit_count()
+        else:
+            count = counts[tag.slug]
+        rank = count if unexcluded is None else ranks[tag.slug]
         if rank or any(state):  # a value an exclusion emptied stays listed (at 0) rather than vanish
             counted[tag.kind].append((tag, count, state, rank))
     groups: dict[str, list[FacetValue]] = {}
