@@ -22,6 +22,11 @@ from app.settings import POSTGRES_SCHEMES, get_settings
 from app.sqlite_driver import sqlite3
 
 BUSY_TIMEOUT_MS = 10_000
+# Read connections map the file (up to this many bytes) instead of copying its pages into a
+# per-connection cache: each request thread has its own connection, and a cold 2 MB cache
+# made every search re-read the index's pages through system calls (p50 22.4 -> 17.6 ms over
+# 173 never-seen searches at 165k papers). Writers keep ordinary reads.
+READ_MMAP_BYTES = 1 << 32
 PROGRESS_STEPS = 5_000  # SQLite VM steps between deadline checks (well under a millisecond)
 
 # When the current request must stop using the database (monotonic seconds); None: no limit.
@@ -77,6 +82,7 @@ def connect(path=None, *, readonly: bool = False):
                                check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA query_only = ON")
+        conn.execute(f"PRAGMA mmap_size = {READ_MMAP_BYTES}")
         conn.set_progress_handler(_past_deadline, PROGRESS_STEPS)
     else:
         path_parent = getattr(path, "parent", None)
