@@ -1,19 +1,27 @@
 """Serving throughput and memory at 1, 2, 4 uvicorn workers (`papers serve --workers N`), with wrk.
 
     .venv/bin/python -m bench.workers --db PATH/papers.db [--workers 1,2,4] [--duration 10] [--clients 20]
-        [--rounds 1]
+        [--rounds 1] [--settle 600]
 
-For each worker count: the server on a private copy of the catalogue, every worker warmed (its
-in-memory catalogue built, the measured views cached), then wrk on the same query as JSON, HTML
-page and htmx fragment, on /health, and on never-seen queries (every request a new query and page,
-so nothing is cached). Memory is each worker's resident and proportional set size (PSS counts
-pages shared between workers once). Prints one Markdown table; absolute figures drift on a shared
-machine, so compare within one run.
+For each worker count: the server on the catalogue given (a copy: the server only reads it), every
+worker warmed (its in-memory catalogue built, the measured views cached), then -- once the workers'
+start-up warm-up is over -- wrk on the same query as JSON, HTML page and htmx fragment, on /health,
+and on never-seen queries (every request a new query and page, so nothing is cached). Memory is
+each worker's resident and proportional set size (PSS counts pages shared between workers once).
+Prints one Markdown table; absolute figures drift on a shared machine, so compare within one run.
+
+Each worker scores the most frequent words in a background thread after it starts (`papers serve`:
+tens of seconds of CPU per worker on 165k papers). Measured while that runs, every view pays for it:
+the server's CPU per request doubled at two workers, whose two warm-ups outlasted the cached views,
+while one worker's ended within the first. So the harness waits for the servers' CPU to fall idle
+(`--settle`, up to 600 s by default; the seconds waited are reported, and a row whose limit passed
+first says so); `--settle 0` measures at once, as a visitor arriving at start would be served.
 
 Throughput on a machine others load says little, so two more figures: `--rounds R` runs the views
 R times in turn and keeps each view's best rate (its least disturbed window), and every view's
 server CPU per request (the workers' user + system time over the requests wrk counted), which
-other load barely moves: its ratios are the throughput ratios of a quiet machine.
+other load barely moves: its ratios are the throughput ratios of a quiet machine. wrk's own CPU per
+request is reported beside it (it shares the cores), and the load average at each row's start.
 
 `--servers 1,2` measures app servers instead of workers: N `papers serve --workers 1` processes
 on their own ports (as behind a load balancer), one wrk per server at the same time with the
@@ -24,6 +32,7 @@ of `--db`, so both backends are measured by the same harness.
 import argparse
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -130,25 +139,33 @@ def warm(base: str, workers: int) -> None:
                     time.sleep(1)
 
 
-def settle(processes: list, limit: float) -> float:
+def settle(processes: list, limit: float) -> tuple[float, bool]:
     """Wait until the servers' start-up warm-up (BM25 of the most frequent words, in a background
-    thread) is over: their CPU under a tenth of a core for 3 s, or `limit` seconds. Seconds waited."""
+    thread of each worker) is over: their CPU, all processes together, under a tenth of a core for
+    3 s. (Seconds waited, whether it ended before `limit` seconds.)"""
     started = time.monotonic()
     while time.monotonic() - started < limit:
         before = sum(cpu_seconds(p.pid) for p in processes)
         time.sleep(3)
         if sum(cpu_seconds(p.pid) for p in processes) - before < 0.3:
-            break
-    return time.monotonic() - started
+            return time.monotonic() - started, True
+    return time.monotonic() - started, False
+
+
+def children_cpu() -> float:
+    """User + system CPU of this process's finished children (the wrk runs) so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def measured(processes: list, run) -> dict:
-    """A wrk run, with the servers' CPU per request it counted."""
-    before = sum(cpu_seconds(p.pid) for p in processes)
+    """A wrk run, with the servers' CPU per request it counted, and wrk's own."""
+    before, client_before = sum(cpu_seconds(p.pid) for p in processes), children_cpu()
     result = run()
     requests = result["rps"] * result["seconds"]
     spent = sum(cpu_seconds(p.pid) for p in processes) - before
     result["cpu_ms"] = 1000 * spent / requests if requests else float("nan")
+    result["wrk_cpu_ms"] = 1000 * (children_cpu() - client_before) / requests if requests else float("nan")
     return result
 
 
@@ -174,7 +191,9 @@ def measure(url: str, workers: int, duration: int, clients: int, scripts: dict, 
         processes, bases = [p for p, _ in started], [b for _, b in started]
         for base in bases:
             warm(base, workers)
-        row: dict = {"settled_s": settle(processes, settle_limit)} if settle_limit else {}
+        row: dict = {"load": os.getloadavg()[0], "settled_s": 0.0, "settled": settle_limit == 0}
+        if settle_limit:
+            row["settled_s"], row["settled"] = settle(processes, settle_limit)
         for _ in range(rounds):  # views take turns; each keeps its best round
             for label, path, extra in VIEWS:
                 result = measured(processes, lambda: wrk_all(bases, path, extra, duration, clients))
@@ -200,8 +219,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=1, help="rounds of the cached views; the best rate is kept")
-    parser.add_argument("--settle", type=float, default=0, metavar="S",
-                        help="wait up to S seconds for the servers' start-up warm-up to end (CPU idle)")
+    parser.add_argument("--settle", type=float, default=600, metavar="S",
+                        help="wait up to S seconds for the servers' start-up warm-up to end (CPU idle) before "
+                             "measuring (default 600; 0: measure at once, the warm-up still running)")
     args = parser.parse_args()
     if bool(args.db) == bool(args.url):
         parser.error("give --db or --url")
@@ -226,15 +246,17 @@ def main() -> None:
             rows[n] = measure(url, workers, args.duration, args.clients, scripts, args.rounds, servers, args.settle)
             print(f"{n} {unit}: {rows[n]}", file=sys.stderr)
     labels = [label for label, _, _ in VIEWS] + list(scripts)
-    print(f"| {unit} | {' | '.join(labels)} | page/API | fragment/API | errors | RSS, PSS per worker (MB) |")
-    print("|" + "---|" * (len(labels) + 5))
+    print(f"| {unit} | {' | '.join(labels)} | page/API | fragment/API | errors | RSS, PSS per worker (MB) "
+          "| warm-up waited (s) | load |")
+    print("|" + "---|" * (len(labels) + 7))
     for workers, row in rows.items():
         rates = " | ".join(f"{row[label]['rps']:.0f}" for label in labels)
         api = row["API JSON"]["rps"]
         errors = sum(row[label]["errors"] for label in labels)
         mem = ", ".join(f"{rss}/{pss}" for rss, pss in row["memory"])
+        waited = f"{row['settled_s']:.0f}" + ("" if row["settled"] else " (not over)")
         print(f"| {workers} | {rates} | {row['page HTML']['rps'] / api:.2f} | {row['fragment']['rps'] / api:.2f}"
-              f" | {errors} | {mem} |")
+              f" | {errors} | {mem} | {waited} | {row['load']:.1f} |")
     print()
     print("Server CPU per request (ms, the workers' user + system time):")
     print()
@@ -244,6 +266,9 @@ def main() -> None:
         cpu = " | ".join(f"{row[label]['cpu_ms']:.1f}" for label in labels)
         api = row["API JSON"]["cpu_ms"]
         print(f"| {workers} | {cpu} | {api / row['page HTML']['cpu_ms']:.2f} | {api / row['fragment']['cpu_ms']:.2f} |")
+    print()
+    print("wrk's own CPU per request (ms; it runs on the same cores):", "; ".join(
+        f"{n} {unit}: " + ", ".join(f"{row[label]['wrk_cpu_ms']:.2f}" for label in labels) for n, row in rows.items()))
     if 1 in rows and 2 in rows:
         print()
         print(f"two {unit} / one: " + ", ".join(f"{label} {rows[2][label]['rps'] / rows[1][label]['rps']:.2f}x"

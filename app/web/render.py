@@ -57,13 +57,16 @@ def link_attrs(context, url: str, view_path=_FROM_CONTEXT) -> Markup:
 
 def kept(template: str, macro: str, *args) -> Markup:
     """A macro's rendering, kept for its arguments: for the pieces a page repeats and other pages
-    repeat again (a facet value with its two links, a row's tag chips). Such a macro reads nothing
-    but its arguments (hashable values: a view, its params, frozen result values) and the constant
-    globals and filters, so the same arguments always render the same text."""
+    repeat again (a facet value with its two links, a row's tag chips), and a search view's result
+    rows, which the same view of a cached result shows again. Such a macro reads nothing but its
+    arguments (hashable values: a view, its params, frozen result values) and the constant globals
+    and filters, so the same arguments always render the same text."""
     return _kept(template, macro, args)
 
 
-@lru_cache(maxsize=8192)  # a page keeps about 65 pieces (a few hundred bytes each): 120 pages' worth
+# A page keeps about 65 small pieces (a few hundred bytes each) and 20 rows (2-3 KB each, the whole
+# abstract included): about 120 pages' worth, some 10 MB.
+@lru_cache(maxsize=10_240)
 def _kept(template: str, macro: str, args: tuple) -> Markup:
     return getattr(templates.env.get_template(template).module, macro)(*args)
 

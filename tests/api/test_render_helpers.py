@@ -119,3 +119,22 @@ def test_a_kept_facet_value_renders_for_its_own_view_only():
     elsewhere = str(kept("_facets.html", "facet_item", value, "topic", View(), None, None, "/authors/bo-li"))
     assert 'href="/?q=sparse" class="facet-toggle"' in elsewhere  # another view's link is a plain link
     assert kept("_facets.html", "facet_item", value, "topic", View(), None, None, "/") == on_search
+
+
+def test_a_kept_result_row_renders_for_its_own_hit_view_and_query_only():
+    from app.web.render import kept
+    params = SearchParams(q="sparse", tags=("moe",))
+    hit = _hit()
+    row = str(kept("_macros.html", "paper_item", hit, 3, View(), params, ("sparse",), "/"))
+    assert '<h3 class="hit-title"><a href="/papers/2501.00001" data-hit-link>Sparse experts</a></h3>' in row
+    assert 'href="/?q=sparse" hx-get="/?q=sparse" class="chip chip-topic" aria-current="true"' in row
+    assert row == str(kept("_macros.html", "paper_item", hit, 3, View(), params, ("sparse",), "/"))
+    # The same row on a tag page: the chip of the page's own tag leads elsewhere, a plain link.
+    assert 'href="/?q=sparse" class="chip chip-topic"' in str(
+        kept("_macros.html", "paper_item", hit, 3, View(), params, ("sparse",), "/tags/moe"))
+    other_query = str(kept("_macros.html", "paper_item", hit, 3, View(), replace(params, q="dense"), ("dense",), "/"))
+    assert 'href="/?q=dense"' in other_query and 'href="/?q=sparse"' not in other_query
+    marked = str(kept("_macros.html", "paper_item", replace(hit, title_html=Markup("<mark>Sparse</mark> experts")),
+                      3, View(), params, ("sparse",), "/"))
+    assert "<mark>Sparse</mark> experts</a>" in marked  # another highlight is another row
+    assert whole_abstract(hit.abstract, ("sparse",)) in row
