@@ -381,6 +381,14 @@ def use_rules(rules: tuple[Evidence, ...]) -> None:
     _RULES = rules
 
 
+def warm() -> None:
+    """Compile the regexes of the worker's rules now (about a second), before papers arrive."""
+    for rule in _RULES:
+        for terms in (rule.terms + rule.strong, rule.strong, rule.exclude, rule.context, rule.elsewhere):
+            for group in _compile(terms).groups if terms else ():
+                group.pattern  # noqa: B018 - compiled on first access
+
+
 def judge_papers(papers: list[tuple[int, str, str, tuple[int, ...]]]) -> list[tuple[int, int]]:
     """(paper id, rule index) of each candidate pair whose paper is about the rule's topic.
 
