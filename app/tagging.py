@@ -117,12 +117,13 @@ def topic_members(conn) -> dict[str, set[int]]:
     return by_topic
 
 
-def retag(conn, paper_ids: Sequence[int] | None = None) -> int:
+def retag(conn, paper_ids: Sequence[int] | None = None, judges: "Judges | None" = None) -> int:
     """Recompute topic links for these papers (None: all) from the rules in `tags`.
 
     Returns the number of (paper, topic) links written. The caller owns the
     transaction. The engine restricts a batch's matches to the batch's id range,
-    which lets it skip most of each posting list.
+    which lets it skip most of each posting list. `judges`: worker processes
+    already started for the rules of `evidence_rules` (see `Judges`).
     """
     rules = conn.execute(
         "SELECT id, rule, evidence FROM tags WHERE kind = 'topic' ORDER BY id").fetchall()
@@ -152,7 +153,7 @@ def retag(conn, paper_ids: Sequence[int] | None = None) -> int:
         else:
             found.append((tag_id, ids))
     if weighed:
-        kept = weigh_all(conn, [(ids, evidence) for _tag, ids, evidence in weighed])
+        kept = weigh_all(conn, [(ids, evidence) for _tag, ids, evidence in weighed], judges)
         found += [(tag_id, ids) for (tag_id, _c, _e), ids in zip(weighed, kept)]
     written = 0
     for tag_id, ids in sorted(found):
@@ -229,18 +230,69 @@ def weigh(conn, ids: Sequence[int], evidence: topic_evidence.Evidence) -> list[i
     return weigh_all(conn, [(ids, evidence)])[0]
 
 
-# Judging evidence is pure Python, about 0.2 ms a candidate pair: a retag of the whole catalogue
+# Judging evidence is pure Python, some 0.1 ms a candidate pair: a retag of the whole catalogue
 # (some 200,000 pairs at 165k papers) shares it among processes, one per core.
 PARALLEL_PAIRS = 20_000  # fewer pairs than this: starting the processes costs more than it saves
 PAPERS_PER_TASK = 2_000
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
-def weigh_all(conn, candidates: Sequence[tuple[Sequence[int], topic_evidence.Evidence]]) -> list[list[int]]:
+def evidence_rules(conn) -> tuple[topic_evidence.Evidence, ...]:
+    """The evidence rules a retag of everything judges, in the order it numbers them."""
+    rules = []
+    for rule, evidence in conn.execute("SELECT rule, evidence FROM tags WHERE kind = 'topic' ORDER BY id"):
+        if evidence and not compile_rule(rule or "").is_empty:
+            rules.append(topic_evidence.from_json(evidence))
+    return tuple(rules)
+
+
+class Judges:
+    """Worker processes judging evidence, started before they are needed.
+
+    A spawned process imports the app afresh and compiles the rules' regexes, a few
+    seconds of CPU each: started before a long step that leaves a core free (the index
+    build of a load into an empty catalogue), that time is hidden. `None` from `start`
+    when there is one core. A context manager; the processes end with it.
+    """
+
+    def __init__(self, rules: tuple[topic_evidence.Evidence, ...]):
+        self.rules = rules
+        # spawn, not fork: the caller's SQLite connection (inside a transaction) stays its own.
+        self.pool = ProcessPoolExecutor(WORKERS, mp_context=mp.get_context("spawn"),
+                                        initializer=topic_evidence.use_rules, initargs=(rules,))
+        for _ in range(WORKERS):  # each submission starts a process, which begins to import now
+            self.pool.submit(topic_evidence.warm)
+
+    @classmethod
+    def start(cls, rules: tuple[topic_evidence.Evidence, ...]) -> "Judges | None":
+        return cls(rules) if WORKERS > 1 and rules else None
+
+    def judge(self, tasks) -> Iterator[list[tuple[int, int]]]:
+        pending: deque = deque()
+        for task in tasks:  # a few tasks in flight: the texts are read as the workers need them
+            pending.append(self.pool.submit(topic_evidence.judge_papers, task))
+            if len(pending) > 2 * WORKERS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+    def __enter__(self) -> "Judges":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def weigh_all(conn, candidates: Sequence[tuple[Sequence[int], topic_evidence.Evidence]],
+              judges: Judges | None = None) -> list[list[int]]:
     """For each (candidate ids, evidence rule): the candidates about the topic, ascending.
 
     Each candidate paper is read once, for all of its rules; the judging is shared among
-    worker processes when there is enough of it. The outcome is the same either way.
+    worker processes when there is enough of it (`judges`: ones already started, used when
+    their rules are these). The outcome is the same either way.
     """
     rules = tuple(evidence for _ids, evidence in candidates)
     wanted: dict[int, list[int]] = {}
@@ -250,7 +302,9 @@ def weigh_all(conn, candidates: Sequence[tuple[Sequence[int], topic_evidence.Evi
     pairs = sum(len(ids) for ids, _evidence in candidates)
     kept: list[list[int]] = [[] for _ in candidates]
     tasks = _tasks(conn, wanted)
-    if pairs >= PARALLEL_PAIRS and WORKERS > 1:
+    if judges is not None and judges.rules == rules:
+        judged = judges.judge(tasks)
+    elif pairs >= PARALLEL_PAIRS and WORKERS > 1:
         judged = _judge_in_workers(rules, tasks)
     else:
         topic_evidence.use_rules(rules)
@@ -273,16 +327,8 @@ def _tasks(conn, wanted: dict[int, list[int]]) -> Iterator[list[tuple[int, str, 
 
 
 def _judge_in_workers(rules, tasks) -> Iterator[list[tuple[int, int]]]:
-    # spawn, not fork: the caller's SQLite connection (inside a transaction) stays its own.
-    with ProcessPoolExecutor(WORKERS, mp_context=mp.get_context("spawn"),
-                             initializer=topic_evidence.use_rules, initargs=(rules,)) as pool:
-        pending: deque = deque()
-        for task in tasks:  # a few tasks in flight: the texts are read as the workers need them
-            pending.append(pool.submit(topic_evidence.judge_papers, task))
-            if len(pending) > 2 * WORKERS:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+    with Judges(rules) as judges:
+        yield from judges.judge(tasks)
 
 
 def matching_papers(conn, topic: Topic) -> set[int]:

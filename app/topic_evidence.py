@@ -122,40 +122,101 @@ def _body(term: str) -> str:
     return body if any(c.isupper() for c in term) else f"(?i:{body})"
 
 
-@lru_cache(maxsize=256)
-def _compile(terms: tuple[str, ...]) -> tuple[tuple[str, bool, re.Pattern], ...]:
-    """Terms grouped by an anchor word: (anchor, anchor ends a name, the group's terms
-    longest first as one alternation: the first that matches is the mention).
+# -- finding terms in a text -----------------------------------------------------------------
+#
+# Python's regex alternation tries every term at every position of an abstract (hundreds of
+# microseconds each). Instead, terms are grouped by their first word (the anchor), found with
+# str.find, and the group's terms are tried only there. A short anchor ("the", "on", "a", "4")
+# is everywhere, and the loop would visit each of its occurrences: such a group is first
+# probed for a longer word each of its terms needs ("the pathology of": "pathology"), and
+# skipped when none is in the text.
 
-    Python's regex alternation tries every term at every position of an abstract
-    (hundreds of microseconds each); finding the anchor with str.find first and
-    trying the terms only there makes a retag of 165k papers take seconds.
-    """
-    groups: dict[tuple[str, bool], list[str]] = {}
+# Under re.IGNORECASE an ASCII letter also matches these, which lower-case to themselves:
+# in a text that has one, a term may be there without its words in the lower-cased text.
+_FOLDS_TO_ASCII = ("\u0131", "\u017f")  # dotless i, long s
+_SHORT_ANCHOR = 4
+
+
+class _Group:
+    """Terms sharing a first word: found at the anchor, tried longest first as one alternation
+    (the first that matches is the mention). The regex is compiled when first needed."""
+    __slots__ = ("anchor", "suffix", "terms", "probes", "_pattern")
+
+    def __init__(self, anchor: str, suffix: bool, terms: list[str]):
+        self.anchor, self.suffix, self._pattern = anchor, suffix, None
+        self.terms = tuple(sorted(terms, key=len, reverse=True))
+        self.probes = _probes(anchor, self.terms) if len(anchor) <= _SHORT_ANCHOR else None
+
+    @property
+    def pattern(self) -> re.Pattern:
+        if self._pattern is None:
+            self._pattern = re.compile("|".join(f"(?:{_body(t)})" for t in self.terms))
+        return self._pattern
+
+
+def _probes(anchor: str, terms: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Words, one of which the lower-cased text holds wherever one of the terms matches: each
+    term's longest literal (an ASCII word, `*` aside); None when one is no longer than the anchor."""
+    longest = []
     for term in terms:
-        first = term.split()[0]
-        if first == "*":
-            raise ValueError(f"term {term!r} cannot start with a lone *")
-        groups.setdefault((first.strip("*").lower(), first.startswith("*")), []).append(term)
-    return tuple((anchor, suffix, re.compile("|".join(f"(?:{_body(t)})" for t in sorted(ts, key=len, reverse=True))))
-                 for (anchor, suffix), ts in groups.items())
+        words = [w.strip("*").lower() for w in term.split() if w != "*" and w.strip("*").isascii()]
+        word = max(words, key=len, default="")
+        if len(word) <= len(anchor):
+            return None
+        longest.append(word)
+    # A word containing another is implied by it: only the others need looking for.
+    return tuple(sorted({w for w in longest if not any(o != w and o in w for o in longest)}))
 
 
-def _find(text: str, terms: tuple[str, ...]) -> list[tuple[int, int]]:
+class _Terms:
+    """A tuple of terms ready to be looked for, grouped by anchor."""
+    __slots__ = ("groups",)
+
+    def __init__(self, terms: tuple[str, ...]):
+        grouped: dict[tuple[str, bool], list[str]] = {}
+        for term in terms:
+            first = term.split()[0]
+            if first == "*":
+                raise ValueError(f"term {term!r} cannot start with a lone *")
+            grouped.setdefault((first.strip("*").lower(), first.startswith("*")), []).append(term)
+        self.groups = tuple(_Group(anchor, suffix, ts) for (anchor, suffix), ts in grouped.items())
+
+
+@lru_cache(maxsize=256)
+def _compile(terms: tuple[str, ...]) -> _Terms:
+    return _Terms(terms)
+
+
+class _Text:
+    """A title or abstract read once for every rule that looks at it: lower-cased with its
+    positions kept, and whether a probe word missing from it rules a term out."""
+    __slots__ = ("text", "lower", "probed")
+
+    def __init__(self, text: str):
+        self.text = text
+        lower = text.lower()
+        if len(lower) != len(text):  # a few characters change length when lower-cased
+            lower = "".join(c.lower()[0] for c in text)
+        self.lower = lower
+        self.probed = text.isascii() or not any(c in text for c in _FOLDS_TO_ASCII)
+
+
+def _find(text: _Text, terms: tuple[str, ...]) -> list[tuple[int, int]]:
     """Spans of the terms in `text`, leftmost-longest, not overlapping."""
-    lower = text.lower()
-    if len(lower) != len(text):  # a few characters change length when lower-cased
-        lower = "".join(c.lower()[0] for c in text)
+    raw, lower, probed = text.text, text.lower, text.probed
     found = []
-    for anchor, suffix, pattern in _compile(terms):
+    for group in _compile(terms).groups:
+        anchor, suffix = group.anchor, group.suffix
         at = lower.find(anchor)
+        if at >= 0 and probed and group.probes and not any(word in lower for word in group.probes):
+            continue
         while at >= 0:
             start = at
             if suffix:  # back to the start of the name that ends here
-                while start and (text[start - 1].isalnum() or text[start - 1] == "_"):
+                while start and (raw[start - 1].isalnum() or raw[start - 1] == "_"):
                     start -= 1
-            if not (start and (text[start - 1].isalnum() or text[start - 1] == "_")):
-                m = pattern.match(text, start)
+            if not (start and (raw[start - 1].isalnum() or raw[start - 1] == "_")):
+                m = group.pattern.match(raw, start)
                 if m:
                     found.append((start, m.end()))
             at = lower.find(anchor, at + 1)
@@ -169,18 +230,21 @@ def _find(text: str, terms: tuple[str, ...]) -> list[tuple[int, int]]:
 
 def mentions(text: str, terms: tuple[str, ...], exclude: tuple[str, ...] = ()) -> list[tuple[int, int]]:
     """Spans of the terms in `text` that count: not negated, not inside an exclusion."""
-    if not text:
-        return []
+    return _mentions(_Text(text), terms, exclude) if text else []
+
+
+def _mentions(text: _Text, terms: tuple[str, ...], exclude: tuple[str, ...]) -> list[tuple[int, int]]:
     found = _find(text, terms)
     if not found:  # the common case, read without looking for the exclusions at all
         return []
     excluded = _find(text, exclude) if exclude else []
+    raw = text.text
     spans: list[tuple[int, int]] = []
     for start, end in found:
         if any(s < end and start < e for s, e in excluded):
             continue
-        clause = _CLAUSE_BREAK.split(text[max(0, start - 60):start])[-1]
-        if _NEGATION.search(clause) or _FREE_AFTER.match(text[end:end + 6]):
+        clause = _CLAUSE_BREAK.split(raw[max(0, start - 60):start])[-1]
+        if _NEGATION.search(clause) or _FREE_AFTER.match(raw[end:end + 6]):
             continue
         spans.append((start, end))
     return spans
@@ -214,33 +278,59 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return [(s, e) for s, e in out if text[s:e].strip()]
 
 
+class _Paper:
+    """One paper as every rule reads it: its title and abstract read once, and the abstract's
+    sentences (the contribution's, then the opening and closing one) found once when needed."""
+    __slots__ = ("title", "abstract", "_leads")
+
+    def __init__(self, title: str, abstract: str):
+        self.title, self.abstract, self._leads = _Text(title), _Text(abstract), None
+
+    def leads(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """(sentences stating the contribution, [opening, closing]) of a non-empty abstract."""
+        if self._leads is None:
+            abstract = self.abstract.text
+            parts = sentences(abstract)
+            stated = [p for i, p in enumerate(parts) if _CONTRIBUTION.search(abstract[p[0]:p[1]])
+                      or (i and _CONTRIBUTION.search(abstract[parts[i - 1][0]:parts[i - 1][1]])
+                          and _CONTINUES.match(abstract[p[0]:p[1]]))]
+            self._leads = (stated, [parts[0], parts[-1]])
+        return self._leads
+
+
 def judge(title: str, abstract: str, evidence: Evidence) -> list[str]:
     """The mentions (as written) that make the paper about the topic; empty when too weak."""
-    if evidence.elsewhere and _find(title or "", evidence.elsewhere):
+    return _judge(_Paper(title or "", abstract or ""), evidence)
+
+
+def _judge(paper: _Paper, evidence: Evidence, words: bool = True) -> list[str]:
+    """`judge` of a paper read once; `words` False: only whether it is about the topic (a
+    non-empty list), which a title that is enough on its own decides without the abstract."""
+    title, abstract = paper.title, paper.abstract
+    if evidence.elsewhere and _find(title, evidence.elsewhere):
         return []
     terms = evidence.terms + evidence.strong
-    in_title = mentions(title or "", terms, evidence.exclude)
-    in_abstract = [span for span in mentions(abstract or "", terms, evidence.exclude)
-                   if not listed(abstract, span, evidence.siblings)]
-    strong = evidence.title and bool(in_title) and len(in_abstract) >= evidence.title_support
-    if not strong and evidence.strong:
-        strong = bool(mentions(abstract or "", evidence.strong, evidence.exclude))
+    in_title = _mentions(title, terms, evidence.exclude) if title.text else []
+    if not words and in_title and evidence.title and not evidence.title_support:
+        strong, in_abstract = True, []
+    else:
+        in_abstract = [span for span in (_mentions(abstract, terms, evidence.exclude) if abstract.text else [])
+                       if not listed(abstract.text, span, evidence.siblings)]
+        strong = evidence.title and bool(in_title) and len(in_abstract) >= evidence.title_support
+    if not strong and evidence.strong and abstract.text:
+        strong = bool(_mentions(abstract, evidence.strong, evidence.exclude))
     if not strong and evidence.abstract and len(in_abstract) >= evidence.abstract:
         strong = True
     if not strong and (evidence.lead or evidence.contribution) and in_abstract:
-        parts = sentences(abstract)
-        leads = [p for i, p in enumerate(parts) if _CONTRIBUTION.search(abstract[p[0]:p[1]])
-                 or (i and _CONTRIBUTION.search(abstract[parts[i - 1][0]:parts[i - 1][1]])
-                     and _CONTINUES.match(abstract[p[0]:p[1]]))]
-        if evidence.lead:
-            leads += [parts[0], parts[-1]]
+        stated, ends = paper.leads()
+        leads = stated + ends if evidence.lead else stated
         strong = any(s <= start < e for start, _ in in_abstract for s, e in leads)
     if strong and evidence.context:  # the field must be there too (negated or not: it is the setting)
-        strong = bool(_find(title or "", evidence.context) or _find(abstract or "", evidence.context))
+        strong = bool(_find(title, evidence.context) or _find(abstract, evidence.context))
     if not strong:
         return []
     found: list[str] = []
-    for text, spans in ((title, in_title), (abstract, in_abstract)):
+    for text, spans in ((title.text, in_title), (abstract.text, in_abstract)):
         for s, e in spans:
             word = " ".join(text[s:e].split())
             if word.lower() not in (f.lower() for f in found):
@@ -291,6 +381,14 @@ def use_rules(rules: tuple[Evidence, ...]) -> None:
     _RULES = rules
 
 
+def warm() -> None:
+    """Compile the regexes of the worker's rules now (about a second), before papers arrive."""
+    for rule in _RULES:
+        for terms in (rule.terms + rule.strong, rule.strong, rule.exclude, rule.context, rule.elsewhere):
+            for group in _compile(terms).groups if terms else ():
+                group.pattern  # noqa: B018 - compiled on first access
+
+
 def judge_papers(papers: list[tuple[int, str, str, tuple[int, ...]]]) -> list[tuple[int, int]]:
     """(paper id, rule index) of each candidate pair whose paper is about the rule's topic.
 
@@ -298,5 +396,8 @@ def judge_papers(papers: list[tuple[int, str, str, tuple[int, ...]]]) -> list[tu
     title and abstract are read for all of its candidate topics at once.
     """
     rules = _RULES
-    return [(paper_id, i) for paper_id, title, abstract, indexes in papers
-            for i in indexes if judge(title or "", abstract or "", rules[i])]
+    kept = []
+    for paper_id, title, abstract, indexes in papers:
+        paper = _Paper(title or "", abstract or "")
+        kept += [(paper_id, i) for i in indexes if _judge(paper, rules[i], words=False)]
+    return kept

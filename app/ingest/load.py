@@ -156,12 +156,20 @@ class Loader:
                     self._delete(gone)
                 if progress:
                     progress(len(batch))
-            for sql in deferred:  # built once from sorted keys, before anything reads them
-                self.conn.execute(sql)
-            ids_follow(self.conn, "papers", "authors")  # ids were handed out here
-            self.engine.rebuild(self.conn)
-            self.engine.resume_sync(self.conn, sync)
-            tagging.retag(self.conn)  # every paper: the catalogue is this load
+            # A large load's evidence judges start now: their processes import the app on the core
+            # the parsing process has freed while this one builds the indexes.
+            judges = (tagging.Judges.start(tagging.evidence_rules(self.conn))
+                      if self.stats.inserted >= tagging.PARALLEL_PAIRS else None)
+            try:
+                for sql in deferred:  # built once from sorted keys, before anything reads them
+                    self.conn.execute(sql)
+                ids_follow(self.conn, "papers", "authors")  # ids were handed out here
+                self.engine.rebuild(self.conn)
+                self.engine.resume_sync(self.conn, sync)
+                tagging.retag(self.conn, judges=judges)  # every paper: the catalogue is this load
+            finally:
+                if judges is not None:
+                    judges.close()
         finally:
             self._bulk = False
 

@@ -209,6 +209,27 @@ def test_a_load_into_an_empty_catalogue_equals_a_load_batch_by_batch(conn, refer
     assert len(catalogue(conn)["tags"]) > 60  # categories and topics, tagged once at the end
 
 
+def test_a_large_load_judges_in_processes_started_before_the_index_build(conn, reference, tmp_path, monkeypatch):
+    """Past PARALLEL_PAIRS papers, the evidence judges start before the index is built (their
+    start overlaps it), and the load ends as one judged in this process does."""
+    path = tmp_path / "a.jsonl"
+    path.write_text(lines(FIRST + SECOND + [record(n) for n in range(100, 160)]))
+    events = []
+    start, rebuild = tagging.Judges.__init__, type(get_engine(conn)).rebuild
+    monkeypatch.setattr(tagging.Judges, "__init__", lambda self, rules: events.append("judges") or start(self, rules))
+    monkeypatch.setattr(type(get_engine(conn)), "rebuild", lambda self, c: events.append("rebuild") or rebuild(self, c))
+    for target, parallel_pairs in ((conn, 1), (reference, 10**9)):
+        monkeypatch.setattr(tagging, "PARALLEL_PAIRS", parallel_pairs)
+        monkeypatch.setattr(tagging, "WORKERS", 2)
+        with transaction(target):
+            tagging.sync_topics(target)
+        with open(path, "rb") as stream:
+            Loader(target, "test").load(parse_jsonl(stream), batch_size=7, bulk=True)
+    assert events[:2] == ["judges", "rebuild"] and events.count("judges") == 1
+    assert catalogue(conn) == catalogue(reference)
+    assert len([tag for _key, tag in catalogue(conn)["tags"] if not tag.startswith("cs.")]) > 20
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):

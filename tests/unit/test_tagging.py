@@ -378,3 +378,14 @@ def test_retag_judging_in_worker_processes_tags_as_judging_in_process(db, monkey
     retag(db)
     assert topic_links(db) == in_process
     assert len(in_process) > 50
+
+
+def test_judges_started_ahead_tag_as_judging_in_process(db, monkeypatch):
+    from app import tagging
+
+    retag(db)
+    in_process = topic_links(db)
+    monkeypatch.setattr(tagging, "WORKERS", 2)
+    with tagging.Judges.start(tagging.evidence_rules(db)) as judges:
+        retag(db, judges=judges)
+    assert topic_links(db) == in_process and len(in_process) > 50
