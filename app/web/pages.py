@@ -5,7 +5,7 @@ history restore) gets its `results` block alone. Responses that can be either
 say `Vary: HX-Request`, so no cache hands a fragment to a full navigation.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 from functools import lru_cache
 from typing import Annotated
 from urllib.parse import parse_qsl, urlsplit
@@ -103,6 +103,15 @@ def _export_url(name: str, params: SearchParams) -> str:
     return f"/{name}" + ("?" + qs if qs else "")
 
 
+# A view of a cached result is the same text for everyone who asks again (a popular query, the next
+# visitor on a shared link, back and forward): its body is kept beside the result it shows. The key
+# holds the result's identity and the entry holds the result, so the id cannot be another object's
+# while the entry lives, and a result computed anew (the catalogue changed, or it was evicted) is
+# rendered anew. Bounded in bytes: about 160 views of 100 KB.
+VIEW_BODY_BYTES = 16 * 2**20
+_view_bodies = Memo(VIEW_BODY_BYTES, getsizeof=lambda kept: len(kept[2]))
+
+
 def render_view(request: Request, params: SearchParams, *, tag: papers.TagInfo | None = None,
                 author: papers.AuthorRef | None = None, **extra) -> Response:
     fragment = wants_fragment(request)
@@ -114,24 +123,32 @@ def render_view(request: Request, params: SearchParams, *, tag: papers.TagInfo |
     except cost.Refused as exc:  # nothing was searched: the view says why, in place of results
         result, refused = SearchResult(params=params, total=0, hits=[]), exc.message
     view = View(tag.slug if tag else None, author.slug if author else None)
-    if tag:
-        title = tag.name + (f": {params.q}" if params.q else "")
-    elif author:
-        title = author.name + (f": {params.q}" if params.q else "")
+    canonical = base_url(request) + view.url(params)
+
+    def render() -> tuple[SearchResult, int, bytes]:
+        if tag:
+            title = tag.name + (f": {params.q}" if params.q else "")
+        elif author:
+            title = author.name + (f": {params.q}" if params.q else "")
+        else:
+            title = f"{params.q} – search" if params.q else "All papers"
+        context = common(request, result=result, params=params, view=view, tag=tag, author=author, title=title,
+                         fragment=fragment, refused=refused, **extra,
+                         view_path=view.url(replace(params, q="", not_tags=(), years=(), sort=None, page=1,
+                                                    per_page=PER_PAGE, tags=(tag.slug,) if tag else (),
+                                                    since=None, until=None)),
+                         canonical=canonical, feed_url=view.feed(params), bib_url=view.bibtex(params))
+        response = templates.TemplateResponse(request, "search.html", context, block_name="results" if fragment
+                                              else None, headers=VARY, status_code=422 if refused else 200)
+        return result, response.status_code, bytes(response.body)
+
+    if extra or refused:  # an author's profile is read apart from the result; a refusal is never cached
+        _, status, body = render()
     else:
-        title = f"{params.q} – search" if params.q else "All papers"
-    context = common(request, result=result, params=params, view=view, tag=tag, author=author, title=title,
-                     fragment=fragment, refused=refused, **extra,
-                     view_path=view.url(replace(params, q="", not_tags=(), years=(), sort=None, page=1,
-                                                per_page=PER_PAGE, tags=(tag.slug,) if tag else (),
-                                                since=None, until=None)),
-                     canonical=base_url(request) + view.url(params),
-                     feed_url=view.feed(params), bib_url=view.bibtex(params))
-    status = 422 if refused else 200
-    if fragment:
-        return templates.TemplateResponse(request, "search.html", context, block_name="results", headers=VARY,
-                                          status_code=status)
-    return templates.TemplateResponse(request, "search.html", context, headers=VARY, status_code=status)
+        key = (id(result), fragment, params, view, astuple(tag) if tag else None,
+               astuple(author) if author else None, canonical, request.url.path)
+        _, status, body = _view_bodies.get_or(key, render)
+    return HTMLResponse(body, status_code=status, headers=VARY)
 
 
 @page("/", response_class=HTMLResponse)
