@@ -1,11 +1,13 @@
 """A live `papers serve` on 127.0.0.1 and a small keep-alive HTTP client, for tests that need a real server."""
 
+import asyncio
 import http.client
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,3 +99,14 @@ class Client:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def in_own_loop(make_coroutine):
+    """Run a coroutine on an event loop of its own thread: an earlier test in this process
+    (the browser tests' sync Playwright) may leave a loop running in this one."""
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(asyncio.run(make_coroutine())))
+    worker.start()
+    worker.join()
+    assert result, "the coroutine raised (see the thread's traceback above)"
+    return result[0]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.reliability.live import Client, live_server
+from tests.reliability.live import Client, in_own_loop, live_server
 
 HEADER_TIMEOUT = 2
 KEEP_ALIVE = 1
@@ -48,17 +48,6 @@ async def slow_client(port: int, pause: float, give_up: float) -> tuple[float | 
         return None, said
     finally:
         writer.close()
-
-
-def in_own_loop(make_coroutine):
-    """Run a coroutine on an event loop of its own thread: an earlier test in this process
-    (the browser tests' sync Playwright) may leave a loop running in this one."""
-    result: list = []
-    worker = threading.Thread(target=lambda: result.append(asyncio.run(make_coroutine())))
-    worker.start()
-    worker.join()
-    assert result, "the coroutine raised (see the thread's traceback above)"
-    return result[0]
 
 
 def test_a_thousand_clients_sending_headers_a_line_at_a_time_are_all_closed_after_the_header_timeout(server):

@@ -7,13 +7,13 @@ acknowledgement of its headers, 40 ms a request."""
 
 import asyncio
 import socket
-import threading
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 from app.web.protocol import DeadlineH11Protocol
+from tests.reliability.live import in_own_loop
 
 
 async def _hello(scope, receive, send):
@@ -48,13 +48,7 @@ def accepted_nodelay(protocol_class) -> int:
         await server.wait_closed()
         return flag
 
-    result: list = []
-    # An event loop of its own thread: a browser test earlier in this process may hold this one's.
-    runner = threading.Thread(target=lambda: result.append(asyncio.run(scenario())))
-    runner.start()
-    runner.join()
-    assert result, "the scenario raised (see the thread's traceback above)"
-    return result[0]
+    return in_own_loop(scenario)
 
 
 def test_the_served_protocol_turns_nagle_off_on_a_shared_listening_socket():
