@@ -4,7 +4,6 @@ concurrency limit answers 503 at once, and an oversized request head is refused.
 
 import asyncio
 import socket
-import threading
 import time
 
 import pytest
