@@ -2,7 +2,7 @@
 # Multi-arch by construction (amd64, arm64, ...): the base image is, every dependency has wheels
 # there (tests/install/test_platforms.py), nothing is compiled and no system package is added.
 
-FROM python:3.11-slim AS build
+FROM python:3.11-slim AS deps
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -17,22 +17,27 @@ print(*p['build-system']['requires'], sep='\n', file=open('build-requirements.tx
     && /opt/papers/bin/pip install --no-cache-dir --requirement requirements.txt \
     && pip install --no-cache-dir --requirement build-requirements.txt
 
-# Then the app, built into a wheel and installed as one (not editable): templates, static files and
+# Then the app, built into a wheel (installed as one below, not editable): templates, static files and
 # migrations travel inside the package.
+FROM deps AS build
 COPY README.md alembic.ini ./
 COPY migrations ./migrations
 COPY templates ./templates
 COPY static ./static
 COPY app ./app
-RUN pip wheel --no-cache-dir --no-build-isolation --no-deps --wheel-dir /tmp/dist . \
-    && /opt/papers/bin/pip install --no-cache-dir --no-deps /tmp/dist/papers_catalogue-*.whl
+RUN pip wheel --no-cache-dir --no-build-isolation --no-deps --wheel-dir /tmp/dist .
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/papers/bin:$PATH \
     DATA_DIR=/data
-COPY --from=build /opt/papers /opt/papers
+# The dependencies and the app are layers of their own: a code change ships a new app layer of a few
+# MB, the dependency layer (about 190 MB) stays the one already pulled.
+COPY --from=deps /opt/papers /opt/papers
+COPY --from=build /tmp/dist /tmp/dist
+RUN /opt/papers/bin/pip install --no-cache-dir --no-deps /tmp/dist/papers_catalogue-*.whl \
+    && rm -rf /tmp/dist
 # A numeric user, so `runAsNonRoot` can verify it; a host folder mounted on /data must be writable
 # by uid 10001 (README, "Docker").
 RUN mkdir -p /data && chown 10001:10001 /data
