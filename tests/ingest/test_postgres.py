@@ -36,6 +36,15 @@ def test_migrations_round_trip(pg_cluster):
         pg_cluster.drop_database("roundtrip")
 
 
+def test_each_papers_tsvector_is_kept_in_its_row(seeded_database):
+    """Scoring reads the tsvector of every matching paper: inline, not in the TOAST table."""
+    conn = connect(seeded_database)
+    storage = conn.execute("SELECT attstorage FROM pg_attribute"
+                           " WHERE attrelid = 'papers'::regclass AND attname = 'tsv'").fetchone()[0]
+    conn.close()
+    assert storage == "m"
+
+
 def test_ingest_keeps_the_statistics_bm25_needs(seeded_database):
     conn = connect(seeded_database)
     assert PostgresEngine().check(conn) == []
