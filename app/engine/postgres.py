@@ -216,17 +216,21 @@ class PostgresEngine:
         selects (sorted)."""
         phrases = {leaf: _Phrase(leaf) for leaf in leaves}
         # A single word (no prefix) needs only how often it occurs under each label: counted by
-        # ts_rank_cd, which finds the word in the tsvector by binary search (with one weight at
-        # 1, the others 0, and no normalisation it returns exactly that count), where unnesting
-        # the whole tsvector costs 5-10x more per paper. Phrases and prefixes read positions.
+        # ts_rank_cd, which finds the word in the tsvector by binary search, where unnesting the
+        # whole tsvector costs 5-10x more per paper. With one query word and no normalisation it
+        # returns the sum of the weights of the word's positions (each 1 / (1 / weight)), so
+        # weights 1 for title and 2^-9 for abstract give title + abstract / 512 exactly (a
+        # tsvector keeps at most 256 positions of a word: 18 bits, within the 24 of its real
+        # result), and a second call counts authors: two reads of the tsvector, not three.
+        # Phrases and prefixes read positions.
         singles = sorted({p.lexemes[0] for p in phrases.values() if _single(p)})
         positional = [p for p in phrases.values() if not _single(p)]
         exact = sorted({lx for p in positional for i, lx in enumerate(p.lexemes)
                         if not (p.prefix and i == len(p.lexemes) - 1)})
         prefixes = sorted({p.lexemes[-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
                            for p in positional if p.prefix})
-        counted = ", ts_rank_cd(%s::real[], p.tsv, %s::tsquery, 0)" * (len(singles) * len(_COUNTED))
-        counted_args = [arg for lex in singles for label in _COUNTED for arg in (_ONLY[label], _literal(lex))]
+        counted = ", ts_rank_cd(%s::real[], p.tsv, %s::tsquery, 0)" * (len(singles) * len(_CALLS))
+        counted_args = [arg for lex in singles for weights_of in _CALLS for arg in (weights_of, _literal(lex))]
         if positional:
             select = ", u.lexeme, u.positions, u.weights"
             join = """LEFT JOIN LATERAL (SELECT * FROM unnest(p.tsv) t
@@ -236,7 +240,7 @@ class PostgresEngine:
             select, join, join_args = "", "", []
         rows = _run(conn, f"SELECT p.id, p.doc_len{counted}{select} FROM papers p {join} WHERE {where}",
                     [*counted_args, *join_args, *args]).fetchall()
-        width = len(singles) * len(_COUNTED)
+        width = len(singles) * len(_CALLS)
         terms_of: list[dict[str, list[tuple[int, str]]]] = []
         if positional:
             # One row per paper and lexeme found (one row with NULLs when none is): the
@@ -255,8 +259,7 @@ class PostgresEngine:
         count = len(rows)
         ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=count)
         lengths = np.fromiter((row[1] or 0 for row in rows), dtype=np.int64, count=count)
-        counts = (np.array([row[2:2 + width] for row in rows], dtype=np.float64).round().astype(np.int64)
-                  if width and count else np.zeros((count, width), dtype=np.int64))
+        counts = _decoded(np.array([row[2:2 + width] for row in rows], dtype=np.float64).reshape(count, width))
         order = np.argsort(ids, kind="stable")  # heap order is nearly id order
         ids, lengths, counts = ids[order], lengths[order], counts[order]
         terms_of = [terms_of[i] for i in order.tolist()] if positional else terms_of
@@ -434,9 +437,26 @@ class PostgresEngine:
 
 
 # Labels in the order their columns come in a paper's positions (title, abstract, authors),
-# and ts_rank_cd's weights {D, C, B, A} that count one label's occurrences.
+# and the ts_rank_cd weights {D, C, B, A} of the two calls that count them per word:
+# title + abstract / 2^9, then authors.
 _COUNTED = ("A", "D", "B")
-_ONLY = {"A": [0, 0, 0, 1], "B": [0, 0, 1, 0], "D": [1, 0, 0, 0]}
+_ABSTRACT_SCALE = 2 ** 9   # above the 256 positions a tsvector keeps of one word
+_CALLS = ([1 / _ABSTRACT_SCALE, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0])
+
+
+def _decoded(raw: np.ndarray) -> np.ndarray:
+    """Per word, the columns title, abstract, authors of occurrence counts, from the two
+    ts_rank_cd results per word (title + abstract / 2^9, authors): exact, as every count
+    is an integer of at most 256 and every value a sum of powers of two."""
+    out = np.zeros((raw.shape[0], raw.shape[1] // len(_CALLS) * len(_COUNTED)), dtype=np.int64)
+    if not raw.size:
+        return out
+    title_abstract, authors = raw[:, 0::2], raw[:, 1::2]
+    title = np.floor(title_abstract)
+    out[:, 0::3] = title
+    out[:, 1::3] = np.rint((title_abstract - title) * _ABSTRACT_SCALE)
+    out[:, 2::3] = np.rint(authors)
+    return out
 
 
 def _single(phrase: _Phrase) -> bool:
