@@ -17,12 +17,16 @@ nearly all stopwords; on the seed papers every other term has the same document 
 - Ranking is BM25 computed as FTS5 computes it (k1 1.2, b 0.75, column weights on term
   frequencies, IDF from the whole catalogue), not ts_rank: term frequencies come from
   the matching papers' tsvectors (a single word's occurrences per column counted by
-  `ts_rank_cd`, used only as a counter; phrases and prefixes from the positions);
+  `ts_rank_cd`, used only as a counter, two calls a word; phrases and prefixes from the
+  positions; each tsvector is kept inline in its row, migration 0006);
   document frequencies from `search_terms`
   (one word) or a count over the index (phrases, prefixes, column-restricted terms);
   the number of papers and their average length from `search_stats`. Both tables are
   kept by the writers, in their transactions. A tree's score is the sum of its leaves'
-  contributions, added as app/search/ranking.py adds them.
+  contributions, added as app/search/ranking.py adds them. The arithmetic runs over numpy
+  arrays of the fetched columns, element by element in the order the formula is written
+  (and a weighted frequency as repeated additions), so every score has the same bits as
+  when it was computed one paper at a time.
 - Highlights and snippets are made in Python from the page's own text with the same
   splitting and stemming, so matches are marked exactly where the query's words are.
 """
@@ -131,8 +135,9 @@ class PostgresEngine:
     """The SearchEngine of app/engine/base.py on PostgreSQL."""
 
     name = "postgresql"
-    # Not at start: BM25 is computed here in Python from each paper's counts, so the same
-    # warm-up took 19 minutes at 165k, holding the interpreter while the server answered.
+    # Not at start: each term's scores are read from every matching paper's tsvector (0.1-0.9 s
+    # a frequent term at 165k, see bench/README.md): the ~1,150 frequent terms would take
+    # many minutes, where FTS5 reads its posting lists.
     warm_terms = False
 
     def __init__(self):
