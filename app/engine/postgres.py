@@ -135,7 +135,7 @@ class PostgresEngine:
     """The SearchEngine of app/engine/base.py on PostgreSQL."""
 
     name = "postgresql"
-    # Not at start: each term's scores are read from every matching paper's tsvector (0.1-0.9 s
+    # Not at start: each term's scores are read from every matching paper's tsvector (0.4-1.5 s
     # a frequent term at 165k, see bench/README.md): the ~1,150 frequent terms would take
     # many minutes, where FTS5 reads its posting lists.
     warm_terms = False
