@@ -107,11 +107,22 @@ def main() -> None:
     search.run(SearchParams(q="warm"))  # the spelling vocabulary
     words = search.spelling.frequent_words(conn, cat, ranking.WARM_WORDS)
     # Broad words with no warm-up at all: what the warm-up moves to start-up.
+    from app.search.cost import Refused
+
+    def answered(q):
+        """(ms, result), or (ms, None) when the query is refused as too broad to rank in time."""
+        started = time.perf_counter()
+        try:
+            result = search.run(SearchParams(q=q))
+        except Refused:
+            result = None
+        return (time.perf_counter() - started) * 1000, result
+
     cold_broad = []
     for q in BROAD:
         forget_per_query(cat, conn)
-        ms, result = timed(lambda: search.run(SearchParams(q=q)))
-        cold_broad.append((q, result.total, ms))
+        ms, result = answered(q)
+        cold_broad.append((q, result.total if result else None, ms))
     cat.warm_leaves.clear()
     warm_ms, _ = (0, None) if args.no_warm else timed(lambda: ranking.warm(conn, cat, words, synonym_phrases()))
     warm_mb = sum(i.nbytes + s.nbytes for i, s in cat.warm_leaves.values()) / 1e6
@@ -121,10 +132,13 @@ def main() -> None:
 
     fts = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     candidates = title_queries(db, args.queries * 2)
-    never, floor, cached, totals = [], [], [], []
+    never, floor, cached, totals, refused = [], [], [], [], []
     for q in candidates:
         forget_per_query(cat, conn)
-        ms, result = timed(lambda: search.run(SearchParams(q=q)))
+        ms, result = answered(q)
+        if result is None:
+            refused.append(q)
+            continue
         if result.total > 20_000 or not result.total:
             continue
         never.append(ms)
@@ -137,7 +151,11 @@ def main() -> None:
     for q in [] if args.no_warm else BROAD:
         for _ in range(5):
             forget_per_query(cat, conn)
-            broad.append(timed(lambda: search.run(SearchParams(q=q)))[0])
+            ms, result = answered(q)
+            if result is None:
+                refused.append(q)
+                continue
+            broad.append(ms)
             broad_cached.append(timed(lambda: search.run(SearchParams(q=q)))[0])
             broad_floor.append(timed(lambda: fts5_top(fts, q))[0])
     print(f"never-seen queries: {len(never)}, matches median {statistics.median(totals):.0f}, max {max(totals)}")
@@ -149,7 +167,11 @@ def main() -> None:
     print(line("broad single words, first time after warm-up", broad))
     print(line("  FTS5 floor, same words", broad_floor))
     print(line("  cached", broad_cached))
-    print("broad words with no warm-up: " + ", ".join(f"{q} ({n:,}) {ms:.0f} ms" for q, n, ms in cold_broad))
+    print("broad words with no warm-up: " + ", ".join(
+        f"{q} ({n:,}) {ms:.0f} ms" if n is not None else f"{q} refused as too broad ({ms:.0f} ms)"
+        for q, n, ms in cold_broad))
+    if refused:
+        print(f"refused as too broad to rank in time (not timed above): {len(refused)}: {', '.join(refused[:12])}")
     print(f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if args.http:
         http(args.url or f"sqlite:///{db}", candidates[: args.queries * 2])

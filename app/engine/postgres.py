@@ -17,12 +17,16 @@ nearly all stopwords; on the seed papers every other term has the same document 
 - Ranking is BM25 computed as FTS5 computes it (k1 1.2, b 0.75, column weights on term
   frequencies, IDF from the whole catalogue), not ts_rank: term frequencies come from
   the matching papers' tsvectors (a single word's occurrences per column counted by
-  `ts_rank_cd`, used only as a counter; phrases and prefixes from the positions);
+  `ts_rank_cd`, used only as a counter, two calls a word; phrases and prefixes from the
+  positions; each tsvector is kept inline in its row, migration 0006);
   document frequencies from `search_terms`
   (one word) or a count over the index (phrases, prefixes, column-restricted terms);
   the number of papers and their average length from `search_stats`. Both tables are
   kept by the writers, in their transactions. A tree's score is the sum of its leaves'
-  contributions, added as app/search/ranking.py adds them.
+  contributions, added as app/search/ranking.py adds them. The arithmetic runs over numpy
+  arrays of the fetched columns, element by element in the order the formula is written
+  (and a weighted frequency as repeated additions), so every score has the same bits as
+  when it was computed one paper at a time.
 - Highlights and snippets are made in Python from the page's own text with the same
   splitting and stemming, so matches are marked exactly where the query's words are.
 """
@@ -34,6 +38,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
 import orjson
 import psycopg
 import snowballstemmer
@@ -130,8 +135,9 @@ class PostgresEngine:
     """The SearchEngine of app/engine/base.py on PostgreSQL."""
 
     name = "postgresql"
-    # Not at start: BM25 is computed here in Python from each paper's counts, so the same
-    # warm-up took 19 minutes at 165k, holding the interpreter while the server answered.
+    # Not at start: each term's scores are read from every matching paper's tsvector (0.4-1.5 s
+    # a frequent term at 165k, see bench/README.md): the ~1,150 frequent terms would take
+    # many minutes, where FTS5 reads its posting lists.
     warm_terms = False
 
     def __init__(self):
@@ -181,83 +187,113 @@ class PostgresEngine:
         # that branch's leaves count (their own contributions never do).
         found, matched = self._contributions(conn, [words for words, _negated in _leaves(text)],
                                              weights, where, args)
-        out = []
-        for paper_id in matched:
-            if not _matches(text, paper_id, found):
-                continue  # the positions decide, as in phrase_scores (tsvector caps them at 16383)
-            total = 0.0
-            # Added in written order where every node above matched, as ranking.py adds them.
-            for leaf in _live_leaves(text, paper_id, found):
-                total += found[leaf][paper_id]
-            out.append((paper_id, total))
-        return out
+        # Every leaf's contribution and presence over the selected papers, then the tree
+        # evaluated over all of them at once (numpy, element by element: the same operations
+        # in the same order as one paper at a time).
+        present: dict[Words, np.ndarray] = {}
+        values: dict[Words, np.ndarray] = {}
+        for leaf, (ids, scores) in found.items():
+            at = np.searchsorted(matched, ids)
+            mask = np.zeros(len(matched), dtype=bool)
+            mask[at] = True
+            full = np.zeros(len(matched), dtype=np.float64)
+            full[at] = scores
+            present[leaf], values[leaf] = mask, full
+        # The positions decide, as in phrase_scores (tsvector caps them at 16383).
+        keep = _matches_all(text, present)
+        total = np.zeros(len(matched), dtype=np.float64)
+        # Added in written order where every node above matched, as ranking.py adds them.
+        for leaf, live in _live_masks(text, keep, present):
+            total = np.where(live, total + values[leaf], total)
+        return list(zip(matched[keep].tolist(), total[keep].tolist()))
 
     def phrase_scores(self, conn, words: Words, weights: tuple[float, float, float]
                       ) -> tuple[list[int], list[float]]:
         found, _matched = self._contributions(conn, [words], weights, "p.tsv @@ %s::tsquery",
                                               [self.render(words)])
-        scores = found[words]
-        ids = sorted(scores)  # not `matched`: a phrase across two columns is no match for FTS5
-        return ids, [scores[i] for i in ids]
+        ids, scores = found[words]  # not `matched`: a phrase across two columns is no match for FTS5
+        return ids.tolist(), scores.tolist()
 
     def _contributions(self, conn, leaves: Sequence[Words], weights: tuple[float, float, float],
-                       where: str, args: list) -> tuple[dict[Words, dict[int, float]], list[int]]:
-        """Each leaf's BM25 contribution (negative: lower is better) in every paper `where`
-        selects that contains it, and the ids `where` selects."""
+                       where: str, args: list) -> tuple[dict[Words, tuple[np.ndarray, np.ndarray]], np.ndarray]:
+        """Each leaf's BM25 contributions (negative: lower is better) in the papers `where`
+        selects that contain it, as (ids, contributions) in id order, and the ids `where`
+        selects (sorted)."""
         phrases = {leaf: _Phrase(leaf) for leaf in leaves}
         # A single word (no prefix) needs only how often it occurs under each label: counted by
-        # ts_rank_cd, which finds the word in the tsvector by binary search (with one weight at
-        # 1, the others 0, and no normalisation it returns exactly that count), where unnesting
-        # the whole tsvector costs 5-10x more per paper. Phrases and prefixes read positions.
+        # ts_rank_cd, which finds the word in the tsvector by binary search, where unnesting the
+        # whole tsvector costs 5-10x more per paper. With one query word and no normalisation it
+        # returns the sum of the weights of the word's positions (each 1 / (1 / weight)), so
+        # weights 1 for title and 2^-9 for abstract give title + abstract / 512 exactly (a
+        # tsvector keeps at most 256 positions of a word: 18 bits, within the 24 of its real
+        # result), and a second call counts authors: two reads of the tsvector, not three.
+        # Phrases and prefixes read positions.
         singles = sorted({p.lexemes[0] for p in phrases.values() if _single(p)})
         positional = [p for p in phrases.values() if not _single(p)]
         exact = sorted({lx for p in positional for i, lx in enumerate(p.lexemes)
                         if not (p.prefix and i == len(p.lexemes) - 1)})
         prefixes = sorted({p.lexemes[-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
                            for p in positional if p.prefix})
-        counted = ", ts_rank_cd(%s::real[], p.tsv, %s::tsquery, 0)" * (len(singles) * len(_COUNTED))
-        counted_args = [arg for lex in singles for label in _COUNTED for arg in (_ONLY[label], _literal(lex))]
+        counted = ", ts_rank_cd(%s::real[], p.tsv, %s::tsquery, 0)" * (len(singles) * len(_CALLS))
+        counted_args = [arg for lex in singles for weights_of in _CALLS for arg in (weights_of, _literal(lex))]
         if positional:
             select = ", u.lexeme, u.positions, u.weights"
             join = """LEFT JOIN LATERAL (SELECT * FROM unnest(p.tsv) t
                 WHERE t.lexeme = ANY(%s) OR t.lexeme LIKE ANY(%s)) u ON true"""
             join_args = [exact, prefixes]
         else:
-            select, join, join_args = ", NULL, NULL, NULL", "", []
-        rows = _run(conn, f"SELECT p.id, p.doc_len{select}{counted} FROM papers p {join} WHERE {where}",
+            select, join, join_args = "", "", []
+        rows = _run(conn, f"SELECT p.id, p.doc_len{counted}{select} FROM papers p {join} WHERE {where}",
                     [*counted_args, *join_args, *args]).fetchall()
-        docs: dict[int, tuple[int, dict[str, list[tuple[int, str]]]]] = {}
-        counts: dict[int, tuple] = {}
-        for paper_id, length, lex, positions, labels, *numbers in rows:
-            entry = docs.setdefault(paper_id, (length or 0, {}))
-            if lex is not None:
-                entry[1][lex] = list(zip(positions, labels))
-            if singles and paper_id not in counts:
-                counts[paper_id] = tuple(numbers)
+        width = len(singles) * len(_CALLS)
+        terms_of: list[dict[str, list[tuple[int, str]]]] = []
+        if positional:
+            # One row per paper and lexeme found (one row with NULLs when none is): the
+            # rows of a paper are adjacent (the lateral join's), its counts repeated on each.
+            firsts = []
+            last = None
+            for n, row in enumerate(rows):
+                if row[0] != last:
+                    last = row[0]
+                    firsts.append(n)
+                    terms_of.append({})
+                lex = row[2 + width]
+                if lex is not None:
+                    terms_of[-1][lex] = list(zip(row[3 + width], row[4 + width]))
+            rows = [rows[n] for n in firsts]
+        count = len(rows)
+        ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=count)
+        lengths = np.fromiter((row[1] or 0 for row in rows), dtype=np.int64, count=count)
+        counts = _decoded(np.array([row[2:2 + width] for row in rows], dtype=np.float64).reshape(count, width))
+        order = np.argsort(ids, kind="stable")  # heap order is nearly id order
+        ids, lengths, counts = ids[order], lengths[order], counts[order]
+        terms_of = [terms_of[i] for i in order.tolist()] if positional else terms_of
         papers, words, version = _run(
             conn, "SELECT s.docs, s.words, v.version FROM search_stats s, catalogue_version v").fetchone()
         papers = max(int(papers), 1)
         average = max(float(words) / papers, 1.0)
         weight_of = {LABELS[c]: w for c, w in zip(COLUMN_ORDER, weights)}
-        found: dict[Words, dict[int, float]] = {}
+        # The element-wise form of, per paper: norm = K1 * (1 - B + B * length / average).
+        norm = K1 * (1 - B + B * lengths / average)
+        found: dict[Words, tuple[np.ndarray, np.ndarray]] = {}
         column = {lex: i * len(_COUNTED) for i, lex in enumerate(singles)}
         for leaf, phrase in phrases.items():
             idf = self._idf(conn, phrase, papers, version)
-            scores = found.setdefault(leaf, {})
-            first = column.get(phrase.lexemes[0]) if _single(phrase) else None
-            for paper_id, (length, terms) in docs.items():
-                if first is None:
-                    freq = sum(weight_of[label] for label in _hits(phrase, terms))
-                else:  # the same sum, added occurrence by occurrence in position order
-                    freq = 0
-                    for i, label in enumerate(_COUNTED):
-                        if label in phrase.labels:
-                            for _ in range(round(counts[paper_id][first + i])):
-                                freq += weight_of[label]
-                if freq:
-                    norm = K1 * (1 - B + B * length / average)
-                    scores[paper_id] = -(idf * freq * (K1 + 1) / (freq + norm))
-        return found, list(docs)
+            if _single(phrase):
+                first = column[phrase.lexemes[0]]
+                # The phrase's weighted frequency: each occurrence's column weight added in
+                # position order (title, abstract, authors), as FTS5 adds them.
+                freq = np.zeros(count, dtype=np.float64)
+                for i, label in enumerate(_COUNTED):
+                    if label in phrase.labels:
+                        freq = _add_repeated(freq, counts[:, first + i], weight_of[label])
+            else:
+                freq = np.fromiter((_weighted(phrase, terms, weight_of) for terms in terms_of),
+                                   dtype=np.float64, count=count)
+            hit = freq != 0
+            f = freq[hit]
+            found[leaf] = (ids[hit], -(idf * f * (K1 + 1) / (f + norm[hit])))
+        return found, ids
 
     def _idf(self, conn, phrase: _Phrase, papers: int, version: int) -> float:
         hits = self._document_frequency(conn, phrase, version)
@@ -406,9 +442,26 @@ class PostgresEngine:
 
 
 # Labels in the order their columns come in a paper's positions (title, abstract, authors),
-# and ts_rank_cd's weights {D, C, B, A} that count one label's occurrences.
+# and the ts_rank_cd weights {D, C, B, A} of the two calls that count them per word:
+# title + abstract / 2^9, then authors.
 _COUNTED = ("A", "D", "B")
-_ONLY = {"A": [0, 0, 0, 1], "B": [0, 0, 1, 0], "D": [1, 0, 0, 0]}
+_ABSTRACT_SCALE = 2 ** 9   # above the 256 positions a tsvector keeps of one word
+_CALLS = ([1 / _ABSTRACT_SCALE, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0])
+
+
+def _decoded(raw: np.ndarray) -> np.ndarray:
+    """Per word, the columns title, abstract, authors of occurrence counts, from the two
+    ts_rank_cd results per word (title + abstract / 2^9, authors): exact, as every count
+    is an integer of at most 256 and every value a sum of powers of two."""
+    out = np.zeros((raw.shape[0], raw.shape[1] // len(_CALLS) * len(_COUNTED)), dtype=np.int64)
+    if not raw.size:
+        return out
+    title_abstract, authors = raw[:, 0::2], raw[:, 1::2]
+    title = np.floor(title_abstract)
+    out[:, 0::3] = title
+    out[:, 1::3] = np.rint((title_abstract - title) * _ABSTRACT_SCALE)
+    out[:, 2::3] = np.rint(authors)
+    return out
 
 
 def _single(phrase: _Phrase) -> bool:
@@ -421,28 +474,53 @@ def _run(conn, sql: str, args: Sequence | None = None):
     return conn.raw.execute(sql, args, prepare=False)
 
 
-def _live_leaves(text: Text, paper_id: int, found: Mapping[Words, Mapping[int, float]]) -> Iterable[Words]:
-    """The leaves whose contribution counts for this paper, in written order: those under
-    nodes it matches (never an excluded side, nor an unmatched side of an OR)."""
+def _add_repeated(freq: np.ndarray, times: np.ndarray, weight: float) -> np.ndarray:
+    """freq + weight + weight + ... (`times` additions per element), to the last bit: one
+    multiplication when every partial sum is an exact integer, else one addition a round."""
+    most = int(times.max()) if len(times) else 0
+    if not most:
+        return freq
+    if float(weight).is_integer() and abs(weight) * most < 2 ** 40 and np.all(freq == np.floor(freq)):
+        return freq + times * weight
+    for k in range(most):
+        freq = np.where(times > k, freq + weight, freq)
+    return freq
+
+
+def _weighted(phrase: _Phrase, terms: dict[str, list[tuple[int, str]]], weight_of: Mapping[str, float]) -> float:
+    """The phrase's occurrences in one paper, each counted with its column's weight."""
+    return sum(weight_of[label] for label in _hits(phrase, terms))
+
+
+def _live_masks(text: Text, live: np.ndarray, present: Mapping[Words, np.ndarray]
+                ) -> Iterable[tuple[Words, np.ndarray]]:
+    """Each leaf in written order with the papers where its contribution counts: those under
+    nodes they match (never an excluded side, nor an unmatched side of an OR)."""
     if isinstance(text, Words):
-        if paper_id in found[text]:
-            yield text
+        yield text, live & present[text]
     elif isinstance(text, AnyOf):
         for part in text.parts:
-            if _matches(part, paper_id, found):
-                yield from _live_leaves(part, paper_id, found)
+            yield from _live_masks(part, live & _matches_all(part, present), present)
     else:
         for part in text.parts:
-            yield from _live_leaves(part, paper_id, found)
+            yield from _live_masks(part, live, present)
 
 
-def _matches(text: Text, paper_id: int, found: Mapping[Words, Mapping[int, float]]) -> bool:
+def _matches_all(text: Text, present: Mapping[Words, np.ndarray]) -> np.ndarray:
+    """Which of the papers match a text tree, from which contain each leaf."""
     if isinstance(text, Words):
-        return paper_id in found[text]
+        return present[text]
     if isinstance(text, AnyOf):
-        return any(_matches(p, paper_id, found) for p in text.parts)
-    return (all(_matches(p, paper_id, found) for p in text.parts)
-            and not any(_matches(e, paper_id, found) for e in text.excluded))
+        out = _matches_all(text.parts[0], present).copy()
+        for part in text.parts[1:]:
+            out |= _matches_all(part, present)
+        return out
+    out = np.ones(len(next(iter(present.values()))), dtype=bool)
+    for part in text.parts:
+        out &= _matches_all(part, present)
+    for part in text.excluded:
+        out &= ~_matches_all(part, present)
+    return out
 
 
 def _hits(phrase: _Phrase, terms: dict[str, list[tuple[int, str]]]) -> list[str]:

@@ -36,6 +36,17 @@ def test_migrations_round_trip(pg_cluster):
         pg_cluster.drop_database("roundtrip")
 
 
+def test_each_papers_tsvector_is_kept_in_its_row(seeded_database):
+    """Scoring reads the tsvector of every matching paper: inline, not in the TOAST table."""
+    conn = connect(seeded_database)
+    storage = dict(conn.execute("SELECT attname, attstorage FROM pg_attribute"
+                                " WHERE attrelid = 'papers'::regclass AND attnum > 0").fetchall())
+    conn.close()
+    assert storage["tsv"] == "m"
+    # ... and the short columns read for every paper at start-up (the sort by title) stay in it too
+    assert storage["title_norm"] == storage["key"] == "p" and storage["abstract"] == "x"
+
+
 def test_ingest_keeps_the_statistics_bm25_needs(seeded_database):
     conn = connect(seeded_database)
     assert PostgresEngine().check(conn) == []
