@@ -37,16 +37,16 @@ PLAIN = ("key", "arxiv_id", "title_norm", "content_hash", "line_hash", "source")
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    op.execute("ALTER TABLE papers ALTER COLUMN tsv SET STORAGE MAIN")
-    for column in PLAIN:
-        op.execute(f"ALTER TABLE papers ALTER COLUMN {column} SET STORAGE PLAIN")
+    _set_storage(tsv="MAIN", short="PLAIN")
 
 
 def downgrade() -> None:
+    _set_storage(tsv="EXTENDED", short="EXTENDED")
+
+
+def _set_storage(tsv: str, short: str) -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute("ALTER TABLE papers ALTER COLUMN tsv SET STORAGE EXTENDED")
+    op.execute(f"ALTER TABLE papers ALTER COLUMN tsv SET STORAGE {tsv}")
     for column in PLAIN:
-        op.execute(f"ALTER TABLE papers ALTER COLUMN {column} SET STORAGE EXTENDED")
+        op.execute(f"ALTER TABLE papers ALTER COLUMN {column} SET STORAGE {short}")
