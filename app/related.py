@@ -48,15 +48,15 @@ MIN_PHRASE_IDF = 3.0       # a title phrase's two idfs, summed, at least: "large
 # corpus: `python -m bench.related_fit`). Each evidence is on a scale that does not depend on the
 # catalogue's size, so the same weights hold for the seed and for a million papers.
 WEIGHTS = {
-    "cosine": 0.38,        # of the two papers' whole weighted term vectors (0 to 1)
-    "phrases": 0.88,       # share of the title's phrase weight the candidate writes as phrases
-    "titles": 0.72,        # cosine of the two titles' term vectors
-    "topics": 1.07,        # per shared topic, two at most
-    "author": 1.91,        # any shared author
-    "category": 0.80,      # a shared arXiv category (a paper across fields shares words only)
-    "shared": 1.48,        # log of the weight of the distinctive terms shared, in rarest-term units
+    "cosine": 0.70,        # of the two papers' whole weighted term vectors (0 to 1)
+    "titles": 0.61,        # cosine of the two titles' term vectors
+    "phrases": 1.10,       # share of the title's phrase weight the candidate writes as phrases
+    "shared": 1.53,        # log of the weight of the distinctive terms shared, in rarest-term units
+    "topics": 0.85,        # per shared topic, two at most
+    "author": 1.87,        # any shared author
+    "category": 0.76,      # a shared arXiv category (a paper across fields shares words only)
 }
-BIAS = -1.79
+BIAS = -1.92
 MAX_LINKS = 2 * WEIGHTS["topics"] + WEIGHTS["author"] + WEIGHTS["category"]
 # Below this likelihood a candidate is not shown, even if fewer than the limit are left: a
 # paper with few true neighbours shows those, not six that merely share some words.
@@ -272,10 +272,24 @@ def _categories(text: str | None) -> set[str]:
     return set((text or "").split())
 
 
-def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
-    """At most `limit` related papers, fewer (or none) when the rest are not close enough."""
-    hit = paper.hit
-    conn = reader()
+@dataclass
+class Candidate:
+    """A paper sharing enough of another's distinctive terms, and the evidence of a relation."""
+    id: int
+    row: Mapping                    # its title, abstract and categories
+    evidence: dict[str, float]      # WEIGHTS' keys -> value; the links' once they are known
+    phrases: list[str]              # the title's phrases it writes too, as the title writes them
+    words: tuple[str, ...]          # the distinctive terms it shares, as the paper writes them
+
+
+def _logit(evidence: Mapping[str, float]) -> float:
+    """The log-odds that a candidate with this evidence is judged related."""
+    return BIAS + sum(WEIGHTS[name] * value for name, value in evidence.items())
+
+
+def content_candidates(hit: Hit, conn, limit: int = CANDIDATES) -> tuple[dict, list[Candidate]]:
+    """The paper's distinctive terms (stem -> (word, weight)) and the `limit` papers sharing the
+    most weight of them, with the evidence of their texts (cosine, titles, phrases, shared)."""
     state = _state(conn)
     docs, total = _vocabulary(conn), state.total or 1
     words = _words(hit.title, hit.abstract)
@@ -283,52 +297,65 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
     mine, surface = _vector(words, my_info)
     terms = _heaviest(mine, surface)
     if not terms:
-        return []
-    matches = get_engine(conn).similar(conn, dict(terms.values()), CANDIDATES, exclude=[hit.id],
-                                   min_shared=MIN_SHARED_TERMS, cache=state.postings)
+        return terms, []
+    matches = get_engine(conn).similar(conn, dict(terms.values()), limit, exclude=[hit.id],
+                                       min_shared=MIN_SHARED_TERMS, cache=state.postings)
     if not matches:
-        return []
-    words_of = {paper_id: words for paper_id, _, words in matches}
-    rarest = _idf(2, total)   # the weight of a term in two papers: the unit of shared weight
-    shared = {paper_id: math.log(max(weight, 1e-9) / max(rarest, 1e-9)) for paper_id, weight, _ in matches}
-    texts = papers.rows(conn, [paper_id for paper_id, _, _ in matches])
-    theirs = {row["id"]: _words(row["title"], row["abstract"]) for row in texts}
+        return terms, []
+    rarest = max(_idf(2, total), 1e-9)   # the weight of a term in two papers: the unit of shared weight
+    rows = {row["id"]: row for row in papers.rows(conn, [paper_id for paper_id, _, _ in matches])}
+    theirs = {paper_id: _words(row["title"], row["abstract"]) for paper_id, row in rows.items()}
     # every candidate's new words learnt in one call to the engine
     info = _word_info(set().union(*(w.keys() for pair in theirs.values() for w in pair)), docs, total)
     # (from the paper's own words learnt: the memory of words may be cleared between the calls)
     my_title = _vector((words[0], Counter()), my_info)[0]
     phrases = _title_phrases(hit.title, my_info)
-    content, written = {}, {}
-    for row in texts:
-        pair = theirs[row["id"]]
-        phrase_share, written[row["id"]] = _shared_phrases(phrases, row["title"] + " . " + row["abstract"])
-        content[row["id"]] = (WEIGHTS["cosine"] * _cosine(mine, _vector(pair, info)[0])
-                              + WEIGHTS["phrases"] * phrase_share
-                              + WEIGHTS["titles"] * _cosine(my_title, _vector((pair[0], Counter()), info)[0])
-                              + WEIGHTS["shared"] * shared[row["id"]] + BIAS)
+    found = []
+    for paper_id, weight, shared_words in matches:
+        row, pair = rows[paper_id], theirs[paper_id]
+        phrase_share, written = _shared_phrases(phrases, row["title"] + " . " + row["abstract"])
+        evidence = {"cosine": _cosine(mine, _vector(pair, info)[0]),
+                    "titles": _cosine(my_title, _vector((pair[0], Counter()), info)[0]),
+                    "phrases": phrase_share,
+                    "shared": math.log(max(weight, 1e-9) / rarest)}
+        found.append(Candidate(paper_id, row, evidence, written, shared_words))
+    return terms, found
+
+
+def link_evidence(paper: PaperPage, candidate: Hit, categories: set[str]) -> tuple[dict, list[TagRef], list[str]]:
+    """What the two papers share besides words: evidence, the shared topics and authors."""
+    my_topics = {t.slug for t in paper.hit.tags if t.kind == "topic"}
+    my_authors = _names(paper.hit)
+    shared_tags = [t for t in candidate.tags if t.kind == "topic" and t.slug in my_topics]
+    shared_authors = [name for key, name in _names(candidate).items() if key in my_authors]
+    return ({"topics": min(len(shared_tags), 2), "author": float(bool(shared_authors)),
+             "category": float(bool(categories & set(paper.categories)))}, shared_tags, shared_authors)
+
+
+def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
+    """At most `limit` related papers, fewer (or none) when the rest are not likely related."""
+    conn = reader()
+    terms, candidates = content_candidates(paper.hit, conn)
+    if not candidates:
+        return []
+    content = {c.id: _logit(c.evidence) for c in candidates}
     # The shared topics, author and category add at most MAX_LINKS: a candidate further than
     # that below the limit-th best by content, or below the least likelihood shown, cannot
     # enter, so only the others are built into full results.
     least = math.log(MIN_LIKELIHOOD / (1 - MIN_LIKELIHOOD))
     cut = max(sorted(content.values(), reverse=True)[:limit][-1], least) - MAX_LINKS
-    kept = [row for row in texts if content[row["id"]] >= cut]
-    categories = {row["id"]: _categories(row["categories"]) for row in kept}
-    my_categories = set(paper.categories)
-    my_topics = {t.slug for t in hit.tags if t.kind == "topic"}
-    my_authors = _names(hit)
+    kept = {c.id: c for c in candidates if content[c.id] >= cut}
     scored = []
-    for candidate in papers.hits(conn, kept):
-        shared_tags = [t for t in candidate.tags if t.kind == "topic" and t.slug in my_topics]
-        shared_authors = [name for key, name in _names(candidate).items() if key in my_authors]
-        score = (content[candidate.id] + WEIGHTS["topics"] * min(len(shared_tags), 2)
-                 + (WEIGHTS["author"] if shared_authors else 0.0)
-                 + (WEIGHTS["category"] if categories[candidate.id] & my_categories else 0.0))
+    for hit in papers.hits(conn, [c.row for c in kept.values()]):
+        candidate = kept[hit.id]
+        links, shared_tags, shared_authors = link_evidence(paper, hit, _categories(candidate.row["categories"]))
+        score = content[hit.id] + _logit(links) - BIAS
         if score < least:
             continue
         # the title's phrases it writes too, then the other shared words, heaviest first
-        in_phrases = {word for phrase in written[candidate.id] for word in _WORD.findall(phrase)}
-        shared_terms = written[candidate.id] + [word for word, _ in terms.values()
-                                                if word in words_of[candidate.id] and word not in in_phrases]
-        scored.append((score, -candidate.id, Related(candidate, shared_terms, shared_tags, shared_authors)))
+        in_phrases = {word for phrase in candidate.phrases for word in _WORD.findall(phrase)}
+        shared_terms = candidate.phrases + [word for word, _ in terms.values()
+                                            if word in candidate.words and word not in in_phrases]
+        scored.append((score, -hit.id, Related(hit, shared_terms, shared_tags, shared_authors)))
     scored.sort(key=lambda item: item[:2], reverse=True)
     return [related for _, _, related in scored[:limit]]
