@@ -348,7 +348,15 @@ def tag_neighbours(paper_id: int, limit: int) -> list[Hit]:
 
 
 def paper_count() -> int:
-    return reader().execute("SELECT count(*) FROM papers").fetchone()[0]
+    """Papers in the catalogue: the in-memory catalogue's count when it is current, else
+    counted. Health probes ask often, and counting is not free: `count(*)` over a million
+    rows took over a second on PostgreSQL."""
+    from app.search.catalogue import current  # here: the search package imports this module
+    conn = reader()
+    built = current(conn)
+    if built is not None:
+        return built.total
+    return conn.execute("SELECT count(*) FROM papers").fetchone()[0]
 
 
 def reads_standby() -> bool:

