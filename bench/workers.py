@@ -139,15 +139,34 @@ def warm(base: str, workers: int) -> None:
                     time.sleep(1)
 
 
-def settle(processes: list, limit: float) -> tuple[float, bool]:
+def database_cpu_seconds() -> float:
+    """User + system CPU so far of this machine's PostgreSQL server processes: on PostgreSQL
+    the warm-up's work is mostly theirs, while the app servers wait for its statements."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, _, rest = stat.read_text().partition(" (")[2].rpartition(")")
+        except OSError:
+            continue
+        if name == "postgres":
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def settle(processes: list, limit: float, database: bool = False) -> tuple[float, bool]:
     """Wait until the servers' start-up warm-up (BM25 of the most frequent words, in a background
-    thread of each worker) is over: their CPU, all processes together, under a tenth of a core for
-    3 s. (Seconds waited, whether it ended before `limit` seconds.)"""
+    thread of each worker) is over: their CPU, all processes together (and the database server's,
+    with `database`), under a tenth of a core for 3 s. (Seconds waited, whether it ended before
+    `limit` seconds.)"""
+    def spent() -> float:
+        return sum(cpu_seconds(p.pid) for p in processes) + (database_cpu_seconds() if database else 0.0)
     started = time.monotonic()
     while time.monotonic() - started < limit:
-        before = sum(cpu_seconds(p.pid) for p in processes)
+        before = spent()
         time.sleep(3)
-        if sum(cpu_seconds(p.pid) for p in processes) - before < 0.3:
+        if spent() - before < 0.3:
             return time.monotonic() - started, True
     return time.monotonic() - started, False
 
@@ -193,7 +212,7 @@ def measure(url: str, workers: int, duration: int, clients: int, scripts: dict, 
             warm(base, workers)
         row: dict = {"load": os.getloadavg()[0], "settled_s": 0.0, "settled": settle_limit == 0}
         if settle_limit:
-            row["settled_s"], row["settled"] = settle(processes, settle_limit)
+            row["settled_s"], row["settled"] = settle(processes, settle_limit, url.startswith("postgresql"))
         for _ in range(rounds):  # views take turns; each keeps its best round
             for label, path, extra in VIEWS:
                 result = measured(processes, lambda: wrk_all(bases, path, extra, duration, clients))

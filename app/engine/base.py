@@ -74,6 +74,11 @@ class SearchEngine(Protocol):
         gives the same order through either method; statistics are the whole catalogue's.
         """
 
+    def phrase_scores_many(self, conn, phrases: Sequence[Words], weights: tuple[float, float, float]
+                           ) -> list[tuple[Sequence[int], Sequence[float]]]:
+        """`phrase_scores` of each of `phrases`, in their order: the start-up warm-up scores
+        hundreds of frequent words, which an engine may read in fewer passes than one a word."""
+
     def highlight(self, text: Text, rows: Sequence[tuple[int, str, str, str]],
                   snippet_tokens: int) -> dict[int, tuple[str | None, str | None]]:
         """id -> (title with matches marked, abstract excerpt of about

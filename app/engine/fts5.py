@@ -125,6 +125,10 @@ class Fts5Engine:
         ids, scores = zip(*rows)  # ascending rowid: FTS5 walks the postings in rowid order
         return list(ids), list(scores)
 
+    def phrase_scores_many(self, conn, phrases: Sequence[Words], weights: tuple[float, float, float]
+                           ) -> list[tuple[list[int], list[float]]]:
+        return [self.phrase_scores(conn, words, weights) for words in phrases]  # a posting list each
+
     def highlight(self, text: Text, rows: Sequence[tuple[int, str, str, str]],
                   snippet_tokens: int) -> dict[int, tuple[str | None, str | None]]:
         # The page's own rows in a scratch index of their own, marked in one statement:

@@ -135,10 +135,10 @@ class PostgresEngine:
     """The SearchEngine of app/engine/base.py on PostgreSQL."""
 
     name = "postgresql"
-    # Not at start: each term's scores are read from every matching paper's tsvector (0.4-1.5 s
-    # a frequent term at 165k, see bench/README.md): the ~1,150 frequent terms would take
-    # many minutes, where FTS5 reads its posting lists.
-    warm_terms = False
+    # At start, in a background thread: the frequent terms are read together, a batch of them
+    # per pass over every tsvector (phrase_scores_many), where one at a time they took many
+    # minutes (0.4-1.5 s a frequent term at 165k, see bench/README.md).
+    warm_terms = True
 
     def __init__(self):
         self._doc_freqs: OrderedDict = OrderedDict()   # (database, catalogue version, tsquery) -> papers
@@ -268,32 +268,77 @@ class PostgresEngine:
         order = np.argsort(ids, kind="stable")  # heap order is nearly id order
         ids, lengths, counts = ids[order], lengths[order], counts[order]
         terms_of = [terms_of[i] for i in order.tolist()] if positional else terms_of
-        papers, words, version = _run(
-            conn, "SELECT s.docs, s.words, v.version FROM search_stats s, catalogue_version v").fetchone()
-        papers = max(int(papers), 1)
-        average = max(float(words) / papers, 1.0)
+        papers, average, version = _statistics(conn)
         weight_of = {LABELS[c]: w for c, w in zip(COLUMN_ORDER, weights)}
-        # The element-wise form of, per paper: norm = K1 * (1 - B + B * length / average).
-        norm = K1 * (1 - B + B * lengths / average)
+        norm = _norm(lengths, average)
         found: dict[Words, tuple[np.ndarray, np.ndarray]] = {}
         column = {lex: i * len(_COUNTED) for i, lex in enumerate(singles)}
         for leaf, phrase in phrases.items():
             idf = self._idf(conn, phrase, papers, version)
             if _single(phrase):
                 first = column[phrase.lexemes[0]]
-                # The phrase's weighted frequency: each occurrence's column weight added in
-                # position order (title, abstract, authors), as FTS5 adds them.
-                freq = np.zeros(count, dtype=np.float64)
-                for i, label in enumerate(_COUNTED):
-                    if label in phrase.labels:
-                        freq = _add_repeated(freq, counts[:, first + i], weight_of[label])
+                freq = _frequency(counts[:, first:first + len(_COUNTED)], phrase, weight_of)
             else:
                 freq = np.fromiter((_weighted(phrase, terms, weight_of) for terms in terms_of),
                                    dtype=np.float64, count=count)
-            hit = freq != 0
-            f = freq[hit]
-            found[leaf] = (ids[hit], -(idf * f * (K1 + 1) / (f + norm[hit])))
+            found[leaf] = _bm25(ids, freq, idf, norm)
         return found, ids
+
+    def phrase_scores_many(self, conn, phrases: Sequence[Words], weights: tuple[float, float, float]
+                           ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Single words read together: each statement unnests every paper's tsvector once for
+        a batch of words (their papers' counts per label aggregated by the server), where
+        `phrase_scores` reads the tsvectors of each word's papers apart (0.4-1.5 s a frequent
+        word at 165k: the warm-up's ~550 words took many minutes). The same arithmetic as
+        `phrase_scores`, so the same bits. Phrases and prefixes are scored one by one."""
+        parsed = [_Phrase(words) for words in phrases]
+        lexemes = sorted({p.lexemes[0] for p in parsed if _single(p)})
+        counted = self._counted_together(conn, lexemes) if lexemes else {}
+        papers, average, version = _statistics(conn)
+        weight_of = {LABELS[c]: w for c, w in zip(COLUMN_ORDER, weights)}
+        out = []
+        for words, phrase in zip(phrases, parsed):
+            if not _single(phrase):
+                ids, scores = self.phrase_scores(conn, words, weights)
+                out.append((np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float64)))
+                continue
+            ids, lengths, counts = counted.get(phrase.lexemes[0], _NONE_COUNTED)
+            freq = _frequency(counts, phrase, weight_of)
+            out.append(_bm25(ids, freq, self._idf(conn, phrase, papers, version), _norm(lengths, average)))
+        return out
+
+    @staticmethod
+    def _counted_together(conn, lexemes: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """lexeme -> (ids ascending, doc_len, counts per label in _COUNTED order) of the papers
+        containing it, in statements of at most TOGETHER_POSTINGS postings (from search_terms)
+        so that no answer grows past some tens of megabytes."""
+        docs = dict(_run(conn, "SELECT lexeme, docs FROM search_terms WHERE lexeme = ANY(%s)",
+                         [list(lexemes)]).fetchall())
+        batches, batch, size = [], [], 0
+        for lex in lexemes:
+            if batch and size + docs.get(lex, 0) > TOGETHER_POSTINGS:
+                batches.append(batch)
+                batch, size = [], 0
+            batch.append(lex)
+            size += docs.get(lex, 0)
+        batches.append(batch)
+        # Each paper's count of a word under each label, packed in one integer (at most 256
+        # positions a word: 9 bits each), and every list as text: one string per column to parse.
+        packed = " + ".join(f"{_PACK ** i} * cardinality(array_positions(u.weights, '{label}'))"
+                            for i, label in enumerate(_COUNTED))
+        found = {}
+        for batch in batches:
+            rows = _run(conn, f"""SELECT u.lexeme, string_agg(p.id::text, ','),
+                    string_agg(coalesce(p.doc_len, 0)::text, ','), string_agg(({packed})::text, ',')
+                FROM papers p CROSS JOIN LATERAL unnest(p.tsv) u
+                WHERE u.lexeme = ANY(%s) GROUP BY u.lexeme""", [batch]).fetchall()
+            for lex, ids, lengths, packs in rows:
+                ids, lengths, packs = (np.array(orjson.loads("[" + text + "]"), dtype=np.int64)
+                                       for text in (ids, lengths, packs))
+                order = np.argsort(ids, kind="stable")
+                counts = np.stack([packs[order] // _PACK ** i % _PACK for i in range(len(_COUNTED))], axis=1)
+                found[lex] = (ids[order], lengths[order], counts)
+        return found
 
     def _idf(self, conn, phrase: _Phrase, papers: int, version: int) -> float:
         hits = self._document_frequency(conn, phrase, version)
@@ -447,6 +492,9 @@ class PostgresEngine:
 _COUNTED = ("A", "D", "B")
 _ABSTRACT_SCALE = 2 ** 9   # above the 256 positions a tsvector keeps of one word
 _CALLS = ([1 / _ABSTRACT_SCALE, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0])
+_PACK = 512                # a word's count under one label packed in 9 bits (at most 256)
+TOGETHER_POSTINGS = 2_000_000   # (paper, word) pairs a statement of phrase_scores_many returns at most
+_NONE_COUNTED = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, len(_COUNTED)), dtype=np.int64))
 
 
 def _decoded(raw: np.ndarray) -> np.ndarray:
@@ -462,6 +510,37 @@ def _decoded(raw: np.ndarray) -> np.ndarray:
     out[:, 1::3] = np.rint((title_abstract - title) * _ABSTRACT_SCALE)
     out[:, 2::3] = np.rint(authors)
     return out
+
+
+def _statistics(conn) -> tuple[int, float, int]:
+    """The catalogue's papers, their average length and the catalogue version (search_stats)."""
+    papers, words, version = _run(
+        conn, "SELECT s.docs, s.words, v.version FROM search_stats s, catalogue_version v").fetchone()
+    papers = max(int(papers), 1)
+    return papers, max(float(words) / papers, 1.0), version
+
+
+def _norm(lengths: np.ndarray, average: float) -> np.ndarray:
+    """The element-wise form of, per paper: norm = K1 * (1 - B + B * length / average)."""
+    return K1 * (1 - B + B * lengths / average)
+
+
+def _frequency(counts: np.ndarray, phrase: _Phrase, weight_of: Mapping[str, float]) -> np.ndarray:
+    """A single word's weighted frequency per paper, from its counts per label (_COUNTED
+    order): each occurrence's column weight added in position order (title, abstract,
+    authors), as FTS5 adds them."""
+    freq = np.zeros(len(counts), dtype=np.float64)
+    for i, label in enumerate(_COUNTED):
+        if label in phrase.labels:
+            freq = _add_repeated(freq, counts[:, i], weight_of[label])
+    return freq
+
+
+def _bm25(ids: np.ndarray, freq: np.ndarray, idf: float, norm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, BM25 contribution, negative) of the papers where the weighted frequency is not 0."""
+    hit = freq != 0
+    f = freq[hit]
+    return ids[hit], -(idf * f * (K1 + 1) / (f + norm[hit]))
 
 
 def _single(phrase: _Phrase) -> bool:

@@ -229,6 +229,29 @@ def test_the_search_assembles_from_the_leaves_what_rank_gives_for_the_tree(seede
     assert assembled and assembled == dict(PostgresEngine().rank(conn, text, ranking.WEIGHTS, None, 0))
 
 
+def test_words_scored_together_have_the_bits_of_words_scored_one_by_one(seeded_conn, monkeypatch):
+    """The warm-up's one pass for many words (phrase_scores_many) gives every word, column-
+    restricted word, phrase, prefix and absent word the very scores phrase_scores gives."""
+    import numpy as np
+
+    from app.engine import postgres
+
+    engine = PostgresEngine()
+    words = [Words((w,)) for w in ("language", "model", "graph", "the", "of", "learning", "zzzabsent")]
+    words += [Words(("language",), columns=("title",)), Words(("models",), columns=("abstract",)),
+              Words(("language", "models")), Words(("retriev",), prefix=True)]
+    for weights in ((5.0, 1.0, 2.0), (1.0, 1.0, 1.0), (2.5, 0.3, 1.7)):
+        # a small bound too: the words split over several statements
+        for bound in (postgres.TOGETHER_POSTINGS, 50):
+            monkeypatch.setattr(postgres, "TOGETHER_POSTINGS", bound)
+            together = engine.phrase_scores_many(seeded_conn, words, weights)
+            assert len(together) == len(words)
+            for leaf, (ids, scores) in zip(words, together):
+                alone_ids, alone_scores = engine.phrase_scores(seeded_conn, leaf, weights)
+                assert list(np.asarray(ids).tolist()) == list(alone_ids), leaf
+                assert list(np.asarray(scores).tolist()) == list(alone_scores), leaf  # ==, to the bit
+
+
 def test_highlights_mark_the_words_searched(seeded_database):
     conn = connect(seeded_database)
     engine = PostgresEngine()
