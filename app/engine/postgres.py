@@ -286,14 +286,16 @@ class PostgresEngine:
 
     def phrase_scores_many(self, conn, phrases: Sequence[Words], weights: tuple[float, float, float]
                            ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Single words read together: each statement unnests every paper's tsvector once for
-        a batch of words (their papers' counts per label aggregated by the server), where
+        """Single words read together: a batch of them in one pass over every paper's tsvector
+        (their counts per label aggregated by the server, a range of ids per statement), where
         `phrase_scores` reads the tsvectors of each word's papers apart (0.4-1.5 s a frequent
-        word at 165k: the warm-up's ~550 words took many minutes). The same arithmetic as
+        word at 165k: the warm-up's ~1,150 words took many minutes). The same arithmetic as
         `phrase_scores`, so the same bits. Phrases and prefixes are scored one by one."""
         parsed = [_Phrase(words) for words in phrases]
         lexemes = sorted({p.lexemes[0] for p in parsed if _single(p)})
-        counted = self._counted_together(conn, lexemes) if lexemes else {}
+        counted = {}
+        for batch in _batches(conn, lexemes):
+            counted.update(self._counted_together(conn, batch))
         papers, average, version = _statistics(conn)
         weight_of = {LABELS[c]: w for c, w in zip(COLUMN_ORDER, weights)}
         out = []
@@ -310,34 +312,29 @@ class PostgresEngine:
     @staticmethod
     def _counted_together(conn, lexemes: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """lexeme -> (ids ascending, doc_len, counts per label in _COUNTED order) of the papers
-        containing it, in statements of at most TOGETHER_POSTINGS postings (from search_terms)
-        so that no answer grows past some tens of megabytes."""
-        docs = dict(_run(conn, "SELECT lexeme, docs FROM search_terms WHERE lexeme = ANY(%s)",
-                         [list(lexemes)]).fetchall())
-        batches, batch, size = [], [], 0
-        for lex in lexemes:
-            if batch and size + docs.get(lex, 0) > TOGETHER_POSTINGS:
-                batches.append(batch)
-                batch, size = [], 0
-            batch.append(lex)
-            size += docs.get(lex, 0)
-        batches.append(batch)
+        containing it, read TOGETHER_PAPERS ids at a time: each statement unnests that many
+        tsvectors at most, within the readers' statement timeout whatever the catalogue's size."""
+        top = _run(conn, "SELECT max(id) FROM papers").fetchone()[0] or 0
         # Each paper's count of a word under each label, packed in one integer (at most 256
         # positions a word: 9 bits each), and every list as text: one string per column to parse.
         packed = " + ".join(f"{_PACK ** i} * cardinality(array_positions(u.weights, '{label}'))"
                             for i, label in enumerate(_COUNTED))
-        found = {}
-        for batch in batches:
+        parts: dict[str, list[tuple[np.ndarray, ...]]] = {}
+        for low in range(0, top + 1, TOGETHER_PAPERS):
             rows = _run(conn, f"""SELECT u.lexeme, string_agg(p.id::text, ','),
                     string_agg(coalesce(p.doc_len, 0)::text, ','), string_agg(({packed})::text, ',')
                 FROM papers p CROSS JOIN LATERAL unnest(p.tsv) u
-                WHERE u.lexeme = ANY(%s) GROUP BY u.lexeme""", [batch]).fetchall()
-            for lex, ids, lengths, packs in rows:
-                ids, lengths, packs = (np.array(orjson.loads("[" + text + "]"), dtype=np.int64)
-                                       for text in (ids, lengths, packs))
-                order = np.argsort(ids, kind="stable")
-                counts = np.stack([packs[order] // _PACK ** i % _PACK for i in range(len(_COUNTED))], axis=1)
-                found[lex] = (ids[order], lengths[order], counts)
+                WHERE p.id >= %s AND p.id < %s AND u.lexeme = ANY(%s) GROUP BY u.lexeme""",
+                        [low, low + TOGETHER_PAPERS, list(lexemes)]).fetchall()
+            for lex, *texts in rows:
+                parts.setdefault(lex, []).append(tuple(np.array(orjson.loads("[" + text + "]"), dtype=np.int32)
+                                                       for text in texts))
+        found = {}
+        for lex, pieces in parts.items():
+            ids, lengths, packs = (np.concatenate(column) for column in zip(*pieces))
+            order = np.argsort(ids, kind="stable")
+            counts = np.stack([packs[order] // _PACK ** i % _PACK for i in range(len(_COUNTED))], axis=1)
+            found[lex] = (ids[order].astype(np.int64), lengths[order].astype(np.int64), counts.astype(np.int64))
         return found
 
     def _idf(self, conn, phrase: _Phrase, papers: int, version: int) -> float:
@@ -493,7 +490,8 @@ _COUNTED = ("A", "D", "B")
 _ABSTRACT_SCALE = 2 ** 9   # above the 256 positions a tsvector keeps of one word
 _CALLS = ([1 / _ABSTRACT_SCALE, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0])
 _PACK = 512                # a word's count under one label packed in 9 bits (at most 256)
-TOGETHER_POSTINGS = 2_000_000   # (paper, word) pairs a statement of phrase_scores_many returns at most
+TOGETHER_PAPERS = 50_000        # ids a statement of phrase_scores_many reads (each tsvector unnested)
+TOGETHER_POSTINGS = 20_000_000  # (paper, word) pairs of the words it reads together, about (~250 MB)
 _NONE_COUNTED = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, len(_COUNTED)), dtype=np.int64))
 
 
@@ -510,6 +508,24 @@ def _decoded(raw: np.ndarray) -> np.ndarray:
     out[:, 1::3] = np.rint((title_abstract - title) * _ABSTRACT_SCALE)
     out[:, 2::3] = np.rint(authors)
     return out
+
+
+def _batches(conn, lexemes: Sequence[str]) -> list[list[str]]:
+    """`lexemes` in batches of about TOGETHER_POSTINGS papers in all (search_terms), read
+    together and then scored: the memory a batch's counts take stays bounded."""
+    if not lexemes:
+        return []
+    docs = dict(_run(conn, "SELECT lexeme, docs FROM search_terms WHERE lexeme = ANY(%s)",
+                     [list(lexemes)]).fetchall())
+    batches, batch, size = [], [], 0
+    for lex in lexemes:
+        if batch and size + docs.get(lex, 0) > TOGETHER_POSTINGS:
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(lex)
+        size += docs.get(lex, 0)
+    batches.append(batch)
+    return batches
 
 
 def _statistics(conn) -> tuple[int, float, int]:

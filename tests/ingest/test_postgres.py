@@ -241,9 +241,10 @@ def test_words_scored_together_have_the_bits_of_words_scored_one_by_one(seeded_c
     words += [Words(("language",), columns=("title",)), Words(("models",), columns=("abstract",)),
               Words(("language", "models")), Words(("retriev",), prefix=True)]
     for weights in ((5.0, 1.0, 2.0), (1.0, 1.0, 1.0), (2.5, 0.3, 1.7)):
-        # a small bound too: the words split over several statements
-        for bound in (postgres.TOGETHER_POSTINGS, 50):
-            monkeypatch.setattr(postgres, "TOGETHER_POSTINGS", bound)
+        # small bounds too: the papers and the words split over several statements
+        for papers, postings in ((postgres.TOGETHER_PAPERS, postgres.TOGETHER_POSTINGS), (10, 50), (1, 10**9)):
+            monkeypatch.setattr(postgres, "TOGETHER_PAPERS", papers)
+            monkeypatch.setattr(postgres, "TOGETHER_POSTINGS", postings)
             together = engine.phrase_scores_many(seeded_conn, words, weights)
             assert len(together) == len(words)
             for leaf, (ids, scores) in zip(words, together):
