@@ -37,6 +37,7 @@ import threading
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 import orjson
@@ -71,8 +72,11 @@ def fold(token: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+@lru_cache(maxsize=1 << 16)
 def lexeme(token: str) -> str:
-    """The index's form of one lower-case token (what to_tsvector('papers', token) stores)."""
+    """The index's form of one lower-case token (what to_tsvector('papers', token) stores).
+    Kept per token: a page's highlights stem every word of its titles and abstracts, most of
+    them seen before (stemming was nine tenths of their time)."""
     token = fold(token)
     with _stemmer_lock:  # snowballstemmer objects keep state between calls
         stemmed = _stemmer.stemWord(token)
