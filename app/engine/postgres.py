@@ -655,12 +655,17 @@ def _matched(phrases: list[_Phrase], tokens: list[tuple[int, int, str]], column:
     """(first, last) token of each occurrence of a phrase searched in this column, overlapping
     occurrences merged: each is marked as one span, as FTS5's highlight() marks them."""
     spans = []
+    lexemes = [token[2] for token in tokens]
     for phrase in phrases:
         if column not in phrase.columns:
             continue
         n = len(phrase.lexemes)
-        for start in range(len(tokens) - n + 1):
-            if all(phrase.matches_token(i, tokens[start + i][2]) for i in range(n)):
+        if n == 1 and not phrase.prefix:  # most leaves: one comparison a token
+            word = phrase.lexemes[0]
+            spans += [(i, i) for i, lex in enumerate(lexemes) if lex == word]
+            continue
+        for start in range(len(lexemes) - n + 1):
+            if all(phrase.matches_token(i, lexemes[start + i]) for i in range(n)):
                 spans.append((start, start + n - 1))
     merged: list[tuple[int, int]] = []
     for first, last in sorted(spans):
