@@ -42,8 +42,8 @@ from app.search.catalogue import Catalogue
 WEIGHTS = (5.0, 1.0, 2.0)   # title, abstract, authors: nDCG is flat for title weights 4-10
 WARM_WORDS = 4000           # frequent words looked at when warming up ...
 WARM_MIN_SHARE = 0.02       # ... for the index terms in at least 2% of the catalogue: from 5%, 38 MB
-WARM_BATCH = 256            # phrases the engine scores at once while warming up
                             # more at 165k, and never-seen searches' CPU p99 46 -> 28 ms
+WARM_BATCH = 256            # phrases the engine scores at once while warming up
 
 
 @dataclass(frozen=True)
