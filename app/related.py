@@ -282,9 +282,9 @@ class Candidate:
     words: tuple[str, ...]          # the distinctive terms it shares, as the paper writes them
 
 
-def _logit(evidence: Mapping[str, float]) -> float:
-    """The log-odds that a candidate with this evidence is judged related."""
-    return BIAS + sum(WEIGHTS[name] * value for name, value in evidence.items())
+def _weighed(evidence: Mapping[str, float]) -> float:
+    """What this evidence adds to the log-odds that a candidate is judged related (BIAS aside)."""
+    return sum(WEIGHTS[name] * value for name, value in evidence.items())
 
 
 def content_candidates(hit: Hit, conn, limit: int = CANDIDATES) -> tuple[dict, list[Candidate]]:
@@ -338,7 +338,7 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
     terms, candidates = content_candidates(paper.hit, conn)
     if not candidates:
         return []
-    content = {c.id: _logit(c.evidence) for c in candidates}
+    content = {c.id: BIAS + _weighed(c.evidence) for c in candidates}
     # The shared topics, author and category add at most MAX_LINKS: a candidate further than
     # that below the limit-th best by content, or below the least likelihood shown, cannot
     # enter, so only the others are built into full results.
@@ -349,7 +349,7 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
     for hit in papers.hits(conn, [c.row for c in kept.values()]):
         candidate = kept[hit.id]
         links, shared_tags, shared_authors = link_evidence(paper, hit, _categories(candidate.row["categories"]))
-        score = content[hit.id] + _logit(links) - BIAS
+        score = content[hit.id] + _weighed(links)   # the log-odds
         if score < least:
             continue
         # the title's phrases it writes too, then the other shared words, heaviest first

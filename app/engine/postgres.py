@@ -289,7 +289,7 @@ class PostgresEngine:
         return found, ids
 
     def phrase_scores_many(self, conn, phrases: Sequence[Words], weights: tuple[float, float, float]
-                           ) -> list[tuple[np.ndarray, np.ndarray]]:
+                           ) -> list[tuple[Sequence[int], Sequence[float]]]:
         """Single words read together: a batch of them in one pass over every paper's tsvector
         (their counts per label aggregated by the server, a range of ids per statement), where
         `phrase_scores` reads the tsvectors of each word's papers apart (0.4-1.5 s a frequent
@@ -305,8 +305,7 @@ class PostgresEngine:
         out = []
         for words, phrase in zip(phrases, parsed):
             if not _single(phrase):
-                ids, scores = self.phrase_scores(conn, words, weights)
-                out.append((np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float64)))
+                out.append(self.phrase_scores(conn, words, weights))
                 continue
             ids, lengths, counts = counted.get(phrase.lexemes[0], _NONE_COUNTED)
             freq = _frequency(counts, phrase, weight_of)

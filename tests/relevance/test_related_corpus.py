@@ -12,7 +12,6 @@ the topic figures do); skipped without the corpus. A changed method names the pa
 to judge, so the figure is never computed over an unjudged list.
 """
 
-import re
 import sys
 import tomllib
 from pathlib import Path
@@ -22,6 +21,8 @@ import pytest
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 from corpus_catalogue import corpus_db  # noqa: E402
+
+from bench.related_fit import judged_sets  # noqa: E402
 
 from app import papers  # noqa: E402
 from app.related import related_papers  # noqa: E402
@@ -43,17 +44,6 @@ BELOW_TARGET_HELD_OUT = ("0.770 (97 of 126) on set F, drawn after the weights we
                          " fit's own held-out set E: 0.785; every set: 0.807 (bench/README.md, related papers)")
 
 pytestmark = pytest.mark.corpus
-
-
-def judged_set(paper: str) -> str:
-    """The set ("--- set X ---" section of the judgments) a judged paper belongs to."""
-    current = None
-    for line in JUDGMENTS.read_text(encoding="utf-8").splitlines():
-        if found := re.match(r"# --- set (\w+) ---", line):
-            current = found.group(1)
-        elif line == f'["{paper}"]':
-            return current
-    raise KeyError(paper)
 
 
 def load_judgments() -> dict[str, dict[str, int]]:
@@ -111,7 +101,8 @@ def test_most_related_papers_shown_are_judged_related(shown):
 
 @pytest.mark.xfail(strict=True, reason=BELOW_TARGET_HELD_OUT)
 def test_most_related_papers_shown_are_judged_related_on_papers_drawn_after_the_fit(shown):
-    held_out = {paper: related for paper, related in shown.items() if judged_set(paper) == HELD_OUT}
+    sets = judged_sets()[1]
+    held_out = {paper: related for paper, related in shown.items() if sets[paper] == HELD_OUT}
     assert len(held_out) >= 30
     share = judged_share(held_out)
     assert share >= RELATED_TARGET, f"{share:.3f} judged related < {RELATED_TARGET} on set {HELD_OUT}"
