@@ -14,9 +14,9 @@ and in an atomistic one), so each candidate's evidence is weighed by a logistic 
 fitted to blind judgments of related papers: the cosine of the two papers' whole weighted
 term vectors and of their titles', the title's phrases written as phrases ("knowledge
 distillation" is more than its two words apart), the weight of the distinctive terms shared,
-shared topics, a shared author and a shared arXiv category. A candidate less likely than
-MIN_LIKELIHOOD to be judged related is not shown: a paper with few true neighbours shows
-those, not six that merely share words.
+shared topics, a shared author and a shared arXiv category. The first FIRST_SHOWN candidates
+are shown from FIRST_LIKELIHOOD of being judged related, the others from MIN_LIKELIHOOD: a
+paper with few true neighbours shows its likeliest few, not six that merely share words.
 Each result carries its reason: the shared terms, topics and authors.
 """
 
@@ -48,19 +48,23 @@ MIN_PHRASE_IDF = 3.0       # a title phrase's two idfs, summed, at least: "large
 # corpus: `python -m bench.related_fit`). Each evidence is on a scale that does not depend on the
 # catalogue's size, so the same weights hold for the seed and for a million papers.
 WEIGHTS = {
-    "cosine": 0.70,        # of the two papers' whole weighted term vectors (0 to 1)
-    "titles": 0.61,        # cosine of the two titles' term vectors
-    "phrases": 1.10,       # share of the title's phrase weight the candidate writes as phrases
-    "shared": 1.53,        # log of the weight of the distinctive terms shared, in rarest-term units
-    "topics": 0.85,        # per shared topic, two at most
-    "author": 1.87,        # any shared author
-    "category": 0.76,      # a shared arXiv category (a paper across fields shares words only)
+    "cosine": 1.01,        # of the two papers' whole weighted term vectors (0 to 1)
+    "titles": 0.60,        # cosine of the two titles' term vectors
+    "phrases": 1.43,       # share of the title's phrase weight the candidate writes as phrases
+    "shared": 1.42,        # log of the weight of the distinctive terms shared, in rarest-term units
+    "topics": 0.81,        # per shared topic, two at most
+    "author": 1.91,        # any shared author
+    "category": 0.79,      # a shared arXiv category (a paper across fields shares words only)
 }
-BIAS = -1.92
+BIAS = -1.95
 MAX_LINKS = 2 * WEIGHTS["topics"] + WEIGHTS["author"] + WEIGHTS["category"]
-# Below this likelihood a candidate is not shown, even if fewer than the limit are left: a
-# paper with few true neighbours shows those, not six that merely share some words.
-MIN_LIKELIHOOD = 0.6
+# Below these likelihoods a candidate is not shown, even if fewer than the limit are left: a
+# paper with few true neighbours shows those, not six that merely share some words. The likeliest
+# two need less, so a paper with no sure neighbour still shows its best; past them, candidates
+# 0.6-0.7 likely were judged related only about 2 times in 3. Chosen by cross-validation on the
+# judgments (`python -m bench.related_fit`).
+FIRST_SHOWN, FIRST_LIKELIHOOD = 2, 0.55
+MIN_LIKELIHOOD = 0.7
 PRIOR_RATIO, PRIOR_PAPERS = 1.4, 5   # occurrences per paper assumed for a rare term, and its weight
 MIN_BURST, MAX_BURST = 0.1, 1.5     # bounds of the recurrence weight (log2 of the ratio)
 Vocabulary = Mapping[str, tuple[int, int]]  # term -> (papers using it, occurrences in them)
@@ -342,7 +346,7 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
     # The shared topics, author and category add at most MAX_LINKS: a candidate further than
     # that below the limit-th best by content, or below the least likelihood shown, cannot
     # enter, so only the others are built into full results.
-    least = math.log(MIN_LIKELIHOOD / (1 - MIN_LIKELIHOOD))
+    least = log_odds(FIRST_LIKELIHOOD)
     cut = max(sorted(content.values(), reverse=True)[:limit][-1], least) - MAX_LINKS
     kept = {c.id: c for c in candidates if content[c.id] >= cut}
     scored = []
@@ -358,4 +362,13 @@ def related_papers(paper: PaperPage, limit: int = 6) -> list[Related]:
                                             if word in candidate.words and word not in in_phrases]
         scored.append((score, -hit.id, Related(hit, shared_terms, shared_tags, shared_authors)))
     scored.sort(key=lambda item: item[:2], reverse=True)
-    return [related for _, _, related in scored[:limit]]
+    return [related for rank, (score, _, related) in enumerate(scored[:limit]) if score >= least_shown(rank)]
+
+
+def log_odds(likelihood: float) -> float:
+    return math.log(likelihood / (1 - likelihood))
+
+
+def least_shown(rank: int) -> float:
+    """The least log-odds at which the candidate ranked `rank` (from 0) is shown."""
+    return log_odds(FIRST_LIKELIHOOD if rank < FIRST_SHOWN else MIN_LIKELIHOOD)

@@ -8,7 +8,8 @@ that the judges graded becomes one example: its evidence, and whether it was jud
 related (1 or 2). A logistic regression (Newton's method, an L2 penalty on the weights,
 not on the bias) gives the weights to copy into `app/related.py`. Cross-validated by
 paper (a paper's candidates are never split between fitting and checking): the share
-judged related of what each fold's weights would show, per set, at `MIN_LIKELIHOOD`.
+judged related of what each fold's weights would show, per set, at the likelihoods shown
+(`FIRST_LIKELIHOOD` for the first `FIRST_SHOWN`, `MIN_LIKELIHOOD` past them) and others to compare.
 The catalogue is bench/relevance.py's (PAPERS_CORPUS_DB, else one built from the corpus).
 """
 
@@ -74,16 +75,18 @@ def fit(rows: list[dict], l2: float) -> np.ndarray:
     return w
 
 
-def shown_share(rows: list[dict], weights: np.ndarray, least: float, limit: int = 6) -> tuple[int, int, int, int]:
-    """Of what these weights show (at most `limit` a paper, at least `least` likely): judged
-    related, judged, not judged, papers showing none."""
+def shown_share(rows: list[dict], weights: np.ndarray, first: float, least: float, limit: int = 6) -> tuple[int, int, int, int]:
+    """Of what these weights show (at most `limit` a paper; the first FIRST_SHOWN at least
+    `first` likely, the others `least`): judged related, judged, not judged, papers showing none."""
+    from app.related import FIRST_SHOWN
     by_paper = defaultdict(list)
     for row in rows:
         by_paper[row["paper"]].append((float(np.dot(row["x"] + [1.0], weights)), row["grade"]))
     related = judged = unjudged = none = 0
-    threshold = math.log(least / (1 - least))
+    thresholds = [math.log(p / (1 - p)) for p in (first, least)]
     for candidates in by_paper.values():
-        shown = sorted((c for c in candidates if c[0] >= threshold), reverse=True)[:limit]
+        ranked = sorted(candidates, reverse=True)[:limit]
+        shown = [c for rank, c in enumerate(ranked) if c[0] >= thresholds[rank >= FIRST_SHOWN]]
         none += not shown
         for _, grade in shown:
             if grade is None:
@@ -99,8 +102,10 @@ def main(argv=None) -> None:
     parser.add_argument("--sets", default="", help="fit on these sets only (default: all)")
     parser.add_argument("--l2", type=float, default=1.0)
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--likelihoods", type=lambda text: [float(v) for v in text.split(",")],
-                        default=[0.5, 0.55, 0.6, 0.65, 0.7], help="least likelihoods shown, to compare")
+    parser.add_argument("--likelihoods", type=lambda text: [tuple(float(v) for v in pair.split("/"))
+                                                            for pair in text.split(",")],
+                        default=[(0.5, 0.5), (0.6, 0.6), (0.7, 0.7), (0.5, 0.7), (0.55, 0.7), (0.55, 0.75)],
+                        help="least likelihoods shown, the first FIRST_SHOWN's/the others', to compare")
     args = parser.parse_args(argv)
     from bench.relevance import catalogue
     os.environ["DATABASE_URL"] = f"sqlite:///{catalogue()}"
@@ -123,15 +128,16 @@ def main(argv=None) -> None:
     fold = {paper: n % args.folds for n, paper in enumerate(papers_in)}
     fitted = [fit([row for row in judged if fold[row["paper"]] != k], args.l2) for k in range(args.folds)]
     print(f"cross-validated by paper ({args.folds} folds): judged related of what is shown, per set and"
-          f" over all, shown per paper, papers showing none (now MIN_LIKELIHOOD = {related.MIN_LIKELIHOOD})")
-    for least in args.likelihoods:
+          f" over all, shown per paper, papers showing none (now FIRST_LIKELIHOOD/MIN_LIKELIHOOD ="
+          f" {related.FIRST_LIKELIHOOD}/{related.MIN_LIKELIHOOD}, FIRST_SHOWN = {related.FIRST_SHOWN})")
+    for first, least in args.likelihoods:
         per_set = defaultdict(lambda: np.zeros(4, dtype=int))
         for k, w in enumerate(fitted):
             for name in sorted(wanted):
                 held = [row for row in rows if fold[row["paper"]] == k and sets[row["paper"]] == name]
-                per_set[name] += shown_share(held, w, least)
+                per_set[name] += shown_share(held, w, first, least)
         rel, jud, unj, none = sum(per_set.values())
-        print(f"  >= {least:.2f}: " + " ".join(f"{name} {r / max(j, 1):.3f}" for name, (r, j, _, _) in sorted(per_set.items()))
+        print(f"  >= {first:.2f}/{least:.2f}: " + " ".join(f"{name} {r / max(j, 1):.3f}" for name, (r, j, _, _) in sorted(per_set.items()))
               + f" | all {rel / max(jud, 1):.3f} ({rel} of {jud}, {unj} not judged),"
               f" {(jud + unj) / len(grades):.2f} a paper, {none} show none")
 

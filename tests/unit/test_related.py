@@ -132,6 +132,20 @@ def test_a_paper_with_few_true_neighbours_shows_those_not_six_that_merely_share_
     assert keys == ["2402.00001"]
 
 
+def test_the_likeliest_two_are_shown_more_readily_than_the_others(database, tmp_path, monkeypatch):
+    from app import related
+    loaded(database, tmp_path, [GAZE, ABOUT_IT, *PASSING, *NEWER]).close()
+    page = papers.paper_by_key("2603.00001")
+    monkeypatch.setattr(related, "FIRST_LIKELIHOOD", 0.001)
+    monkeypatch.setattr(related, "MIN_LIKELIHOOD", 0.001)
+    every = [r.hit.key for r in related_papers(page)]
+    assert len(every) >= 3
+    monkeypatch.setattr(related, "MIN_LIKELIHOOD", 0.999)   # only the first two's floor is low
+    assert [r.hit.key for r in related_papers(page)] == every[:2]
+    monkeypatch.setattr(related, "FIRST_SHOWN", 1)
+    assert [r.hit.key for r in related_papers(page)] == every[:1]
+
+
 def test_words_that_recur_in_their_papers_weigh_more_than_words_of_prose():
     from app.related import _burstiness
     prose, subject = _burstiness(3000, 3050), _burstiness(3000, 6500)   # "indeed" against "gaze"
