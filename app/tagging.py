@@ -25,6 +25,7 @@ from pathlib import Path
 from whoosh.lang.porter import stem
 
 from app import plan, topic_evidence
+from app.allocation import bulk_work
 from app.db import values_in
 from app.engine import SearchEngine, get_engine
 from app.search.bitsets import from_ids, members, parse_ids
@@ -117,6 +118,7 @@ def topic_members(conn) -> dict[str, set[int]]:
     return by_topic
 
 
+@bulk_work()
 def retag(conn, paper_ids: Sequence[int] | None = None, judges: "Judges | None" = None) -> int:
     """Recompute topic links for these papers (None: all) from the rules in `tags`.
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from itertools import islice
 
 from app import tagging
+from app.allocation import bulk_work
 from app.db import ids_follow, is_postgres, transaction
 from app.engine import get_engine
 from app.ingest.categories import category_name
@@ -124,16 +125,17 @@ class Loader:
         """Load every record. `bulk`: when the catalogue is empty, load it all in one
         transaction, indexing and tagging once at the end (a crash leaves it empty)."""
         parsed = iter(parsed)
-        if bulk:
-            with self.begin():
-                # Checked under the write lock: nobody can add a paper before we commit.
-                if self.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM papers)").fetchone()[0]:
-                    self._load_into_empty(parsed, batch_size, progress)
-                    return self.stats
-        for batch in batched(parsed, batch_size):
-            self.load_batch(batch)
-            if progress:
-                progress(len(batch))
+        with bulk_work():
+            if bulk:
+                with self.begin():
+                    # Checked under the write lock: nobody can add a paper before we commit.
+                    if self.conn.execute("SELECT NOT EXISTS (SELECT 1 FROM papers)").fetchone()[0]:
+                        self._load_into_empty(parsed, batch_size, progress)
+                        return self.stats
+            for batch in batched(parsed, batch_size):
+                self.load_batch(batch)
+                if progress:
+                    progress(len(batch))
         return self.stats
 
     def _load_into_empty(self, parsed, batch_size: int, progress) -> None:

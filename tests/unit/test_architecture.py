@@ -6,8 +6,8 @@ Layers, top to bottom (a module may import its own layer and those below):
             app.papers and app.paper_sets (the read layer), app.related, app.tagging, app.topic_evidence, app.ingest, app.sync
   engine    app.engine (the only place that speaks the engine's query language)
   store     app.db, app.pg (PostgreSQL connections), app.models, app.migrate
-  ground    app.plan, app.results, app.kinds, app.settings, app.resources, app.sqlite_driver
-            (import nothing from the app but each other)
+  ground    app.plan, app.results, app.kinds, app.settings, app.resources, app.sqlite_driver,
+            app.allocation (import nothing from the app but each other)
 """
 
 import ast
@@ -26,7 +26,7 @@ LAYERS = [
     ("engine", {"app.engine"}),
     ("store", {"app.db", "app.pg", "app.models", "app.migrate"}),
     ("ground", {"app.plan", "app.results", "app.kinds", "app.settings", "app.resources", "app.sqlite_driver",
-                "app"}),
+                "app.allocation", "app"}),
 ]
 
 
