@@ -34,7 +34,7 @@ RELATED_TARGET = 0.8      # share of shown related papers judged related (1 or 2
 SAME_MONTH_LIMIT = 0.5    # share of them published in the paper's own month, at most
 # Fewer than six are shown when the rest are unlikely to be related; the share judged related is then
 # over what is shown, so showing little must not be how it is reached:
-MIN_WITH_RELATED = 0.85   # share of judged papers that show at least one related paper (0.90 now)
+MIN_WITH_RELATED = 0.90   # share of judged papers that show at least one related paper (0.96 now)
 MIN_SHOWN_MEAN = 4.0      # related papers shown per judged paper, on average
 # The set drawn after the weights of app/related.py and the likelihoods shown were last chosen
 # (bench/related_fit.py): the others were judged before and so took part in the choice.
