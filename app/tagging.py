@@ -261,7 +261,7 @@ class Judges:
         self.rules = rules
         # spawn, not fork: the caller's SQLite connection (inside a transaction) stays its own.
         self.pool = ProcessPoolExecutor(WORKERS, mp_context=mp.get_context("spawn"),
-                                        initializer=topic_evidence.use_rules, initargs=(rules,))
+                                        initializer=topic_evidence.start_judge, initargs=(rules, os.getpid()))
         for _ in range(WORKERS):  # each submission starts a process, which begins to import now
             self.pool.submit(topic_evidence.warm)
 

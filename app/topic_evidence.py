@@ -36,6 +36,8 @@ import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
+from app.orphans import end_with_parent
+
 _GAP = r"[ \t\n\-‐‑–/]+"            # what may separate the words of a phrase: no clause break
 _CLAUSE_BREAK = re.compile(r"[:;.,()\[\]!?]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"“])")
@@ -379,6 +381,12 @@ def use_rules(rules: tuple[Evidence, ...]) -> None:
     """A worker's rules, set once when it starts (they travel once, not with every batch)."""
     global _RULES
     _RULES = rules
+
+
+def start_judge(rules: tuple[Evidence, ...], parent: int) -> None:
+    """A judging worker's start: its rules, and its end when the process that started it ends."""
+    end_with_parent(parent)
+    use_rules(rules)
 
 
 def warm() -> None:

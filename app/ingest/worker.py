@@ -10,13 +10,12 @@ in a read-only connection, so unchanged lines are never parsed at all.
 import multiprocessing as mp
 import os
 import queue
-import threading
-import time
 from collections.abc import Iterator
 
 from app.ingest.lines import catalogue_lookup, parse_records
 from app.ingest.parsers import InputError, Parsed, detect_format, open_input
 from app import pg
+from app.orphans import end_with_parent
 from app.settings import POSTGRES_SCHEMES
 from app.sqlite_driver import sqlite3
 
@@ -28,16 +27,10 @@ _END = "end"
 _ERROR = "error"
 
 
-def _orphan_watch(parent: int) -> None:
-    # Killed writer: the queue's feeder thread blocks on a pipe nobody reads, and the
-    # process would wait for it at exit forever. Leave at once instead.
-    while os.getppid() == parent:
-        time.sleep(1)
-    os._exit(1)
-
-
 def _produce(path: str, fmt: str, out: mp.Queue, parent: int, database: str | None) -> None:
-    threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
+    # Killed writer: the queue's feeder thread would block on a pipe nobody reads, and the
+    # process would wait for it at exit forever.
+    end_with_parent(parent)
     def send(message) -> None:
         while True:
             try:

@@ -7,7 +7,7 @@ Layers, top to bottom (a module may import its own layer and those below):
   engine    app.engine (the only place that speaks the engine's query language)
   store     app.db, app.pg (PostgreSQL connections), app.models, app.migrate
   ground    app.plan, app.results, app.kinds, app.settings, app.resources, app.sqlite_driver,
-            app.allocation (import nothing from the app but each other)
+            app.allocation, app.orphans (import nothing from the app but each other)
 """
 
 import ast
@@ -26,7 +26,7 @@ LAYERS = [
     ("engine", {"app.engine"}),
     ("store", {"app.db", "app.pg", "app.models", "app.migrate"}),
     ("ground", {"app.plan", "app.results", "app.kinds", "app.settings", "app.resources", "app.sqlite_driver",
-                "app.allocation", "app"}),
+                "app.allocation", "app.orphans", "app"}),
 ]
 
 
