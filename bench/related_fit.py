@@ -14,7 +14,6 @@ The catalogue is bench/relevance.py's (PAPERS_CORPUS_DB, else one built from the
 """
 
 import argparse
-import math
 import os
 import random
 import re
@@ -78,12 +77,12 @@ def fit(rows: list[dict], l2: float) -> np.ndarray:
 def shown_share(rows: list[dict], weights: np.ndarray, first: float, least: float, limit: int = 6) -> tuple[int, int, int, int]:
     """Of what these weights show (at most `limit` a paper; the first FIRST_SHOWN at least
     `first` likely, the others `least`): judged related, judged, not judged, papers showing none."""
-    from app.related import FIRST_SHOWN
+    from app.related import FIRST_SHOWN, log_odds
     by_paper = defaultdict(list)
     for row in rows:
         by_paper[row["paper"]].append((float(np.dot(row["x"] + [1.0], weights)), row["grade"]))
     related = judged = unjudged = none = 0
-    thresholds = [math.log(p / (1 - p)) for p in (first, least)]
+    thresholds = [log_odds(first), log_odds(least)]
     for candidates in by_paper.values():
         ranked = sorted(candidates, reverse=True)[:limit]
         shown = [c for rank, c in enumerate(ranked) if c[0] >= thresholds[rank >= FIRST_SHOWN]]
