@@ -1,9 +1,12 @@
 """One parser per input format. Each yields (line_number, PaperIn | RecordError).
 
-Parsers read bytes and decode per record, so one bad byte costs one record,
-never the file. They never touch the database.
+Parsers read bytes and decode per record. A byte that is not UTF-8 is read as
+U+FFFD and the record is kept, with a note, so an odd byte costs neither the
+record nor the file. They never touch the database.
 """
 
+import bisect
+import dataclasses
 import gzip
 import io
 import json
@@ -173,11 +176,33 @@ def _xml(parsed: Iterator[Parsed]) -> Iterator[Parsed]:
         raise InputError(str(exc)) from None
 
 
-def _decode(raw: bytes) -> str:
+REPLACED = "replaced invalid UTF-8"
+# Bytes that are not UTF-8, as the "surrogateescape" error handler reads them (one per byte).
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def _decode(raw: bytes) -> tuple[str, str | None]:
+    """The text, and a note when some bytes were not UTF-8 (each read as U+FFFD)."""
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8"), None
     except UnicodeDecodeError as exc:
-        raise RecordError(f"invalid UTF-8 at byte {exc.start}") from None
+        return raw.decode("utf-8", "replace"), f"{REPLACED} at byte {exc.start}"
+
+
+def _decode_document(raw: bytes) -> tuple[str, list[int]]:
+    """A whole document's text, with the positions of the characters that stand for
+    bytes that are not UTF-8 (each read as U+FFFD). Linear however many there are."""
+    try:
+        return raw.decode("utf-8"), []
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", "surrogateescape")
+        return _ESCAPED_BYTE.sub("\ufffd", text), [m.start() for m in _ESCAPED_BYTE.finditer(text)]
+
+
+def _noted(item: PaperIn | RecordError, note: str | None) -> PaperIn | RecordError:
+    if note is None or not isinstance(item, PaperIn):
+        return item
+    return dataclasses.replace(item, dropped=(*item.dropped, note))
 
 
 def parse_jsonl(stream: BinaryIO) -> Iterator[Parsed]:
@@ -192,11 +217,16 @@ def parse_jsonl(stream: BinaryIO) -> Iterator[Parsed]:
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            try:
-                _decode(raw)
+            text, note = _decode(raw)
+            if note is None:
                 yield number, RecordError(f"invalid JSON: {exc}")
-            except RecordError as utf8_error:
-                yield number, utf8_error
+                continue
+            try:  # a byte that is not UTF-8 costs that byte, not the record
+                obj = orjson.loads(text)
+            except orjson.JSONDecodeError as exc_after:
+                yield number, RecordError(f"invalid JSON: {exc_after} (and {note})")
+                continue
+            yield number, _noted(_record(obj), note)
             continue
         yield number, _record(obj)
 
@@ -233,10 +263,7 @@ def parse_json(stream: BinaryIO) -> Iterator[Parsed]:
     data = stream.read(MAX_JSON_BYTES + 1)
     if len(data) > MAX_JSON_BYTES:
         raise InputError("JSON document larger than 512 MiB: use JSON Lines instead")
-    try:
-        text = _decode(data)
-    except RecordError as exc:
-        raise InputError(str(exc)) from None
+    text, replaced = _decode_document(data)
     decoder = json.JSONDecoder()
     pos = _skip_ws(text, 0)
     try:
@@ -277,6 +304,8 @@ def parse_json(stream: BinaryIO) -> Iterator[Parsed]:
                 return
             item = RecordError("unreadable record (" + ("nested too deeply" if isinstance(exc, RecursionError)
                                                          else str(exc).split(":")[0].split(";")[0]) + ")")
+        if replaced and bisect.bisect_left(replaced, start) < bisect.bisect_left(replaced, end):
+            item = _noted(item, REPLACED)
         yield line, item
         line += text.count("\n", start, end)
         pos = _skip_ws(text, end)
@@ -326,7 +355,7 @@ def parse_seed(stream: BinaryIO) -> Iterator[Parsed]:
     started = False
     current = next(paragraphs, None)
     while current is not None:
-        line, text = current
+        line, text, replaced = current
         following = next(paragraphs, None)
         if isinstance(text, RecordError):
             yield line, text
@@ -336,7 +365,7 @@ def parse_seed(stream: BinaryIO) -> Iterator[Parsed]:
         if (len(text) <= MAX_SEED_TITLE_CHARS and isinstance(body, str)
                 and len(body) >= MIN_SEED_ABSTRACT_CHARS and len(body) > len(text)):
             started = True
-            yield line, _text_record(text, body)
+            yield line, _noted(_text_record(text, body), REPLACED if replaced or following[2] else None)
             current = next(paragraphs, None)
             continue
         if started:
@@ -352,25 +381,23 @@ def _text_record(title: str, abstract: str) -> PaperIn | RecordError:
         return as_record_error(exc)
 
 
-def _paragraphs(stream: BinaryIO) -> Iterator[tuple[int, str | RecordError]]:
-    """(first line number, text) of each blank-line-separated paragraph, none held past the cap."""
+def _paragraphs(stream: BinaryIO) -> Iterator[tuple[int, str | RecordError, bool]]:
+    """(first line number, text, whether some bytes were not UTF-8) of each blank-line-separated
+    paragraph, none held past the cap."""
     lines: list[str] = []
     size = start = 0
     error: RecordError | None = None
-    in_paragraph = False
+    in_paragraph = replaced = False
     for number, raw in enumerate(_lines(stream), start=1):
         problem = raw if isinstance(raw, RecordError) else None
-        text = "?"
-        if problem is None:
-            try:
-                text = _decode(raw).strip()
-            except RecordError as exc:
-                problem = exc
+        text, note = ("?", None) if problem else _decode(raw)
+        text = text.strip()
         if not text:
             if in_paragraph:
-                yield start, error or " ".join(lines)
-            lines, error, size, in_paragraph = [], None, 0, False
+                yield start, error or " ".join(lines), replaced
+            lines, error, size, in_paragraph, replaced = [], None, 0, False, False
             continue
+        replaced = replaced or note is not None
         if not in_paragraph:
             start, in_paragraph = number, True
         size += len(text) + 1
@@ -382,4 +409,4 @@ def _paragraphs(stream: BinaryIO) -> Iterator[tuple[int, str | RecordError]]:
         else:
             lines = []  # what was held of a refused paragraph is let go
     if in_paragraph:
-        yield start, error or " ".join(lines)
+        yield start, error or " ".join(lines), replaced

@@ -370,6 +370,10 @@ def _record_from_mapping(obj: Any) -> PaperIn:
     arxiv_id = parse_arxiv_id(raw_id) if isinstance(raw_id, str) else None
     if arxiv_id is None and url:
         arxiv_id = parse_arxiv_id(url)
+    if arxiv_id is None and raw_id not in (None, ""):
+        # Loaded under its title's key instead; said, so a whole file of such ids is noticed.
+        why = "not an arXiv id" if isinstance(raw_id, str) else "not a string"
+        dropped.append(f"dropped id {str(raw_id)!r:.60} ({why})")
     published = _published(obj, dropped)
     if url is None and arxiv_id:
         url = f"https://arxiv.org/abs/{arxiv_id}"

@@ -76,13 +76,42 @@ def test_each_hostile_record_is_one_record_and_the_others_load(conn, tmp_path, f
     assert stats.read == 2 * len(names) + 1
 
 
-def test_invalid_utf8_is_one_skipped_record(conn, tmp_path):
+def test_bytes_that_are_not_utf8_cost_those_bytes_not_the_record(conn, tmp_path):
+    # Latin-1 text in a UTF-8 file: each odd byte is read as U+FFFD, the record is kept and said.
     path = tmp_path / "bytes.jsonl"
-    path.write_bytes(json.dumps(good(1)).encode() + b"\n" + b'{"title": "\xff\xfe", "abstract": "x"}\n'
-                     + json.dumps(good(2)).encode() + b"\n")
+    path.write_bytes(json.dumps(good(1)).encode() + b"\n"
+                     + b'{"id": "2401.00003", "title": "Caf\xe9 models", "abstract": "Na\xefve abstract."}\n'
+                     + json.dumps(good(2)).encode() + b"\n" + b'{"title": "Broken \xff, "abstract": "x"}\n')
     stats, status, report = run(conn, path)
-    assert (stats.inserted, stats.skipped, status) == (2, 1, EXIT_SKIPPED)
-    assert f"{path}:2: skipped: invalid UTF-8" in report
+    assert (stats.inserted, stats.kept, stats.skipped, status) == (3, 1, 1, EXIT_SKIPPED), report
+    assert f"{path}:2: kept, replaced invalid UTF-8 at byte 34" in report
+    assert f"{path}:4: skipped: invalid JSON" in report  # still not JSON once the byte is replaced
+    assert tuple(conn.execute("SELECT title, abstract FROM papers WHERE arxiv_id = '2401.00003'").fetchone()) == (
+        "Caf\ufffd models", "Na\ufffdve abstract.")
+
+
+def test_a_json_document_with_bytes_that_are_not_utf8_keeps_every_record(conn, tmp_path):
+    path = tmp_path / "bytes.json"
+    path.write_bytes(b"[\n" + json.dumps(good(1)).encode() + b",\n"
+                     + b'{"title": "Caf\xe9 models", "abstract": "An abstract."},\n'
+                     + json.dumps(good(2)).encode() + b"\n]\n")
+    stats, status, report = run(conn, path)
+    assert (stats.inserted, stats.kept, stats.skipped, status) == (3, 1, 0, EXIT_OK), report
+    assert f"{path}:3: kept, replaced invalid UTF-8" in report
+    assert f"{path}:2: " not in report and f"{path}:4: " not in report
+
+
+def test_a_numeric_id_is_dropped_and_said(conn, tmp_path):
+    # JSON numbers lose trailing zeros (2310.06820 is 2310.0682): never taken as an arXiv id.
+    path = tmp_path / "numeric.jsonl"
+    path.write_text(json.dumps({"id": 2310.0682, "title": "A numeric id", "abstract": "Some abstract."}) + "\n"
+                    + json.dumps({"id": 2310.0683, "title": "A numeric id, and its page",
+                                  "abstract": "Some abstract.", "url": "https://arxiv.org/abs/2310.06830"}) + "\n")
+    stats, status, report = run(conn, path)
+    assert (stats.inserted, stats.kept, status) == (2, 1, EXIT_OK), report
+    assert f"{path}:1: kept, dropped id '2310.0682' (not a string)" in report
+    assert f"{path}:2: " not in report  # the page gives the id
+    assert {row[0] for row in conn.execute("SELECT arxiv_id FROM papers")} == {None, "2310.06830"}
 
 
 def test_a_byte_order_mark_does_not_cost_the_first_record(conn, tmp_path):

@@ -36,6 +36,15 @@ def test_seed_pairs_report_their_title_line():
     assert items[0][0] == 5 and items[0][1].title == "A Title"
 
 
+def test_seed_bytes_that_are_not_utf8_are_replaced_and_said():
+    abstract = b"An abstract that is long enough to be an abstract. " * 3
+    text = b"Caf\xe9 title\n\n" + abstract + b"\n\nClean title\n\n" + abstract + b"\xff\n"
+    items = parsed(text, "seed")
+    assert [p.title for p in good(items)] == ["Caf\ufffd title", "Clean title"]
+    assert [p.dropped for p in good(items)] == [("replaced invalid UTF-8",)] * 2  # title's, abstract's
+    assert not errors(items)
+
+
 def test_seed_orphan_title_after_papers_is_reported():
     abstract = b"An abstract that is long enough to be an abstract. " * 3
     text = b"T1\n\n" + abstract + b"\n\nOrphan title\n\nT2\n\n" + abstract + b"\n"
@@ -54,12 +63,13 @@ def test_jsonl_bad_lines_are_reported_with_line_numbers_and_good_ones_kept():
         json.dumps({"title": "Good two", "abstract": "Fine too."}).encode(),
     ]
     items = parsed(b"\n".join(lines) + b"\n", "jsonl")
-    assert [p.title for p in good(items)] == ["Good one", "Good two"]
+    # A byte that is not UTF-8 is read as U+FFFD: the record is kept, with a note.
+    assert [p.title for p in good(items)] == ["Good one", "Bad \ufffd utf8", "Good two"]
+    assert [p.dropped for p in good(items)][1] == ("replaced invalid UTF-8 at byte 15",)
     found = errors(items)
-    assert [line for line, _ in found] == [2, 3, 5]
+    assert [line for line, _ in found] == [2, 3]
     assert "invalid JSON" in found[0][1]
     assert "missing abstract" in found[1][1]
-    assert "invalid UTF-8" in found[2][1]
 
 
 def test_jsonl_over_long_line_is_skipped_not_buffered(monkeypatch):
