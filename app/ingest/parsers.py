@@ -121,7 +121,11 @@ class _Inflated(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        n = self.inflating.readinto(buffer)
+        # One inflating step at a time: a truncated file (an interrupted download) raises on the
+        # read after its last whole block, so no decompressed byte before the break is lost.
+        data = self.inflating.read1(len(buffer))
+        n = len(data)
+        buffer[:n] = data
         self.count += n
         if self.count > EXPANSION_GRACE and self.count > MAX_EXPANSION * max(self.compressed.count, 1):
             raise InputError(f"{self.name}: expands more than {MAX_EXPANSION} times its compressed size "
