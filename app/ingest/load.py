@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import count, islice, repeat
 
 from app import tagging
 from app.allocation import bulk_work
@@ -115,6 +115,7 @@ class Loader:
         self._pending: list[dict] = []  # bulk path: new rows not written yet (one executemany)
         self._next_id = 0               # bulk path: ids handed out here, rows written later
         self._next_author_id = 0
+        self._loaded_arxiv: set[str] = set()  # bulk path: the arXiv ids this load has written
         if not is_postgres(conn):
             # Random inserts into the author and tag indexes thrash SQLite's small default cache.
             conn.execute("PRAGMA cache_size = -262144")
@@ -174,6 +175,7 @@ class Loader:
                     judges.close()
         finally:
             self._bulk = False
+            self._loaded_arxiv.clear()
 
     # Look-up indexes the load itself never reads: built once at the end of a load into an
     # empty catalogue (from sorted keys) rather than entry by entry, in the same transaction,
@@ -286,6 +288,8 @@ class Loader:
                 self.stats.updated += 1
             if values["arxiv_id"]:  # later records of this batch must see this one
                 self._by_arxiv[values["arxiv_id"]] = {**values, "id": paper_id}
+                if self._bulk:
+                    self._loaded_arxiv.add(values["arxiv_id"])
             if rec.authors is not None:
                 author_changes[paper_id] = rec
             if rec.categories is not None:
@@ -308,6 +312,8 @@ class Loader:
         """Look up the batch's arXiv ids in a few queries rather than one per record."""
         self._by_arxiv = {}
         ids = [rec.arxiv_id for _line, rec, _hash in records if rec.arxiv_id]
+        if self._bulk:  # the catalogue was empty: only a paper this load wrote can be found
+            ids = [i for i in ids if i in self._loaded_arxiv]
         for start in range(0, len(ids), SQL_CHUNK):
             chunk = ids[start:start + SQL_CHUNK]
             for row in self.conn.execute(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE arxiv_id IN"
@@ -423,14 +429,11 @@ class Loader:
         self._resolve_authors(names)
         self.conn.executemany("DELETE FROM paper_authors WHERE paper_id = ?",
                               [(p,) for p in changes if p not in self._inserted_ids])
-        rows = []
+        rows: list[tuple[int, int, int]] = []
+        author_id = self._author_ids.__getitem__
         for paper_id, rec in changes.items():
-            seen: set[int] = set()
-            for slug in rec.author_slugs:
-                author_id = self._author_ids[slug]
-                if author_id not in seen:  # the same name twice in one list is one author
-                    seen.add(author_id)
-                    rows.append((paper_id, len(seen) - 1, author_id))
+            # The same name twice in one list is one author, at its first place.
+            rows.extend(zip(repeat(paper_id), count(), dict.fromkeys(map(author_id, rec.author_slugs))))
         self.conn.executemany("INSERT INTO paper_authors (paper_id, position, author_id) VALUES (?, ?, ?)", rows)
 
     def _resolve_authors(self, names: dict[str, str]) -> None:
