@@ -7,6 +7,9 @@ becomes the same mapping a JSON record would be, and goes through the same
 validation (`record_from_mapping`), so every format obeys one set of rules.
 """
 
+import bisect
+import codecs
+import dataclasses
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -60,7 +63,7 @@ class _Target:
         self.builder: ET.TreeBuilder | None = None
         self.depth = 0
         self.line = 0
-        self.done: list[tuple[int, ET.Element | RecordError]] = []
+        self.done: list[tuple[int, int, ET.Element | RecordError]] = []  # first and last line
         self.size = 0  # characters of text in the record being built: past the cap, no more are kept
         self.text: list[str] | None = None  # text of a response-level element being read
         self.attrs: dict = {}
@@ -84,7 +87,7 @@ class _Target:
                 element = self.builder.close()
                 if self.size > MAX_RECORD_CHARS:
                     element = RecordError(f"record longer than {MAX_RECORD_CHARS // (1024 * 1024)} MiB")
-                self.done.append((self.line, element))
+                self.done.append((self.line, self.parser.CurrentLineNumber, element))
                 self.builder = None
         elif self.text is not None:
             text = "".join(self.text).strip()
@@ -115,31 +118,68 @@ def parse_oai(stream: BinaryIO, page: OaiPage | None = None) -> Iterator[Parsed]
     target = _Target(page if page is not None else OaiPage())
     parser = DefusedXMLParser(target=target, forbid_dtd=True)
     target.parser = parser.parser
+    mend: _Utf8Mend | None = None
     while True:
         chunk = stream.read(CHUNK)
+        if mend is None:
+            mend = _Utf8Mend(chunk)
         try:
             if chunk:
-                parser.feed(chunk)
+                parser.feed(mend(chunk))
             else:
+                parser.feed(mend(b"", final=True))
                 parser.close()
         except (ET.ParseError, DefusedXmlException) as exc:
-            yield from _records(target)
+            yield from _records(target, mend.lines)
             raise XmlError(f"not well-formed XML ({exc}); the records before were read") from None
-        yield from _records(target)
+        yield from _records(target, mend.lines)
         if not chunk:
             return
 
 
-def _records(target: _Target) -> Iterator[Parsed]:
+REPLACED = "replaced invalid UTF-8"
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as surrogateescape reads it
+_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)""")
+
+
+class _Utf8Mend:
+    """Bytes that are not UTF-8 read as U+FFFD before expat sees them: expat would stop the whole
+    response (a harvest page of a thousand records) at the first. Remembers the lines where it
+    did, so the records there are said to be kept with a note. A document declared in another
+    encoding is passed through as it is."""
+
+    def __init__(self, first: bytes):
+        declared = _DECLARED.match(first[:200])
+        self.active = (declared.group(1).lower() in (b"utf-8", b"utf8") if declared
+                       else not first.startswith((b"\xff\xfe", b"\xfe\xff")))  # UTF-16, by its byte order mark
+        self.decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        self.line = 1
+        self.lines: list[int] = []  # ascending
+
+    def __call__(self, chunk: bytes, final: bool = False) -> bytes:
+        if not self.active:
+            return chunk
+        text = self.decoder.decode(chunk, final)
+        for found in _ESCAPED_BYTE.finditer(text):
+            self.lines.append(self.line + text.count("\n", 0, found.start()))
+        self.line += text.count("\n")
+        return _ESCAPED_BYTE.sub("\ufffd", text).encode("utf-8")
+
+
+def _records(target: _Target, mended: list[int]) -> Iterator[Parsed]:
     done, target.done = target.done, []
-    for line, element in done:
+    for line, last, element in done:
         if isinstance(element, RecordError):
             yield line, element
             continue
         try:
-            yield line, oai_record(element)
+            record = oai_record(element)
         except Exception as exc:  # noqa: BLE001 - one record's failure, never the file's
             yield line, as_record_error(exc)
+            continue
+        if isinstance(record, PaperIn) and bisect.bisect_left(mended, line) < bisect.bisect_right(mended, last):
+            record = dataclasses.replace(record, dropped=(*record.dropped, REPLACED))
+        yield line, record
 
 
 def oai_record(record: ET.Element) -> PaperIn | Deleted:

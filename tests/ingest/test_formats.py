@@ -126,6 +126,36 @@ def test_broken_xml_keeps_the_records_before_the_break(conn, tmp_path):
     assert status == 2 and stats.inserted == 1 and "not well-formed XML" in out.getvalue()
 
 
+def test_bytes_that_are_not_utf8_in_an_oai_response_cost_neither_the_record_nor_the_page(conn, tmp_path):
+    # Expat stops a whole document at the first such byte: a harvest page of a thousand records.
+    data = (SAMPLES / "oai-arxiv.xml").read_bytes()
+    at = data.index(b"<title>") + len(b"<title>")
+    odd = tmp_path / "latin1.xml"
+    odd.write_bytes(data[:at] + b"Caf\xe9 " + data[at:])
+    out = io.StringIO()
+    stats, status = ingest(conn, [str(odd)], quiet=True, out=out)
+    assert (status, stats.inserted, stats.deleted, stats.kept) == (0, 2, 1, 1), out.getvalue()
+    line = data[:at].count(b"\n") + 1
+    first = next(n for n, _item in parse(io.BufferedReader(io.BytesIO(data)), "oai"))
+    assert f"{odd}:{first}: kept, replaced invalid UTF-8" in out.getvalue() and first <= line
+    assert out.getvalue().count("kept, ") == 1
+    titles = [row[0] for row in conn.execute("SELECT title FROM papers ORDER BY title")]
+    assert any(t.startswith("Caf\ufffd ") for t in titles)
+
+
+def test_an_oai_response_declared_in_another_encoding_is_read_in_it(conn, tmp_path):
+    text = (SAMPLES / "oai-arxiv.xml").read_text(encoding="utf-8")
+    declared = text.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"', 1)
+    assert declared != text
+    at = declared.index("<title>") + len("<title>")
+    latin = tmp_path / "latin1.xml"
+    latin.write_bytes((declared[:at] + "Caf\u00e9 " + declared[at:]).encode("iso-8859-1", "xmlcharrefreplace"))
+    out = io.StringIO()
+    stats, status = ingest(conn, [str(latin)], quiet=True, out=out)
+    assert (status, stats.inserted, stats.kept) == (0, 2, 0), out.getvalue()
+    assert conn.execute("SELECT count(*) FROM papers WHERE title LIKE 'Caf\u00e9 %'").fetchone()[0] == 1
+
+
 def test_entities_and_doctypes_are_refused(conn, tmp_path):
     bomb = tmp_path / "bomb.xml"
     bomb.write_text('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]>'
