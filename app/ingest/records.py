@@ -317,6 +317,8 @@ def _published(obj: dict, dropped: list[str]) -> date | None:
 def _upvotes(value: Any, dropped: list[str]) -> int | None:
     if value is None:
         return None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value) < 20:
+        value = int(value)  # "12": a count written as text (CSV exports, some scrapers)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_UPVOTES:
         dropped.append(f"dropped upvotes {str(value)!r:.30}")
         return None

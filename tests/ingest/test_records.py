@@ -117,12 +117,21 @@ def test_records_without_title_or_abstract_are_rejected_with_a_reason(obj, reaso
     ({"url": "javascript:alert(1)"}, "url", "dropped url (url is not an http(s) link: 'javascript:alert(1)')"),
     ({"published": "sometime in spring"}, "published", "dropped date 'sometime in spring'"),
     ({"upvotes": -3}, "upvotes", "dropped upvotes '-3'"),
+    ({"upvotes": "-3"}, "upvotes", "dropped upvotes '-3'"),
+    ({"upvotes": "١٢"}, "upvotes", "dropped upvotes '١٢'"),  # digits, but not ASCII ones
+    ({"id": 2310.0682}, "arxiv_id", "dropped id '2310.0682' (not a string)"),
+    ({"id": "W2310.06820"}, "arxiv_id", "dropped id 'W2310.06820' (not an arXiv id)"),
 ])
 def test_a_field_that_fails_costs_that_field_not_the_record(extra, field, dropped):
     record = record_from_mapping({**BASE, **extra})
     assert record.title == BASE["title"] and record.abstract == BASE["abstract"]
     assert dropped in record.dropped
     assert getattr(record, field) in (None, ("cs.LG",))  # what was valid in the field stays
+
+
+def test_a_count_written_as_text_is_read():
+    record = record_from_mapping({**BASE, "upvotes": " 12 "})
+    assert record.upvotes == 12 and record.dropped == ()
 
 
 def test_a_bad_date_gives_way_to_the_next_date_field():
