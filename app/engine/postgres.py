@@ -46,7 +46,7 @@ import snowballstemmer
 
 from app.engine.base import ELLIPSIS, MARK_CLOSE, MARK_OPEN
 from app.engine.fts5 import Fts5Engine
-from app.plan import AllOf, AnyOf, Text, Words
+from app.plan import AnyOf, Text, Words
 
 K1, B = 1.2, 0.75                 # FTS5's bm25() constants
 LABELS = {"title": "A", "abstract": "D", "authors": "B"}

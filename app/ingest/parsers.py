@@ -6,7 +6,6 @@ record nor the file. They never touch the database.
 """
 
 import bisect
-import dataclasses
 import gzip
 import io
 import json
@@ -19,8 +18,8 @@ from typing import BinaryIO
 
 import orjson
 
-from app.ingest.records import (Deleted, PaperIn, RecordError, as_record_error, record_from_mapping,
-                                record_from_text)
+from app.ingest.records import (ESCAPED_BYTE, REPLACED_UTF8, Deleted, PaperIn, RecordError, as_record_error,
+                                record_from_mapping, record_from_text, with_note)
 from app.ingest.xmlformats import XmlError, parse_atom, parse_oai
 
 Parsed = tuple[int, PaperIn | RecordError | Deleted]
@@ -180,17 +179,12 @@ def _xml(parsed: Iterator[Parsed]) -> Iterator[Parsed]:
         raise InputError(str(exc)) from None
 
 
-REPLACED = "replaced invalid UTF-8"
-# Bytes that are not UTF-8, as the "surrogateescape" error handler reads them (one per byte).
-_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
-
-
 def _decode(raw: bytes) -> tuple[str, str | None]:
     """The text, and a note when some bytes were not UTF-8 (each read as U+FFFD)."""
     try:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError as exc:
-        return raw.decode("utf-8", "replace"), f"{REPLACED} at byte {exc.start}"
+        return raw.decode("utf-8", "replace"), f"{REPLACED_UTF8} at byte {exc.start}"
 
 
 def _decode_document(raw: bytes) -> tuple[str, list[int]]:
@@ -200,13 +194,7 @@ def _decode_document(raw: bytes) -> tuple[str, list[int]]:
         return raw.decode("utf-8"), []
     except UnicodeDecodeError:
         text = raw.decode("utf-8", "surrogateescape")
-        return _ESCAPED_BYTE.sub("\ufffd", text), [m.start() for m in _ESCAPED_BYTE.finditer(text)]
-
-
-def _noted(item: PaperIn | RecordError, note: str | None) -> PaperIn | RecordError:
-    if note is None or not isinstance(item, PaperIn):
-        return item
-    return dataclasses.replace(item, dropped=(*item.dropped, note))
+        return ESCAPED_BYTE.sub("\ufffd", text), [m.start() for m in ESCAPED_BYTE.finditer(text)]
 
 
 def parse_jsonl(stream: BinaryIO) -> Iterator[Parsed]:
@@ -230,7 +218,7 @@ def parse_jsonl(stream: BinaryIO) -> Iterator[Parsed]:
             except orjson.JSONDecodeError as exc_after:
                 yield number, RecordError(f"invalid JSON: {exc_after} (and {note})")
                 continue
-            yield number, _noted(_record(obj), note)
+            yield number, with_note(_record(obj), note)
             continue
         yield number, _record(obj)
 
@@ -309,7 +297,7 @@ def parse_json(stream: BinaryIO) -> Iterator[Parsed]:
             item = RecordError("unreadable record (" + ("nested too deeply" if isinstance(exc, RecursionError)
                                                          else str(exc).split(":")[0].split(";")[0]) + ")")
         if replaced and bisect.bisect_left(replaced, start) < bisect.bisect_left(replaced, end):
-            item = _noted(item, REPLACED)
+            item = with_note(item, REPLACED_UTF8)
         yield line, item
         line += text.count("\n", start, end)
         pos = _skip_ws(text, end)
@@ -369,7 +357,7 @@ def parse_seed(stream: BinaryIO) -> Iterator[Parsed]:
         if (len(text) <= MAX_SEED_TITLE_CHARS and isinstance(body, str)
                 and len(body) >= MIN_SEED_ABSTRACT_CHARS and len(body) > len(text)):
             started = True
-            yield line, _noted(_text_record(text, body), REPLACED if replaced or following[2] else None)
+            yield line, with_note(_text_record(text, body), REPLACED_UTF8 if replaced or following[2] else None)
             current = next(paragraphs, None)
             continue
         if started:

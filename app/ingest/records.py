@@ -6,6 +6,7 @@ title or abstract is refused: any other field that fails is dropped from the
 record (and named in `PaperIn.dropped`), so one odd value never costs a paper.
 """
 
+import dataclasses
 import hashlib
 import re
 import unicodedata
@@ -81,6 +82,19 @@ class PaperIn:
     @property
     def key(self) -> str:
         return self.arxiv_id or title_key(self.title)
+
+
+# A byte that is not UTF-8 is read as U+FFFD, and its record says so.
+REPLACED_UTF8 = "replaced invalid UTF-8"
+# Such a byte, as the "surrogateescape" error handler reads it (one character a byte).
+ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def with_note(record, note: str | None):
+    """A record (PaperIn) with one more note of what was dropped or replaced; anything else as it is."""
+    if note is None or not isinstance(record, PaperIn):
+        return record
+    return dataclasses.replace(record, dropped=(*record.dropped, note))
 
 
 def clean_text(value: str) -> str:

@@ -9,7 +9,6 @@ validation (`record_from_mapping`), so every format obeys one set of rules.
 
 import bisect
 import codecs
-import dataclasses
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -20,8 +19,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
 from app.ingest.categories import ARXIV_CATEGORIES
-from app.ingest.records import (Deleted, PaperIn, RecordError, as_record_error, parse_arxiv_id,
-                                record_from_mapping)
+from app.ingest.records import (ESCAPED_BYTE, REPLACED_UTF8, Deleted, PaperIn, RecordError, as_record_error,
+                                parse_arxiv_id, record_from_mapping, with_note)
 
 Parsed = tuple[int, PaperIn | RecordError | Deleted]
 
@@ -137,8 +136,6 @@ def parse_oai(stream: BinaryIO, page: OaiPage | None = None) -> Iterator[Parsed]
             return
 
 
-REPLACED = "replaced invalid UTF-8"
-_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as surrogateescape reads it
 _DECLARED = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)""")
 
 
@@ -160,10 +157,10 @@ class _Utf8Mend:
         if not self.active:
             return chunk
         text = self.decoder.decode(chunk, final)
-        for found in _ESCAPED_BYTE.finditer(text):
+        for found in ESCAPED_BYTE.finditer(text):
             self.lines.append(self.line + text.count("\n", 0, found.start()))
         self.line += text.count("\n")
-        return _ESCAPED_BYTE.sub("\ufffd", text).encode("utf-8")
+        return ESCAPED_BYTE.sub("\ufffd", text).encode("utf-8")
 
 
 def _records(target: _Target, mended: list[int]) -> Iterator[Parsed]:
@@ -177,8 +174,8 @@ def _records(target: _Target, mended: list[int]) -> Iterator[Parsed]:
         except Exception as exc:  # noqa: BLE001 - one record's failure, never the file's
             yield line, as_record_error(exc)
             continue
-        if isinstance(record, PaperIn) and bisect.bisect_left(mended, line) < bisect.bisect_right(mended, last):
-            record = dataclasses.replace(record, dropped=(*record.dropped, REPLACED))
+        if bisect.bisect_left(mended, line) < bisect.bisect_right(mended, last):
+            record = with_note(record, REPLACED_UTF8)
         yield line, record
 
 
