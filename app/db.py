@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from time import monotonic
 
-from fastapi import Depends
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from app.paper_sets import check_deadline
 from app.engine import get_engine
-from app.plan import AllOf, AnyOf, Text, Words
+from app.plan import AnyOf, Text, Words
 from app.search.catalogue import Catalogue
 
 WEIGHTS = (5.0, 1.0, 2.0)   # title, abstract, authors: nDCG is flat for title weights 4-10
