@@ -218,7 +218,8 @@ def parse_jsonl(stream: BinaryIO) -> Iterator[Parsed]:
             except orjson.JSONDecodeError as exc_after:
                 yield number, RecordError(f"invalid JSON: {exc_after} (and {note})")
                 continue
-            yield number, with_note(_record(obj), note)
+            item = _record(obj)  # a skipped record's reason says where the odd byte was too
+            yield number, with_note(item, note) if isinstance(item, PaperIn) else RecordError(f"{item} (and {note})")
             continue
         yield number, _record(obj)
 

@@ -61,15 +61,17 @@ def test_jsonl_bad_lines_are_reported_with_line_numbers_and_good_ones_kept():
         b"",
         b'{"title": "Bad \xff utf8", "abstract": "x"}',
         json.dumps({"title": "Good two", "abstract": "Fine too."}).encode(),
+        b'{"title": "Odd key", "abstr\xe4ct": "x"}',
     ]
     items = parsed(b"\n".join(lines) + b"\n", "jsonl")
     # A byte that is not UTF-8 is read as U+FFFD: the record is kept, with a note.
     assert [p.title for p in good(items)] == ["Good one", "Bad \ufffd utf8", "Good two"]
     assert [p.dropped for p in good(items)][1] == ("replaced invalid UTF-8 at byte 15",)
     found = errors(items)
-    assert [line for line, _ in found] == [2, 3]
+    assert [line for line, _ in found] == [2, 3, 7]
     assert "invalid JSON" in found[0][1]
     assert "missing abstract" in found[1][1]
+    assert found[2][1] == "missing abstract (and replaced invalid UTF-8 at byte 27)"
 
 
 def test_jsonl_over_long_line_is_skipped_not_buffered(monkeypatch):
