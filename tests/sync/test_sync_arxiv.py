@@ -3,7 +3,7 @@
 import io
 
 import pytest
-from replay import Reply
+from replay import RECORDED, Reply
 
 from app.sync import state as sync_state
 from app.sync.arxiv import harvest
@@ -46,6 +46,20 @@ def test_a_harvest_follows_the_resumption_token_chain_to_the_end(conn, replay, c
     assert "arxiv:cs page 2:" in out.getvalue() and "skipped: missing title" in out.getvalue()
     state = sync_state.load(conn, "arxiv:cs")
     assert (state.harvested_until, state.resumption_token, state.records) == ("2026-11-30", None, 5)
+
+
+def test_a_page_with_bytes_that_are_not_utf8_is_harvested_whole(conn, replay, client, tmp_path):
+    # An XML parser stops at the first such byte: the page, and every run after it, would stop there.
+    page = (RECORDED / "arxiv-page1.xml").read_bytes()
+    odd = tmp_path / "page1-latin1.xml"
+    odd.write_bytes(page.replace(b"Ensembles of reward models", b"Ensembles of r\xe9ward models"))
+    chain(replay, first=(str(odd),))
+    out = io.StringIO()
+    stats, requests = harvest(conn, "cs", client=client, out=out)
+    assert (requests, stats.read, stats.inserted, stats.kept) == (3, 5, 2, 1), out.getvalue()
+    assert "kept, replaced invalid UTF-8" in out.getvalue()
+    assert titles(conn)["2511.20002"].startswith("Ensembles of r\ufffdward models")
+    assert sync_state.load(conn, "arxiv:cs").resumption_token is None  # finished, nothing to resume
 
 
 def test_names_and_classifications_come_through_the_same_loader(conn, replay, client):
