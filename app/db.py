@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from time import monotonic
-
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.pool import NullPool
+from typing import TYPE_CHECKING
 
 from app import pg
 from app.settings import POSTGRES_SCHEMES, get_settings
 from app.sqlite_driver import sqlite3
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 BUSY_TIMEOUT_MS = 10_000
 # Read connections map the file (up to this many bytes) instead of copying its pages into a
@@ -285,7 +286,11 @@ def _drop_reader() -> None:
             pass
 
 
-def make_engine(url: str | None = None) -> Engine:
+def make_engine(url: str | None = None) -> "Engine":
+    # Imported here: only the migrations use an engine, and every process imports this module.
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.pool import NullPool
+
     url = url or get_settings().sqlalchemy_url
     if url.startswith(POSTGRES_SCHEMES):
         return create_engine(url, poolclass=NullPool)
@@ -298,10 +303,10 @@ def make_engine(url: str | None = None) -> Engine:
     return engine
 
 
-_engine: Engine | None = None
+_engine: "Engine | None" = None
 
 
-def get_engine() -> Engine:
+def get_engine() -> "Engine":
     global _engine
     if _engine is None or str(_engine.url) != get_settings().sqlalchemy_url:
         _engine = make_engine()
