@@ -5,7 +5,6 @@ U+FFFD and the record is kept, with a note, so an odd byte costs neither the
 record nor the file. They never touch the database.
 """
 
-import bisect
 import gzip
 import io
 import json
@@ -18,8 +17,8 @@ from typing import BinaryIO
 
 import orjson
 
-from app.ingest.records import (ESCAPED_BYTE, REPLACED_UTF8, Deleted, PaperIn, RecordError, as_record_error,
-                                record_from_mapping, record_from_text, with_note)
+from app.ingest.records import (ESCAPED_BYTES, REPLACED_UTF8, Deleted, PaperIn, RecordError, as_record_error,
+                                record_from_mapping, record_from_text, replace_escaped, with_note)
 from app.ingest.xmlformats import XmlError, parse_atom, parse_oai
 
 Parsed = tuple[int, PaperIn | RecordError | Deleted]
@@ -187,14 +186,13 @@ def _decode(raw: bytes) -> tuple[str, str | None]:
         return raw.decode("utf-8", "replace"), f"{REPLACED_UTF8} at byte {exc.start}"
 
 
-def _decode_document(raw: bytes) -> tuple[str, list[int]]:
-    """A whole document's text, with the positions of the characters that stand for
-    bytes that are not UTF-8 (each read as U+FFFD). Linear however many there are."""
+def _decode_document(raw: bytes) -> tuple[str, bool]:
+    """A whole document's text, and whether some bytes were not UTF-8: those are read as
+    lone surrogates (one a byte), which no UTF-8 text holds, so a record can tell its own."""
     try:
-        return raw.decode("utf-8"), []
+        return raw.decode("utf-8"), False
     except UnicodeDecodeError:
-        text = raw.decode("utf-8", "surrogateescape")
-        return ESCAPED_BYTE.sub("\ufffd", text), [m.start() for m in ESCAPED_BYTE.finditer(text)]
+        return raw.decode("utf-8", "surrogateescape"), True
 
 
 def parse_jsonl(stream: BinaryIO) -> Iterator[Parsed]:
@@ -256,7 +254,7 @@ def parse_json(stream: BinaryIO) -> Iterator[Parsed]:
     data = stream.read(MAX_JSON_BYTES + 1)
     if len(data) > MAX_JSON_BYTES:
         raise InputError("JSON document larger than 512 MiB: use JSON Lines instead")
-    text, replaced = _decode_document(data)
+    text, escaped = _decode_document(data)
     decoder = json.JSONDecoder()
     pos = _skip_ws(text, 0)
     try:
@@ -281,8 +279,12 @@ def parse_json(stream: BinaryIO) -> Iterator[Parsed]:
             return
         if text[start] == "]":
             return
+        odd = False  # some of its bytes were not UTF-8
         try:
             obj, end = decoder.raw_decode(text, start)
+            odd = escaped and ESCAPED_BYTES.search(text, start, end) is not None
+            if odd:  # read again with U+FFFD for those bytes (one character for one: same length)
+                obj = decoder.raw_decode(replace_escaped(text[start:end]))[0]
             item = _record(obj) if end - start <= MAX_LINE_BYTES else RecordError(
                 f"record longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB")
         except json.JSONDecodeError as exc:
@@ -297,7 +299,7 @@ def parse_json(stream: BinaryIO) -> Iterator[Parsed]:
                 return
             item = RecordError("unreadable record (" + ("nested too deeply" if isinstance(exc, RecursionError)
                                                          else str(exc).split(":")[0].split(";")[0]) + ")")
-        if replaced and bisect.bisect_left(replaced, start) < bisect.bisect_left(replaced, end):
+        if odd:
             item = with_note(item, REPLACED_UTF8)
         yield line, item
         line += text.count("\n", start, end)

@@ -86,8 +86,13 @@ class PaperIn:
 
 # A byte that is not UTF-8 is read as U+FFFD, and its record says so.
 REPLACED_UTF8 = "replaced invalid UTF-8"
-# Such a byte, as the "surrogateescape" error handler reads it (one character a byte).
-ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+# A run of such bytes, as the "surrogateescape" error handler reads them (one character a byte).
+ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
+
+
+def replace_escaped(text: str) -> str:
+    """U+FFFD for each byte that was not UTF-8: the same length, so positions still hold."""
+    return ESCAPED_BYTES.sub(lambda run: "\ufffd" * len(run.group()), text)
 
 
 def with_note(record, note: str | None):

@@ -19,8 +19,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
 from app.ingest.categories import ARXIV_CATEGORIES
-from app.ingest.records import (ESCAPED_BYTE, REPLACED_UTF8, Deleted, PaperIn, RecordError, as_record_error,
-                                parse_arxiv_id, record_from_mapping, with_note)
+from app.ingest.records import (ESCAPED_BYTES, REPLACED_UTF8, Deleted, PaperIn, RecordError, as_record_error,
+                                parse_arxiv_id, record_from_mapping, replace_escaped, with_note)
 
 Parsed = tuple[int, PaperIn | RecordError | Deleted]
 
@@ -157,10 +157,14 @@ class _Utf8Mend:
         if not self.active:
             return chunk
         text = self.decoder.decode(chunk, final)
-        for found in ESCAPED_BYTE.finditer(text):
-            self.lines.append(self.line + text.count("\n", 0, found.start()))
-        self.line += text.count("\n")
-        return ESCAPED_BYTE.sub("\ufffd", text).encode("utf-8")
+        at = 0
+        for found in ESCAPED_BYTES.finditer(text):  # each line counted once: linear in the chunk
+            self.line += text.count("\n", at, found.start())
+            at = found.start()
+            if not self.lines or self.lines[-1] != self.line:
+                self.lines.append(self.line)
+        self.line += text.count("\n", at)
+        return replace_escaped(text).encode("utf-8")
 
 
 def _records(target: _Target, mended: list[int]) -> Iterator[Parsed]:
