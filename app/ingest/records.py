@@ -45,6 +45,8 @@ _WEB_URL = re.compile(r"https?://", re.I)
 _NON_WORD = re.compile(r"[\W_]+")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&)\s*")
+# "Smith, J.; Doe, A." (citation exports): semicolons part the names, a comma parts last from first.
+_LAST_FIRST_SPLIT = re.compile(r"\s*(?:;|\band\b|&)\s*")
 
 
 class RecordError(ValueError):
@@ -230,7 +232,9 @@ def _authors(value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        names = _AUTHOR_SPLIT.split(_strip_affiliations(value))
+        value = _strip_affiliations(value)
+        names = ([_first_last(n) for n in _LAST_FIRST_SPLIT.split(value)] if ";" in value
+                 else _AUTHOR_SPLIT.split(value))
     elif isinstance(value, list):
         names = []
         for item in value:
@@ -287,6 +291,14 @@ def latex_to_text(text: str) -> str:
 
 _LATEX = None
 _AFFILIATION = re.compile(r"\([^()]*\)")
+
+
+def _first_last(name: str) -> str:
+    """"Smith, J." -> "J. Smith", as the name is written elsewhere; other names as they are."""
+    last, comma, first = name.partition(",")
+    if comma and last.strip() and first.strip() and "," not in first:
+        return f"{first.strip()} {last.strip()}"
+    return name
 
 
 def _strip_affiliations(value: str) -> str:

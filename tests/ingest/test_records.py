@@ -64,6 +64,16 @@ def test_authors_as_list_or_string():
     assert joined.authors == ("Ada Lovelace", "Alan Turing", "Grace Hopper")
 
 
+def test_last_first_names_parted_by_semicolons_are_whole_names():
+    # Citation managers export "Last, First; Last, First": four names by commas, two people.
+    exported = record_from_mapping({**BASE, "authors": "Lovelace, Ada; Turing, A. M.; and Hopper, Grace"})
+    assert exported.authors == ("Ada Lovelace", "A. M. Turing", "Grace Hopper")
+    assert exported.author_slugs == record_from_mapping({**BASE, "authors": "Ada Lovelace"}).author_slugs[:1] + (
+        "a-m-turing", "grace-hopper")
+    plain = record_from_mapping({**BASE, "authors": "Ada Lovelace; Alan Turing"})
+    assert plain.authors == ("Ada Lovelace", "Alan Turing")
+
+
 def test_author_objects_with_names_are_accepted():
     record = record_from_mapping({**BASE, "authors": [{"name": "Ada Lovelace"}, {"given": "Alan", "family": "Turing"}]})
     assert record.authors == ("Ada Lovelace", "Alan Turing")
