@@ -156,6 +156,13 @@ class _Utf8Mend:
     def __call__(self, chunk: bytes, final: bool = False) -> bytes:
         if not self.active:
             return chunk
+        if not self.decoder.getstate()[0]:  # nothing held from the last chunk
+            try:
+                chunk.decode("utf-8")  # the common case: whole, valid characters, passed on as they are
+                self.line += chunk.count(b"\n")
+                return chunk
+            except UnicodeDecodeError:
+                pass  # odd bytes, or a character cut at the chunk's end: read below
         text = self.decoder.decode(chunk, final)
         at = 0
         for found in ESCAPED_BYTES.finditer(text):  # each line counted once: linear in the chunk

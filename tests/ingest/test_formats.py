@@ -143,6 +143,22 @@ def test_bytes_that_are_not_utf8_in_an_oai_response_cost_neither_the_record_nor_
     assert any(t.startswith("Caf\ufffd ") for t in titles)
 
 
+@pytest.mark.parametrize("chunk", [7, 64, 1 << 20])
+def test_an_oai_response_read_in_any_chunks_is_the_same(monkeypatch, chunk):
+    # Chunks cut characters (Gödel's ö is two bytes) and bytes that are not UTF-8 alike.
+    import app.ingest.xmlformats as xmlformats
+
+    data = (SAMPLES / "oai-arxiv.xml").read_bytes()
+    at = data.index(b"<title>") + len(b"<title>")
+    odd = data[:at] + b"G\xc3\xb6del Caf\xe9 " + data[at:]
+    monkeypatch.setattr(xmlformats, "CHUNK", chunk)
+    items = list(xmlformats.parse_oai(io.BytesIO(odd)))
+    titles = [item.title for _line, item in items if isinstance(item, PaperIn)]
+    assert titles[0].startswith("Gödel Caf\ufffd ")
+    assert [item.dropped for _line, item in items if isinstance(item, PaperIn)] == [
+        ("replaced invalid UTF-8",), ()]
+
+
 def test_an_oai_response_declared_in_another_encoding_is_read_in_it(conn, tmp_path):
     text = (SAMPLES / "oai-arxiv.xml").read_text(encoding="utf-8")
     declared = text.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"', 1)
