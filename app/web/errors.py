@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import pg
 from app.db import Unavailable
+from app.ingest.records import parse_arxiv_id
 from app.search.cost import Refused
 from app.sqlite_driver import sqlite3
 from app.web import security
@@ -21,6 +22,14 @@ TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413: 
           414: "Address too long", 431: "Request headers too large",
           422: "That request did not make sense", 500: "Something went wrong",
           503: "Temporarily unavailable"}
+
+
+class PaperNotFound(StarletteHTTPException):
+    """No paper in the catalogue has this key; when the key is an arXiv id, the page points to arXiv."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(404, f"No paper in the catalogue has the identifier “{key}”.")
+        self.arxiv_id = parse_arxiv_id(key)
 
 
 class ErrorOut(BaseModel):
@@ -46,8 +55,10 @@ def respond(request: Request, status: int, message: str, headers: dict | None = 
     return page(request, status, message, headers)
 
 
-def page(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
-    context = common(request, title=TITLES.get(status, "Error"), status=status, message=message)
+def page(request: Request, status: int, message: str, headers: dict | None = None,
+         arxiv_id: str | None = None) -> Response:
+    context = common(request, title=TITLES.get(status, "Error"), status=status, message=message,
+                     arxiv_id=arxiv_id)
     context["query"] = request.query_params.get("q", "") if status == 404 else ""
     response = templates.TemplateResponse(request, "error.html", context, status_code=status, headers=headers)
     if status >= 500:  # a 500 is produced outside the app's middleware
@@ -80,7 +91,8 @@ def install(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) and exc.status_code != 500 else ""
         if exc.status_code == 404 and message == "Not Found":
             message = "There is no page at this address."
-        return page(request, exc.status_code, message, headers=getattr(exc, "headers", None))
+        return page(request, exc.status_code, message, headers=getattr(exc, "headers", None),
+                    arxiv_id=getattr(exc, "arxiv_id", None))
 
     async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
         if is_api(request):

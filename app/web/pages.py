@@ -22,6 +22,7 @@ from app.results import MAX_PER_PAGE, PER_PAGE, SearchParams, SearchResult
 from app.search import cost
 from app.search.catalogue import Memo, catalogue
 from app.settings import get_settings
+from app.web.errors import PaperNotFound
 from app.web.params import ViewParams
 from app.web.render import VARY, base_url, common, templates, wants_fragment
 
@@ -220,7 +221,7 @@ def related_page(request: Request, key: str) -> Response:
     if paper is None:
         target = papers.canonical_key(key)
         if target is None:
-            raise HTTPException(404, f"No paper in the catalogue has the identifier “{key}”.")
+            raise PaperNotFound(key)
         return RedirectResponse(f"/related/{target}", status_code=301)
     context = common(request, title=f"Related to {paper.hit.title}", hit=paper.hit,
                      related=related_papers(paper), standalone=not wants_fragment(request))
@@ -241,7 +242,7 @@ def _redirect_or_404(key: str, suffix: str = "") -> Response:
         found = papers.paper_by_key(candidate)
         target = found.hit.key if found else papers.canonical_key(candidate)
     if target is None:
-        raise HTTPException(404, f"No paper in the catalogue has the identifier “{key}”.")
+        raise PaperNotFound(key)
     return RedirectResponse(f"/papers/{target}{suffix}", status_code=301)
 
 

@@ -256,6 +256,20 @@ def test_unknown_paper_is_a_helpful_404(site):
     assert 'type="search"' in response.text and "text/html" in response.headers["content-type"]
 
 
+@pytest.mark.parametrize("key, arxiv", [
+    ("9999.99999", "9999.99999"), ("9999.99999v3", "9999.99999"), ("math.GT/0309136", "math.GT/0309136"),
+])
+def test_an_arxiv_id_not_in_the_catalogue_points_to_arxiv(site, key, arxiv):
+    response = site.get(f"/papers/{key}")
+    assert response.status_code == 404
+    assert f'href="https://arxiv.org/abs/{arxiv}"' in response.text
+
+
+def test_a_key_that_is_no_arxiv_id_points_nowhere_else(site):
+    response = site.get("/papers/no-such-paper")
+    assert response.status_code == 404 and "arxiv.org/abs/" not in response.text
+
+
 def test_year_facet_filters_the_view(site):
     body = site.get("/?year=2024").text
     assert "/papers/2401.04088" in body and "/papers/2101.03961" not in body
