@@ -43,7 +43,6 @@ _CONTROL = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff{FORMAT
 _JOINER = re.compile(f"[{JOINERS}]+")
 _WEB_URL = re.compile(r"https?://", re.I)
 _NON_WORD = re.compile(r"[\W_]+")
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&)\s*")
 # "Smith, J.; Doe, A." (citation exports): semicolons part the names, a comma parts last from first.
 _LAST_FIRST_SPLIT = re.compile(r"\s*(?:;|\band\b|&)\s*")
@@ -124,8 +123,14 @@ def _joiners(found: re.Match) -> str:
 
 
 def normalize_title(title: str) -> str:
-    """Case-, accent- and punctuation-insensitive form used to recognise the same paper."""
-    return _NON_ALNUM.sub(" ", fold_accents(title.casefold())).strip()
+    """Case-, accent- and punctuation-insensitive form used to recognise the same paper.
+
+    Letters and digits of every script are kept (two Chinese or Greek titles must not both
+    reduce to nothing and be taken for one paper); a title of symbols alone is kept as written.
+    """
+    folded = title.casefold()
+    words = _NON_WORD.sub(" ", fold_accents(folded)).strip()
+    return words or " ".join(folded.split())
 
 
 def author_slug(name: str) -> str:

@@ -88,6 +88,28 @@ def test_record_without_id_finds_the_merged_paper_through_its_alias(conn, tmp_pa
     assert count(conn, "SELECT key FROM papers") == "2402.01234"
 
 
+@pytest.mark.parametrize("titles", [
+    ("深度学习综述", "图神经网络的研究", "强化学习方法"),
+    ("Обзор методов обучения", "Нейронные сети для перевода"),
+    ("α-Divergence Variational Inference", "β-Divergence Variational Inference"),
+])
+def test_papers_without_an_id_titled_in_other_scripts_stay_apart(conn, tmp_path, titles):
+    records = [{"title": title, "abstract": f"Abstract {n}: {title}"} for n, title in enumerate(titles)]
+    stats, _ = run(conn, write_jsonl(tmp_path / "a.jsonl", records))
+    assert (stats.inserted, stats.updated) == (len(titles), 0)
+    assert sorted(r[0] for r in conn.execute("SELECT title FROM papers")) == sorted(titles)
+    assert len({r[0] for r in conn.execute("SELECT key FROM papers")}) == len(titles)
+    assert run(conn, write_jsonl(tmp_path / "a.jsonl", records))[0].unchanged == len(titles)
+
+
+def test_an_arxiv_paper_titled_in_another_script_is_not_merged_into_an_unrelated_one(conn, tmp_path):
+    run(conn, write_jsonl(tmp_path / "a.jsonl", [{"title": "深度学习综述", "abstract": "关于深度学习的综述。"}]))
+    run(conn, write_jsonl(tmp_path / "b.jsonl", [{"id": "2401.00007", "title": "Обзор методов обучения",
+                                                  "abstract": "Мы рассматриваем методы обучения."}]))
+    assert count(conn, "SELECT count(*) FROM papers") == 2
+    assert count(conn, "SELECT count(*) FROM aliases") == 0
+
+
 def test_duplicates_within_one_file_are_one_paper(conn, tmp_path):
     stats, _ = run(conn, write_jsonl(tmp_path / "a.jsonl", [paper(1), paper(1, abstract="Second version.")]))
     assert (stats.inserted, stats.updated) == (1, 1)

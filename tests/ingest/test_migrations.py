@@ -49,3 +49,18 @@ def test_connections_use_wal_and_foreign_keys(tmp_path):
     conn = connect(tmp_path / "m.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_titles_in_other_scripts_get_their_letters_back_on_upgrade(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    migrate.upgrade(url, "0006_postgres_tsv_inline")
+    conn = connect(tmp_path / "m.db")
+    insert = ("INSERT INTO papers (key, title, abstract, authors, categories, added_at, updated_at, source,"
+              " title_norm, content_hash) VALUES (?, ?, 'An abstract.', '', '', '2026-01-01', '2026-01-01', 'x', ?, 'h')")
+    conn.execute(insert, ("t1", "深度学习综述", ""))
+    conn.execute(insert, ("t2", "Zoë and the α-Divergence", "zoe and the divergence"))
+    conn.execute(insert, ("t3", "Plain title", "plain title"))
+    conn.commit()
+    migrate.upgrade(url)
+    norms = dict(conn.execute("SELECT key, title_norm FROM papers"))
+    assert norms == {"t1": "深度学习综述", "t2": "zoe and the α divergence", "t3": "plain title"}
