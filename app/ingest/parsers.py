@@ -19,7 +19,7 @@ import orjson
 
 from app.ingest.records import (ESCAPED_BYTES, REPLACED_UTF8, Deleted, PaperIn, RecordError, as_record_error,
                                 record_from_mapping, record_from_text, replace_escaped, with_note)
-from app.ingest.xmlformats import XmlError, parse_atom, parse_oai
+from app.ingest.xmlformats import OaiPage, XmlError, parse_atom, parse_oai
 
 Parsed = tuple[int, PaperIn | RecordError | Deleted]
 
@@ -91,7 +91,7 @@ def open_input(path: str) -> Input:
     if buffered.peek(2)[:2] == b"\x1f\x8b":
         compressed = _Counted(buffered)
         stream = io.BufferedReader(_Inflated(path, gzip.GzipFile(fileobj=compressed), compressed))
-    return Input(path, stream, size, buffered)
+    return Input(path, readable_ahead(stream), size, buffered)
 
 
 class _Counted(io.RawIOBase):
@@ -132,28 +132,108 @@ class _Inflated(io.RawIOBase):
         return n
 
 
+class _ReadAhead(io.RawIOBase):
+    """A stream whose first bytes can be looked at before anything is read from it.
+
+    Recognising the format needs a whole first line (a JSON Lines record can be megabytes long)
+    or an XML root, more than one peek of a buffer gives; a pipe or a .gz may give a few bytes at
+    a time. The bytes looked at are handed back first when the stream is read.
+    """
+
+    def __init__(self, stream: BinaryIO):
+        self.stream, self.ahead = stream, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def look(self, enough, limit: int) -> bytes:
+        """At least the bytes `enough` asks for (or up to `limit`, or all there are), not consumed."""
+        while len(self.ahead) < limit and not enough(self.ahead):
+            chunk = self.stream.read1(64 * 1024)
+            if not chunk:
+                break
+            self.ahead += chunk
+        return self.ahead
+
+    def readinto(self, buffer) -> int:
+        if self.ahead:
+            n = min(len(buffer), len(self.ahead))
+            buffer[:n], self.ahead = self.ahead[:n], self.ahead[n:]
+            return n
+        return self.stream.readinto(buffer)
+
+
+def readable_ahead(stream: BinaryIO) -> BinaryIO:
+    """`stream`, wrapped so that detect_format can look as far ahead as it needs."""
+    return io.BufferedReader(_ReadAhead(stream), 1 << 20)
+
+
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+_XML_ROOT = re.compile(r"<(?![?!])(?:[\w.-]+:)?([\w.-]+)")
+_SNIFF_XML_CHARS = 4096
+
+
+def _sniffed_text(head: bytes) -> str:
+    """The first bytes as text for recognising the format: UTF-16 by its byte order mark, else UTF-8."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return head[: 4 * _SNIFF_XML_CHARS].decode("utf-16", "ignore").lstrip("\ufeff")
+    return head.decode("utf-8", "replace").lstrip("\ufeff")
+
+
+def _enough_to_tell(head: bytes) -> bool:
+    """Whether these first bytes decide the format: two whole lines of JSON, or a few KiB of XML."""
+    text = head.lstrip(b"".join(_BOMS) + b" \t\r\n")
+    if not text:
+        return False
+    if text[:1] == b"{":
+        return text.count(b"\n") >= 2
+    if text[:1] == b"<" or head.startswith(_BOMS[1:]):
+        return len(text) >= 4 * _SNIFF_XML_CHARS
+    return True
+
+
+def _jsonl_or_json(text: str) -> str:
+    """A text starting with '{': JSON Lines when its first (or, that one broken, second) line is an
+    object of its own; a JSON document ({"papers": [...]}, or an object spread over lines) else."""
+    lines = [line for line in text.split("\n", 2)[:2] if line.strip()]
+    for number, line in enumerate(lines):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if number == 0 and isinstance(obj, dict) and isinstance(obj.get("papers"), list) and len(lines) == 1:
+            return "json"  # one line holding the whole document
+        return "jsonl" if isinstance(obj, dict) else "json"
+    return "json"
+
+
 def detect_format(path: str, stream: BinaryIO) -> str:
-    """By extension when it tells, else by the first meaningful bytes."""
+    """By content where it tells (a .json file may hold JSON Lines: arXiv's snapshot is named so),
+    else by extension, else seed page. `stream` from open_input can be looked at as far as needed."""
     name = path.lower().removesuffix(".gz")
     if name.endswith((".jsonl", ".ndjson", ".jsonlines")):
         return "jsonl"
-    if name.endswith(".json"):
-        return "json"
     if name.endswith((".txt", ".text", ".md")):
         return "seed"
-    head = stream.peek(64 * 1024)[: 64 * 1024].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"<"):
-        # An XML document: an Atom feed declares its <feed> root near the top; else OAI-PMH.
-        return "atom" if b"<feed" in head[:4096] and b"<OAI-PMH" not in head[:4096] else "oai"
-    if head.startswith(b"["):
+    raw = getattr(stream, "raw", None)
+    if isinstance(raw, _ReadAhead):
+        head = raw.look(_enough_to_tell, MAX_LINE_BYTES * 2 + 2)
+    else:
+        head = stream.peek(64 * 1024)[: 64 * 1024]
+    text = _sniffed_text(head).lstrip(" \t\r\n")
+    if text.startswith("<"):
+        root = _XML_ROOT.search(text, 0, _SNIFF_XML_CHARS)
+        return "atom" if root and root.group(1) == "feed" else "oai"
+    if text.startswith("["):
         return "json"
-    if head.startswith(b"{"):
-        first_line = head.split(b"\n", 1)[0]
-        try:
-            json.loads(first_line)
-            return "jsonl"
-        except ValueError:
-            return "json"
+    if text.startswith("{"):
+        return _jsonl_or_json(text)
+    if name.endswith(".json"):
+        return "json"
+    if name.endswith(".atom"):
+        return "atom"
+    if name.endswith(".xml"):
+        return "oai"
     return "seed"
 
 
@@ -165,10 +245,21 @@ def parse(stream: BinaryIO, fmt: str) -> Iterator[Parsed]:
     if fmt == "seed":
         return parse_seed(stream)
     if fmt == "oai":
-        return _xml(parse_oai(stream))
+        return _xml(_oai_file(stream))
     if fmt == "atom":
         return _xml(parse_atom(stream))
     raise InputError(f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
+
+
+def _oai_file(stream: BinaryIO) -> Iterator[Parsed]:
+    """An OAI-PMH response read from a file: one that is an error (a bad resumption token...) says so,
+    rather than loading nothing without a word. "No records match" is a complete, empty answer."""
+    page = OaiPage()
+    yield from parse_oai(stream, page)
+    errors = [(code, message) for code, message in page.errors if code != "noRecordsMatch"]
+    if errors:
+        said = "; ".join(f"{code or 'error'}: {message}" if message else code or "error" for code, message in errors)
+        raise InputError(f"the OAI-PMH response is an error ({said})")
 
 
 def _xml(parsed: Iterator[Parsed]) -> Iterator[Parsed]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.ingest.parsers import InputError, detect_format, open_input, parse
+from app.ingest.parsers import InputError, detect_format, open_input, parse, readable_ahead
 from app.ingest.records import PaperIn, RecordError
 from app.settings import SEED_FILE
 
@@ -126,6 +126,68 @@ def test_gzip_is_recognised_by_content(tmp_path):
 ])
 def test_format_detection(name, content, expected):
     assert detect_format(name, io.BufferedReader(io.BytesIO(content))) == expected
+
+
+ATOM = b'<?xml version="1.0"?>\n<!-- saved -->\n<ns0:feed xmlns:ns0="http://www.w3.org/2005/Atom"></ns0:feed>'
+OAI_ERROR = (b'<?xml version="1.0" encoding="UTF-8"?>\n<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+             b'<responseDate>2026-01-01T00:00:00Z</responseDate><request verb="ListRecords">x</request>'
+             b'<error code="badResumptionToken">The token is invalid or expired.</error></OAI-PMH>')
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    # arXiv's metadata snapshot is JSON Lines in a file named .json
+    ("arxiv-metadata-oai-snapshot.json", b'{"id": "0704.0001", "title": "a"}\n{"id": "0704.0002"}\n', "jsonl"),
+    ("x.json", b'{"papers": [{"title": "a", "abstract": "b"}]}', "json"),
+    ("x.json", b'{\n  "papers": [\n', "json"),
+    ("x", b'{"title": "first line broken\n{"title": "a", "abstract": "b"}\n', "jsonl"),
+    ("x", b"\xef\xbb\xbf" + ATOM, "atom"),
+    ("x.xml", ATOM, "atom"),
+    ("x", "<?xml version='1.0' encoding='UTF-16'?>\n<OAI-PMH/>".encode("utf-16"), "oai"),
+    ("x.atom", b"not xml at all", "atom"),
+    ("x.xml", b"not xml at all", "oai"),
+])
+def test_format_detection_by_content_before_extension(name, content, expected):
+    assert detect_format(name, io.BufferedReader(io.BytesIO(content))) == expected
+
+
+class _Trickle(io.RawIOBase):
+    """A pipe that gives a few bytes at a time."""
+
+    def __init__(self, data: bytes, step: int):
+        self.data, self.step = data, step
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(self.step, len(buffer), len(self.data))
+        buffer[:n], self.data = self.data[:n], self.data[n:]
+        return n
+
+
+@pytest.mark.parametrize("first_line_bytes, step", [(300_000, 1 << 16), (200, 7)])
+def test_json_lines_are_recognised_however_long_the_first_line_and_however_slow_the_pipe(
+        tmp_path, first_line_bytes, step):
+    lines = [json.dumps({"title": f"Paper {n}", "abstract": "An abstract.",
+                         "comments": "x" * (first_line_bytes if n == 0 else 50)}) for n in range(3)]
+    data = "\n".join(lines).encode() + b"\n"
+    stream = readable_ahead(io.BufferedReader(_Trickle(data, step)))
+    assert detect_format("-", stream) == "jsonl"
+    assert [p.title for p in good(parse(stream, "jsonl"))] == ["Paper 0", "Paper 1", "Paper 2"]
+    path = tmp_path / "papers.gz"  # no telling extension, compressed
+    path.write_bytes(gzip.compress(data))
+    with open_input(str(path)) as source:
+        assert detect_format(str(path), source.stream) == "jsonl"
+        assert len(good(parse(source.stream, "jsonl"))) == 3
+
+
+def test_an_oai_error_response_is_reported_not_loaded_as_nothing(tmp_path):
+    path = tmp_path / "page.xml"
+    path.write_bytes(OAI_ERROR)
+    with open_input(str(path)) as source:
+        assert detect_format(str(path), source.stream) == "oai"
+        with pytest.raises(InputError, match="badResumptionToken: The token is invalid"):
+            list(parse(source.stream, "oai"))
 
 
 def test_missing_file_is_an_input_error(tmp_path):
