@@ -67,8 +67,13 @@ class _Target:
         self.text: list[str] | None = None  # text of a response-level element being read
         self.attrs: dict = {}
         self.parser = None  # the expat parser, for line numbers
+        self.rooted = False  # the root element was OAI-PMH
 
     def start(self, tag, attrs):
+        if self.depth == 0 and self.builder is None and not self.rooted:
+            if tag != f"{OAI}OAI-PMH":  # an HTML error page, an RSS feed...: not a page of this list
+                raise XmlError(f"not an OAI-PMH response (its root element is <{tag.rpartition('}')[2]}>)")
+            self.rooted = True
         if self.builder is None and tag == f"{OAI}record":
             self.builder, self.depth, self.line = ET.TreeBuilder(), 0, self.parser.CurrentLineNumber
             self.size = 0

@@ -29,12 +29,13 @@ def harvest(conn, set_spec: str, from_date: str | None = None, *, out: TextIO | 
     own_client = client is None
     client = client or polite_client()
     state = sync_state.load(conn, f"arxiv:{set_spec}")
-    if from_date is not None:          # asked for explicitly: a fresh run from there
+    if from_date is not None and not (state.resumption_token and state.started_from == from_date):
+        # asked for explicitly: a fresh run from there (the same --from again resumes its run)
         state.started_from, state.resumption_token = from_date, None
     elif not state.resumption_token:   # nothing under way: from where the last run ended
         state.started_from = state.harvested_until
     run = Run(conn, f"arxiv:{set_spec}", out, quiet)
-    restarts, page_number, last_date = 0, 0, None
+    restarts, page_number, first_date = 0, 0, None
     try:
         while True:
             if state.resumption_token:
@@ -43,7 +44,20 @@ def harvest(conn, set_spec: str, from_date: str | None = None, *, out: TextIO | 
                 params = {"verb": "ListRecords", "metadataPrefix": METADATA_PREFIX, "set": set_spec}
                 if state.started_from:
                     params["from"] = state.started_from
-            response = client.get(url, params)
+            try:
+                response = client.get(url, params)
+            except SyncError as exc:
+                if not (state.resumption_token and exc.status is not None and exc.status != 429):
+                    raise
+                # A token the server no longer takes, whatever status it says so with (some answer
+                # 400 or 500, not badResumptionToken): the list is asked for again from its start.
+                restarts += 1
+                if restarts > MAX_RESTARTS:
+                    raise
+                print(f"arxiv:{set_spec}: the server refused the resumption token (HTTP {exc.status}); "
+                      f"restarting from {state.started_from or 'the beginning'}", file=run.out)
+                state.resumption_token = None
+                continue
             page_number += 1
             page = OaiPage()
             run.where = f"arxiv:{set_spec} page {page_number}"
@@ -64,11 +78,13 @@ def harvest(conn, set_spec: str, from_date: str | None = None, *, out: TextIO | 
                 raise SyncError(f"{url}: " + "; ".join(f"{c}: {m}" for c, m in page.errors))
             run.loader.load_batch(items)  # committed
             run.advance(len(items), page.complete_size)
-            last_date = (page.response_date or "")[:10] or last_date
+            # The next run starts from the day this list was first asked for: a record stamped
+            # while the list was being read is fetched then.
+            first_date = first_date or (page.response_date or "")[:10] or None
             state.records += len(items)
             state.resumption_token = page.token or None
             if state.resumption_token is None:
-                state.harvested_until = last_date or datetime.now(UTC).date().isoformat()
+                state.harvested_until = first_date or datetime.now(UTC).date().isoformat()
                 state.started_from = None
             sync_state.save(conn, state)
             if state.resumption_token is None:

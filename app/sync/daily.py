@@ -6,6 +6,7 @@ fetched (fetched again: its upvotes still move) up to today.
 """
 
 import io
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import TextIO
 
@@ -29,6 +30,10 @@ def harvest(conn, *, on: date | None = None, since: date | None = None, out: Tex
     own_client = client is None
     client = client or polite_client()
     today = today or datetime.now(UTC).date()
+    for asked in (on, since):
+        if asked is not None and asked > today:
+            # Nothing is listed for it yet, and recording it as harvested would skip every day up to it.
+            raise SyncError(f"{asked.isoformat()} is after today ({today.isoformat()}, UTC): no papers listed yet")
     state = sync_state.load(conn, SOURCE)
     if on is not None:
         wanted = [on]
@@ -41,7 +46,11 @@ def harvest(conn, *, on: date | None = None, since: date | None = None, out: Tex
             response = client.get(url, {"date": day.isoformat()})
             run.where = f"daily {day.isoformat()}"
             try:
+                json.loads(response.content.decode("utf-8", "replace"))  # a cut-off answer is not a day done: nothing of it is committed
                 items = list(parse_json(io.BytesIO(response.content)))
+            except ValueError as exc:
+                raise SyncError(f"{url} ({day.isoformat()}): not a whole JSON document ({exc}); "
+                                "nothing of this day was loaded") from None
             except InputError as exc:
                 raise SyncError(f"{url} ({day.isoformat()}): {exc}") from None
             run.loader.load_batch(items)  # committed

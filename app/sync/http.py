@@ -12,7 +12,12 @@ BACKOFF_BASE = 2.0  # seconds before the first retry; doubled each time
 
 
 class SyncError(Exception):
-    """The source could not be read; the message says why, for the user."""
+    """The source could not be read; the message says why, for the user. `status`: the HTTP status
+    the server answered with, when it answered."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class Polite:
@@ -72,7 +77,18 @@ class Polite:
                 if attempt <= self.retries:
                     self._wait(min(BACKOFF_BASE * 2 ** (attempt - 1), self.max_wait))
                     continue
-            raise SyncError(f"{url}: HTTP {response.status_code} {response.reason_phrase}")
+            raise SyncError(f"{url}: HTTP {response.status_code} {response.reason_phrase}{_said(response)}",
+                            status=response.status_code)
+
+
+def _said(response: httpx.Response) -> str:
+    """What a JSON error answer says ({"error": ...}), for the message; else nothing."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    said = body.get("error") or body.get("message") if isinstance(body, dict) else None
+    return f": {str(said)[:200]}" if said else ""
 
 
 def _retry_after(response: httpx.Response) -> float | None:

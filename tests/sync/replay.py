@@ -17,8 +17,8 @@ class Reply:
     drop: bool = False                 # close the connection without answering (a network error)
 
     def content(self) -> bytes:
-        path = RECORDED / self.body
-        return path.read_bytes() if self.body and path.is_file() else self.body.encode()
+        named = self.body and len(self.body) < 200 and "\n" not in self.body  # else surely a text
+        return (RECORDED / self.body).read_bytes() if named and (RECORDED / self.body).is_file() else self.body.encode()
 
 
 class Replay:

@@ -141,3 +141,33 @@ def test_an_error_answer_stops_with_a_message(conn, replay, client):
                            "Illegal set</error></OAI-PMH>"))
     with pytest.raises(SyncError, match="badArgument: Illegal set"):
         harvest(conn, "nope", client=client, out=io.StringIO())
+
+
+def test_a_page_that_is_not_oai_pmh_stops_the_run_and_keeps_the_token(conn, replay, client):
+    chain(replay, second=(Reply("arxiv-503.html"),))  # the service's own error page, answered with 200
+    with pytest.raises(SyncError, match="not an OAI-PMH response"):
+        harvest(conn, "cs", client=client, out=io.StringIO())
+    state = sync_state.load(conn, "arxiv:cs")
+    assert state.resumption_token == "7391822|1001" and state.harvested_until is None
+
+
+def test_a_token_refused_with_an_http_error_restarts_the_list(conn, replay, client):
+    sync_state.save(conn, sync_state.State("arxiv:cs", harvested_until="2026-11-20", started_from="2026-11-20",
+                                           resumption_token="stale|1"))
+    replay.on({"resumptionToken": "stale|1"}, Reply("bad token", 400))
+    replay.on({**FIRST, "from": "2026-11-20"}, Reply("arxiv-page1.xml"))
+    replay.on(PAGE2, Reply("arxiv-page2.xml"))
+    replay.on(PAGE3, Reply("arxiv-page3.xml"))
+    out = io.StringIO()
+    stats, _ = harvest(conn, "cs", client=client, out=out)
+    assert "refused the resumption token (HTTP 400)" in out.getvalue() and stats.read == 5
+
+
+def test_the_same_from_date_again_resumes_its_run(conn, replay, client):
+    chain(replay, third=(Reply("busy", 500),))
+    with pytest.raises(SyncError):
+        harvest(conn, "cs", "2026-11-26", client=client, out=io.StringIO())
+    replay.requests.clear()
+    chain(replay)
+    harvest(conn, "cs", "2026-11-26", client=client, out=io.StringIO())
+    assert replay.requests == [{"verb": "ListRecords", "resumptionToken": "7391822|2001"}]

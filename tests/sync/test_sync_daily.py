@@ -6,10 +6,12 @@ import subprocess
 import sys
 from datetime import date
 
-from replay import Reply
+import pytest
+from replay import RECORDED, Reply
 
 from app.sync import state as sync_state
 from app.sync.daily import harvest
+from app.sync.http import SyncError
 
 
 def feed(replay):
@@ -69,3 +71,21 @@ def test_papers_sync_from_the_command_line(tmp_path, replay):
     assert daily.returncode == 0 and "daily: read 2, inserted 2" in daily.stderr, daily.stderr
     bad = papers("sync", "daily", "--date", "yesterday")
     assert bad.returncode == 2 and "not a date" in bad.stderr
+
+
+def test_a_day_after_today_is_refused_and_never_recorded(conn, replay, client):
+    feed(replay)
+    for asked in ({"on": date(2025, 11, 20)}, {"since": date(2025, 11, 20)}):
+        with pytest.raises(SyncError, match="after today"):
+            harvest(conn, client=client, out=io.StringIO(), today=date(2025, 11, 19), **asked)
+    assert replay.requests == [] and sync_state.load(conn, "daily").harvested_until is None
+
+
+def test_a_cut_off_answer_commits_nothing_of_its_day(conn, replay, client):
+    whole = (RECORDED / "daily-2025-11-18.json").read_text()
+    replay.on({"date": "2025-11-17"}, Reply("daily-2025-11-17.json"))
+    replay.on({"date": "2025-11-18"}, Reply(whole[: len(whole) // 2]))
+    with pytest.raises(SyncError, match="not a whole JSON document"):
+        harvest(conn, since=date(2025, 11, 17), client=client, out=io.StringIO(), today=date(2025, 11, 18))
+    assert sync_state.load(conn, "daily").harvested_until == "2025-11-17"
+    assert "2511.13333" not in upvotes(conn)  # a paper of the cut-off day: fetched again next run
