@@ -300,7 +300,14 @@ def parse_jsonl(stream: BinaryIO) -> Iterator[Parsed]:
         except orjson.JSONDecodeError as exc:
             text, note = _decode(raw)
             if note is None:
-                yield number, RecordError(f"invalid JSON: {exc}")
+                # Valid JSON orjson refuses: a lone surrogate escape ("\ud83d", half an emoji cut
+                # off by a scraper), which the text fields then drop. Anything else is invalid.
+                try:
+                    obj = json.loads(text)
+                except (ValueError, RecursionError):
+                    yield number, RecordError(f"invalid JSON: {exc}")
+                    continue
+                yield number, _record(obj)
                 continue
             try:  # a byte that is not UTF-8 costs that byte, not the record
                 obj = orjson.loads(text)

@@ -198,3 +198,11 @@ def test_missing_file_is_an_input_error(tmp_path):
 def test_directory_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="directory"):
         open_input(str(tmp_path))
+
+
+def test_a_lone_surrogate_escape_costs_a_character_not_the_record():
+    # Half an emoji cut off by a scraper: valid JSON that some parsers refuse.
+    items = parsed(b'{"title": "Emoji cut \\ud83d here", "abstract": "A."}\n{"title": "Next", "abstract": "B."}\n',
+                   "jsonl")
+    assert [p.title for p in good(items)] == ["Emoji cut here", "Next"] and errors(items) == []
+    assert errors(parsed(b'{"title": NaN-ish}\n', "jsonl"))  # still invalid is still skipped
