@@ -34,11 +34,18 @@ MAX_RECORD_CHARS = 4 * 1024 * 1024  # the line cap of the other formats, per rec
 MAX_FEED_BYTES = 64 * 1024 * 1024  # an API page is a few hundred kB; feedparser reads it whole
 
 # oai_dc names subjects in words ("Computer Science - Machine Learning"); back to codes.
+# oai_dc names a category "Archive - Category" ("Computer Science - Machine Learning"), or by
+# its own name when its archive has no subdivisions ("Quantum Physics", "High Energy Physics - Theory").
 _ARCHIVE_NAMES = {"computer science": "cs", "statistics": "stat", "mathematics": "math",
                   "electrical engineering and systems science": "eess", "economics": "econ",
-                  "quantitative biology": "q-bio", "quantitative finance": "q-fin", "physics": "physics"}
+                  "quantitative biology": "q-bio", "quantitative finance": "q-fin", "physics": "physics",
+                  "astrophysics": "astro-ph", "condensed matter": "cond-mat", "nonlinear sciences": "nlin"}
 _BY_NAME = {(code.split(".")[0], re.sub(r"\s*\(.*\)$", "", name).lower()): code
             for code, name in ARXIV_CATEGORIES.items()}
+# Where arXiv's own short name differs from the one shown here.
+_BY_NAME.update({("stat", "applications"): "stat.AP", ("stat", "computation"): "stat.CO",
+                 ("stat", "methodology"): "stat.ME"})
+_ARCHIVES_BY_NAME = {name.lower(): code for code, name in ARXIV_CATEGORIES.items() if "." not in code}
 
 
 class XmlError(ValueError):
@@ -277,6 +284,9 @@ def _oai_dc(body: ET.Element) -> dict:
 
 
 def _subject_code(subject: str) -> str:
+    whole = _ARCHIVES_BY_NAME.get(" ".join(subject.split()).lower())
+    if whole:
+        return whole
     archive, sep, name = subject.partition(" - ")
     code = _ARCHIVE_NAMES.get(archive.strip().lower())
     if code and sep:

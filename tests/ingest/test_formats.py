@@ -78,6 +78,20 @@ def test_oai_dublin_core_subjects_become_codes():
     assert paper.abstract.startswith("Agents that search") and "Comment" not in paper.abstract
 
 
+@pytest.mark.parametrize("subject, code", [
+    ("Quantum Physics", "quant-ph"), ("High Energy Physics - Theory", "hep-th"),
+    ("Mathematics - Geometric Topology", "math.GT"), ("Condensed Matter - Statistical Mechanics", "cond-mat.stat-mech"),
+    ("Astrophysics - Cosmology and Nongalactic Astrophysics", "astro-ph.CO"), ("Statistics - Applications", "stat.AP"),
+    ("Mathematical Physics", "math-ph"), ("Mathematics - Mathematical Physics", "math.MP"),
+    ("Nonlinear Sciences - Chaotic Dynamics", "nlin.CD"), ("Physics - Optics", "physics.optics"),
+])
+def test_dublin_core_names_every_arxiv_category(subject, code):
+    # Every category of arXiv's taxonomy, named as oai_dc names it, is its code (none dropped).
+    xml = SAMPLES.joinpath("oai-dc.xml").read_text().replace("Computer Science - Information Retrieval", subject)
+    paper = next(r for _line, r in parse(io.BytesIO(xml.encode()), "oai") if isinstance(r, PaperIn))
+    assert paper.categories[0] == code and paper.dropped == ()
+
+
 def test_arxiv_api_atom_feed():
     papers = by_id("arxiv-api.atom")
     assert papers["2511.09999"].title == "Tokenizers that know morphology"
