@@ -455,8 +455,7 @@ def parse_seed(stream: BinaryIO) -> Iterator[Parsed]:
             current = following
             continue
         body = following[1] if following is not None else None
-        if (len(text) <= MAX_SEED_TITLE_CHARS and isinstance(body, str)
-                and len(body) >= MIN_SEED_ABSTRACT_CHARS and len(body) > len(text)):
+        if isinstance(body, str) and _title_then_abstract(text, body, started):
             started = True
             yield line, with_note(_text_record(text, body), REPLACED_UTF8 if replaced or following[2] else None)
             current = next(paragraphs, None)
@@ -465,6 +464,21 @@ def parse_seed(stream: BinaryIO) -> Iterator[Parsed]:
             kind = "title without an abstract" if len(text) <= MAX_SEED_TITLE_CHARS else "abstract without a title"
             yield line, RecordError(f"{kind}: {text[:60]!r}")
         current = following
+
+
+def _title_then_abstract(text: str, body: str, started: bool) -> bool:
+    """Whether two paragraphs are a paper: a short one, then a longer abstract. Within the list (once
+    a paper was read) an abstract may be short ("This paper has been withdrawn."): a sentence after a
+    title that is none; and a sentence is never a title to the next paper's title."""
+    if len(text) > MAX_SEED_TITLE_CHARS or len(body) <= len(text):
+        return False
+    if started and text.endswith(".") and not body.endswith(_SENTENCE_ENDS):
+        return False
+    return len(body) >= MIN_SEED_ABSTRACT_CHARS or (
+        started and body.endswith(_SENTENCE_ENDS) and not text.endswith(_SENTENCE_ENDS))
+
+
+_SENTENCE_ENDS = (".", "!", "?", "。", "．")
 
 
 def _text_record(title: str, abstract: str) -> PaperIn | RecordError:

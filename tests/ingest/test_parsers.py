@@ -206,3 +206,16 @@ def test_a_lone_surrogate_escape_costs_a_character_not_the_record():
                    "jsonl")
     assert [p.title for p in good(items)] == ["Emoji cut here", "Next"] and errors(items) == []
     assert errors(parsed(b'{"title": NaN-ish}\n', "jsonl"))  # still invalid is still skipped
+
+
+LONG_ABSTRACT = "This abstract is long enough to be read as an abstract on its own, well over eighty characters."
+
+
+def test_a_short_abstract_in_a_page_is_that_paper_s_and_costs_no_other():
+    page = (f"Subscribe\n\nA First Paper\n\n{LONG_ABSTRACT}\n\nWithdrawn: A Study of Things\n\n"
+            f"This paper has been withdrawn by the authors.\n\nA Third Paper\n\n{LONG_ABSTRACT}\n").encode()
+    items = parsed(page, "seed")
+    assert [(p.title, p.abstract[:20]) for p in good(items)] == [
+        ("A First Paper", LONG_ABSTRACT[:20]), ("Withdrawn: A Study of Things", "This paper has been "),
+        ("A Third Paper", LONG_ABSTRACT[:20])]
+    assert errors(items) == []
