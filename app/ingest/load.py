@@ -290,6 +290,8 @@ class Loader:
                 self._by_arxiv[values["arxiv_id"]] = {**values, "id": paper_id}
                 if self._bulk:
                     self._loaded_arxiv.add(values["arxiv_id"])
+            else:  # and an arXiv record of the same title later in this batch must look for it
+                self._has_idless = True
             if rec.authors is not None:
                 author_changes[paper_id] = rec
             if rec.categories is not None:

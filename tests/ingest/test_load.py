@@ -213,3 +213,12 @@ def test_same_papers_in_json_and_jsonl_are_the_same_papers(conn, tmp_path, fmt):
     run(conn, jsonl if fmt == "jsonl" else str(array))
     stats, _ = run(conn, str(array) if fmt == "jsonl" else jsonl)
     assert stats.unchanged == 3
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])
+def test_a_record_without_id_merges_with_its_arxiv_record_whatever_the_batches(conn, tmp_path, batch_size):
+    bare = {"title": "Sparse Experts at Scale", "abstract": "An abstract about sparse experts at scale."}
+    path = write_jsonl(tmp_path / "a.jsonl", [bare, {**bare, "id": "2402.01234"}])
+    run(conn, path, batch_size=batch_size)
+    assert count(conn, "SELECT count(*) FROM papers") == 1
+    assert count(conn, "SELECT key FROM papers") == "2402.01234"
