@@ -15,6 +15,7 @@ from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from app.ingest.accents import accents_to_unicode
 from app.ingest.classify import sort_field
 
 # Limits well above any real paper, well below what would hurt the index or a page.
@@ -225,7 +226,7 @@ def _text_field(obj: dict, names: tuple[str, ...], limit: int, label: str) -> st
             raise RecordError(f"{label} is not a string")
         if len(value) > limit * 4:
             raise RecordError(f"{label} too long ({len(value):,} characters, limit {limit:,})")
-        text = clean_text(value)
+        text = clean_text(accents_to_unicode(value))
         if len(text) > limit:
             raise RecordError(f"{label} too long ({len(text):,} characters, limit {limit:,})")
         if text:

@@ -53,6 +53,27 @@ def test_math_in_titles_is_left_as_written():
     assert by_id("arxiv-snapshot.jsonl")["2310.06825"].title == r"Sparse graphs via $\ell_1$ relaxations"
 
 
+@pytest.mark.parametrize("written, read", [
+    (r"Fr\'echet distance", "Fréchet distance"), (r'Schr\"{o}dinger bridges', "Schrödinger bridges"),
+    (r'{\"U}ber Do\~nana', "Über Doñana"), (r"Erd\H{o}s and {\v C}ech", "Erdős and Čech"),
+    (r"Pl\'{\i}nio", "Plínio"), (r"$\hat{x}$ in \textbf{bold}", r"$\hat{x}$ in \textbf{bold}"),
+])
+def test_latex_accents_in_titles_and_abstracts_are_letters(written, read):
+    from app.ingest.records import record_from_mapping
+    paper = record_from_mapping({"title": written, "abstract": f"About {written}."})
+    assert (paper.title, paper.abstract) == (read, f"About {read}.")
+
+
+def test_an_accented_word_written_in_latex_is_found_by_search(conn):
+    from app.ingest.load import Loader
+    from app.ingest.records import record_from_mapping
+    Loader(conn, "test").load_batch([(1, record_from_mapping(
+        {"id": "2401.00009", "title": r"Fr\'echet Inception Distance revisited", "abstract": "A metric."}))])
+    engine = get_engine(conn)
+    assert len(engine.match_ids(conn, Words(("fréchet",)))) == 1
+    assert len(engine.match_ids(conn, Words(("frechet",)))) == 1
+
+
 def test_oai_arxiv_format_with_classifications_and_a_deleted_record():
     items = records("oai-arxiv.xml")
     assert Deleted("2511.04321") in items
