@@ -21,6 +21,8 @@ from app.settings import SEED_FILE, get_settings
 
 EXIT_DATABASE = 3  # the database cannot be used: missing, read-only, disk full, damaged
 SYNC_FAILED = 2  # the source could not be read (after retries); what was committed stays
+WAIT_HELP = (f"how long to wait for another writer's lock (an ingest, a sync) before giving up with exit 3 "
+             f"(default {DEFAULT_WAIT:.0f})")
 EXIT_ADDRESS = 4  # the server cannot listen where it was asked to
 # Default worker processes: one per core, at most this many (each holds its own in-memory catalogue,
 # a few hundred MB on the 165k corpus: bench/README.md).
@@ -82,22 +84,27 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from app.ingest.lock import WriterBusy
     from app.sync.http import SyncError
 
     conn = _prepared_connection()
     try:
         if args.source == "arxiv":
             from app.sync.arxiv import harvest
-            stats, requests = harvest(conn, args.set, args.from_date, quiet=args.quiet)
+            stats, requests = harvest(conn, args.set, args.from_date, quiet=args.quiet, wait=args.wait)
             where = f"arxiv:{args.set}"
         else:
             from app.sync.daily import harvest
-            stats, requests = harvest(conn, on=args.date, since=args.since, quiet=args.quiet)
+            stats, requests = harvest(conn, on=args.date, since=args.since, quiet=args.quiet, wait=args.wait)
             where = "daily"
     except SyncError as exc:
         print(f"error: {exc}; pages committed before are kept, run the same command to resume",
               file=sys.stderr)
         return SYNC_FAILED
+    except WriterBusy as exc:
+        print(f"error: {exc}; pages committed before are kept, run the same command to resume",
+              file=sys.stderr)
+        return EXIT_DATABASE
     print(f"{where}: {stats.summary()}; {requests:,} requests", file=sys.stderr)
     return 1 if stats.skipped else 0
 
@@ -365,8 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     ingest.add_argument("--batch-size", type=_positive, default=BATCH_SIZE, metavar="N",
                         help=f"records per transaction (default {BATCH_SIZE:,})")
-    ingest.add_argument("--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
-                        help=f"how long to wait for another writer's lock before giving up with exit 3 (default {DEFAULT_WAIT:.0f})")
+    ingest.add_argument("--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS", help=WAIT_HELP)
     ingest.set_defaults(func=cmd_ingest)
 
     sync = sub.add_parser("sync", help="fetch what is new from a live source (arXiv OAI-PMH, daily papers)")
@@ -376,11 +382,13 @@ def build_parser() -> argparse.ArgumentParser:
     arxiv.add_argument("--from", dest="from_date", type=lambda t: _date(t).isoformat(), metavar="DATE",
                        help="harvest records changed since DATE (default: since the last run)")
     arxiv.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    arxiv.add_argument("--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS", help=WAIT_HELP)
     daily = sources.add_parser("daily", help="fetch the daily papers feed (default: since the last day fetched)")
     when = daily.add_mutually_exclusive_group()
     when.add_argument("--date", type=_date, metavar="D", help="only this day")
     when.add_argument("--since", type=_date, metavar="D", help="every day from D to today")
     daily.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    daily.add_argument("--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS", help=WAIT_HELP)
     sync.set_defaults(func=cmd_sync)
 
     retag = sub.add_parser("retag", help="recompute topic tags from app/topics.toml")

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from app.ingest.load import Stats
+from app.ingest.lock import DEFAULT_WAIT
 from app.ingest.xmlformats import OaiPage, XmlError, parse_oai
 from app.settings import get_settings
 from app.sync import state as sync_state
@@ -23,7 +24,7 @@ MAX_RESTARTS = 3  # expired tokens in one run before giving up
 
 
 def harvest(conn, set_spec: str, from_date: str | None = None, *, out: TextIO | None = None,
-            quiet: bool = False, client: Polite | None = None) -> tuple[Stats, int]:
+            quiet: bool = False, client: Polite | None = None, wait: float = DEFAULT_WAIT) -> tuple[Stats, int]:
     """Harvest one set; returns the counts and the number of requests made."""
     url = get_settings().arxiv_oai_url
     own_client = client is None
@@ -34,7 +35,7 @@ def harvest(conn, set_spec: str, from_date: str | None = None, *, out: TextIO | 
         state.started_from, state.resumption_token = from_date, None
     elif not state.resumption_token:   # nothing under way: from where the last run ended
         state.started_from = state.harvested_until
-    run = Run(conn, f"arxiv:{set_spec}", out, quiet)
+    run = Run(conn, f"arxiv:{set_spec}", out, quiet, wait=wait)
     restarts, page_number, first_date = 0, 0, None
     try:
         while True:
@@ -86,7 +87,7 @@ def harvest(conn, set_spec: str, from_date: str | None = None, *, out: TextIO | 
             if state.resumption_token is None:
                 state.harvested_until = first_date or datetime.now(UTC).date().isoformat()
                 state.started_from = None
-            sync_state.save(conn, state)
+            sync_state.save(conn, state, run.transaction)
             if state.resumption_token is None:
                 return run.loader.stats, client.requests
     finally:

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TextIO
 
 from app.ingest.load import Stats
+from app.ingest.lock import DEFAULT_WAIT
 from app.ingest.parsers import InputError, parse_json
 from app.settings import get_settings
 from app.sync import state as sync_state
@@ -25,7 +26,8 @@ def days(first: date, last: date) -> list[date]:
 
 
 def harvest(conn, *, on: date | None = None, since: date | None = None, out: TextIO | None = None,
-            quiet: bool = False, client: Polite | None = None, today: date | None = None) -> tuple[Stats, int]:
+            quiet: bool = False, client: Polite | None = None, today: date | None = None,
+            wait: float = DEFAULT_WAIT) -> tuple[Stats, int]:
     url = get_settings().daily_papers_url
     own_client = client is None
     client = client or polite_client()
@@ -40,7 +42,7 @@ def harvest(conn, *, on: date | None = None, since: date | None = None, out: Tex
     else:
         start = since or (date.fromisoformat(state.harvested_until) if state.harvested_until else today)
         wanted = days(start, today)
-    run = Run(conn, SOURCE, out, quiet, total=len(wanted), unit="days")
+    run = Run(conn, SOURCE, out, quiet, total=len(wanted), unit="days", wait=wait)
     try:
         for day in wanted:
             response = client.get(url, {"date": day.isoformat()})
@@ -56,7 +58,7 @@ def harvest(conn, *, on: date | None = None, since: date | None = None, out: Tex
             run.loader.load_batch(items)  # committed
             state.records += len(items)
             state.harvested_until = max(day.isoformat(), state.harvested_until or "")
-            sync_state.save(conn, state)
+            sync_state.save(conn, state, run.transaction)
             run.advance(1)
         return run.loader.stats, client.requests
     finally:

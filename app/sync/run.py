@@ -6,9 +6,9 @@ from typing import TextIO
 from tqdm import tqdm
 
 from app import tagging
-from app.db import transaction
 from app.ingest import MAX_ERRORS_SHOWN
 from app.ingest.load import Loader
+from app.ingest.lock import DEFAULT_WAIT, WriteLock
 from app.ingest.records import PaperIn, RecordError
 from app.settings import get_settings
 from app.sync.http import Polite
@@ -25,13 +25,16 @@ class Run:
     """One sync run: a loader that reports per page, and a progress bar on a terminal."""
 
     def __init__(self, conn, source: str, out: TextIO | None, quiet: bool, total: int | None = None,
-                 unit: str = "records"):
+                 unit: str = "records", wait: float = DEFAULT_WAIT):
         self.out = out or sys.stderr
         self.where = source
         self.shown = 0
-        with transaction(conn):
+        # Another writer (an ingest, the other sync of a cron line) is waited for as `papers ingest` does.
+        lock = WriteLock(conn, wait, say=lambda text: print(f"{source}: {text}", file=self.out, flush=True))
+        self.transaction = lock.transaction
+        with lock.transaction():
             tagging.sync_topics(conn)
-        self.loader = Loader(conn, source, on_error=self._skipped, on_drop=self._kept)
+        self.loader = Loader(conn, source, on_error=self._skipped, on_drop=self._kept, begin=lock.transaction)
         self.bar = (tqdm(total=total, file=self.out, unit=unit, dynamic_ncols=True)
                     if not quiet and self.out.isatty() else None)
 

@@ -21,8 +21,9 @@ def load(conn, source: str) -> State:
     return State(*row) if row else State(source)
 
 
-def save(conn, state: State) -> None:
-    with transaction(conn):
+def save(conn, state: State, begin=None) -> None:
+    """Write the position reached; `begin`: how the write transaction begins (a run's waiting lock)."""
+    with (begin or (lambda: transaction(conn)))():
         conn.execute(
             "INSERT INTO sync_state (source, harvested_until, started_from, resumption_token, records, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET"

@@ -89,3 +89,20 @@ def test_a_cut_off_answer_commits_nothing_of_its_day(conn, replay, client):
         harvest(conn, since=date(2025, 11, 17), client=client, out=io.StringIO(), today=date(2025, 11, 18))
     assert sync_state.load(conn, "daily").harvested_until == "2025-11-17"
     assert "2511.13333" not in upvotes(conn)  # a paper of the cut-off day: fetched again next run
+
+
+@pytest.mark.sqlite_only  # another process's write lock, as SQLite has it
+def test_a_sync_waits_for_another_writer_as_an_ingest_does(conn, replay, client):
+    import threading
+
+    from app.sqlite_driver import sqlite3  # the app's own SQLite: locks are per library within a process
+
+    feed(replay)
+    path = next(file for _seq, name, file in conn.execute("PRAGMA database_list") if name == "main")
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    threading.Timer(2.5, lambda: other.execute("COMMIT")).start()
+    out = io.StringIO()
+    stats, _ = harvest(conn, on=date(2025, 11, 17), client=client, out=out, wait=60)
+    other.close()
+    assert stats.inserted == 2 and "waiting for another writer to finish" in out.getvalue()
