@@ -27,6 +27,9 @@ from app.plan import AllOf, And, AnyOf, Filter, Matches, Not, Or, PaperId, Publi
 # What a query may say (query.py checks these while compiling). People write a handful of
 # each; together with the index bounds below they keep any query under a second.
 MAX_OPERATORS = 24            # AND, OR, NOT, ANDNOT, ANDMAYBE, REQUIRE and -word, as written
+# Groups within groups; FTS5's expression parser overflows its stack near 50, people use two or
+# three. A chain of binary operators ("a ANDNOT b ANDNOT c") is one level, like a list of words.
+MAX_NESTING = 12
 PLAN_LIMITS = {
     "max_leaves": 64,         # words, phrases, prefixes and field conditions (a pasted title fits)
     "max_alternatives": 24,   # sides of every OR, added up

@@ -4,8 +4,8 @@ whoosh parses; we compile its tree ourselves into a text tree (what must occur,
 which the engine renders in its own syntax, quoting every token) and a filter
 tree (tags, years, ids, and full-text sub-queries under OR / NOT), which the
 catalogue evaluates on bitsets and tagging over a batch. Any input whoosh cannot
-parse (or that nests too deeply) falls back to a plain bag of words. No engine
-syntax is written here.
+parse falls back to a plain bag of words; a query past a bound of the cost model
+(search/cost.py: operators, nesting, ...) is refused. No engine syntax is written here.
 """
 
 import re
@@ -28,8 +28,6 @@ from app.plan import (
 )
 
 MAX_QUERY_CHARS = 500  # cap BEFORE parsing: whoosh's parser is quadratic in input length
-# FTS5's expression parser overflows its stack near 50 nested groups; people use two or three.
-MAX_NESTING = 12
 YEARS = (1, 9999)       # a year bound outside is the nearest year (numbers of any length can be typed)
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.toml")
 
@@ -208,9 +206,23 @@ def _minus_to_not(text: str) -> str:
     return "".join(out)
 
 
+_BINARY = (wq.AndNot, wq.AndMaybe, wq.Require)
+
+
 def _depth(q) -> int:
-    children = q.subqueries if isinstance(q, wq.CompoundQuery) else (
-        (q.query,) if isinstance(q, wq.Not) else ())
+    """How deeply a parsed query nests. A chain of binary operators ("a ANDNOT b ANDNOT c")
+    parses into a tree as deep as the chain is long, but compiles to one flat conjunction:
+    it counts as one level, like "a b c", so it is bounded by the operator count alone."""
+    if isinstance(q, _BINARY):
+        children = []
+        while isinstance(q, _BINARY):  # walk down the left-hand spine of the chain
+            children.append(q.b)
+            q = q.a
+        children.append(q)
+    elif isinstance(q, wq.CompoundQuery):
+        children = q.subqueries
+    else:
+        children = (q.query,) if isinstance(q, wq.Not) else ()
     return 1 + max((_depth(c) for c in children), default=0)
 
 
@@ -529,13 +541,15 @@ def compile_query(text: str, *, synonyms: bool = True,
     if operators > cost.MAX_OPERATORS:  # refused before parsing: parse time grows with them
         return _refused(text, "max_operators", f"This query has {operators} operators (AND, OR, NOT, -word); "
                                                f"a query may have at most {cost.MAX_OPERATORS}.")
+    if _paren_depth(prepared) > cost.MAX_NESTING:  # refused before parsing, like the operators
+        return _nests_too_deeply(text)
     compiler = _Compiler(synonyms, default_columns)
     try:
-        if _paren_depth(prepared) > MAX_NESTING:
-            raise RecursionError("query nests too deeply")
         tree = _PARSER.parse(prepared, normalize=False)
-        if _depth(tree) > MAX_NESTING:
-            raise RecursionError("query nests too deeply")
+        # Past the bound the query is refused, never read as plain words: dropping its
+        # operators would turn what it excludes into what it requires.
+        if _depth(tree) > cost.MAX_NESTING:
+            return _nests_too_deeply(text)
         piece = compiler.node(tree)
     except Exception:  # noqa: BLE001 - any parser failure degrades to plain words
         compiler = _Compiler(synonyms, default_columns)
@@ -559,6 +573,11 @@ def _paren_depth(text: str) -> int:
         elif ch == ")":
             depth = max(0, depth - 1)
     return deepest
+
+
+def _nests_too_deeply(text: str) -> CompiledQuery:
+    return _refused(text, "max_nesting", "This query nests groups (brackets, NOT, OR) too deeply; "
+                                         f"a query may nest at most {cost.MAX_NESTING} deep.")
 
 
 def _refused(text: str, limit: str, message: str) -> CompiledQuery:

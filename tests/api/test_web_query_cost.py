@@ -22,6 +22,20 @@ def test_a_chain_of_binary_operators_is_answered(client, operator):
     assert client.get("/api/papers", params={"q": f"a {operator} " * 22 + "b"}).status_code == 200
 
 
+def test_a_long_chain_of_exclusions_excludes(client):
+    words = "agent reasoning diffusion robot graph vision speech image video code math".split()
+    chain = client.get("/api/papers", params={"q": " ANDNOT ".join(["model", *words])})
+    minus = client.get("/api/papers", params={"q": " -".join(["model", *words])})
+    assert chain.status_code == 200 and chain.json()["total"] == minus.json()["total"] > 0
+
+
+@pytest.mark.parametrize("path", ["/api/papers", "/"])
+def test_a_query_nested_past_the_bound_is_refused(client, path):
+    response = client.get(path, params={"q": "(" * 13 + "network OR graph" + ")" * 13})
+    assert response.status_code == 422
+    assert "nest at most 12" in (response.json()["detail"] if path == "/api/papers" else response.text)
+
+
 def test_the_api_refuses_a_query_past_a_bound_naming_the_limit(client):
     response = client.get("/api/papers", params={"q": "a ANDNOT " * 40 + "b"})
     assert response.status_code == 422

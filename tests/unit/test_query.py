@@ -463,6 +463,41 @@ def test_binary_operators_keep_their_meaning(db):
     assert find(db, "experts REQUIRE routing") == find(db, "experts routing")
 
 
+# Words of papers other than the three on experts, but "annotation" (domain-experts).
+FILLERS = ["teacher", "pipeline", "speech", "corpora", "databases", "annotation", "student", "crawling",
+           "audio", "gpu", "balancing", "smaller", "networks", "cardinality", "diacritics", "translation",
+           "distilling", "flow", "micro", "giant", "folded", "estimation", "stages"]
+
+
+@pytest.mark.parametrize("operator", ["ANDNOT", "REQUIRE"])
+def test_a_long_chain_of_binary_operators_keeps_its_meaning(db, operator):
+    # 11 or more used to nest past the bound and fall back to plain words, operators dropped:
+    # "experts ANDNOT x ANDNOT y ..." then required x and y instead of excluding them.
+    words = FILLERS[:11]
+    chain = f" {operator} ".join(["experts", *words])
+    spelled = "experts " + " ".join(("-" if operator == "ANDNOT" else "") + w for w in words)
+    assert compile_query(chain).refused is None
+    assert find(db, chain) == find(db, spelled)
+    assert operator != "ANDNOT" or find(db, chain) == {"sparse-moe", "moe-phrase"}
+
+
+def test_a_chain_of_binary_operators_is_honoured_up_to_the_operator_bound(db):
+    chain = " ANDNOT ".join(["experts", *FILLERS, "domain"])
+    compiled = compile_query(chain)
+    assert compiled.refused is None and len(compiled.excluded) == 24
+    assert find(db, chain) == {"sparse-moe", "moe-phrase"}
+    assert compile_query(chain + " ANDNOT label").refused.limit == "max_operators"
+
+
+@pytest.mark.parametrize("query", ["(" * 13 + "experts OR routing" + ")" * 13,
+                                   "NOT (" * 7 + "experts" + ")" * 7, "-(" * 7 + "experts" + ")" * 7])
+def test_a_query_nested_past_the_bound_is_refused_not_read_as_other_words(query):
+    compiled = compile_query(query)
+    assert compiled.refused is not None and compiled.refused.limit == "max_nesting"
+    assert "at most 12" in compiled.refused.message
+    assert compile_query("(((experts OR routing) -scale) OR teacher) NOT (student (gpu OR audio))").refused is None
+
+
 def test_a_query_with_too_many_operators_is_refused_before_parsing():
     compiled = compile_query("a ANDNOT " * 40 + "b")
     assert compiled.refused is not None and compiled.refused.limit == "max_operators"
