@@ -133,10 +133,11 @@ def cite_key(hit: Hit) -> str:
     return key if surname or year else f"{first or 'paper'}{_ascii_word(hit.key)}"
 
 
-def bibtex_entry(hit: Hit, *, url: str, key: str | None = None, primary_class: str | None = None) -> str:
+def bibtex_entry(hit: Hit, *, url: str, key: str | None = None) -> str:
     """One @misc entry (arXiv's own recommendation for preprints) with fields TeX-escaped.
 
-    No abstract: like arXiv's own export, the entry is for citing, and stays short.
+    No abstract: like arXiv's own export, the entry is for citing, and stays short. primaryClass is
+    the paper's primary category, the first it lists (never the first of its tags, sorted by name).
     """
     fields: list[tuple[str, str]] = [("title", "{" + tex_escape(hit.title) + "}")]
     if hit.authors:
@@ -146,8 +147,8 @@ def bibtex_entry(hit: Hit, *, url: str, key: str | None = None, primary_class: s
         fields.append(("month", _MONTHS[hit.published.month - 1]))
     if hit.arxiv_id:
         fields += [("eprint", hit.arxiv_id), ("archivePrefix", "arXiv")]
-        if primary_class:
-            fields.append(("primaryClass", tex_escape(primary_class)))
+        if hit.categories:
+            fields.append(("primaryClass", tex_escape(hit.categories[0])))
         fields.append(("doi", f"10.48550/arXiv.{hit.arxiv_id}"))
     fields.append(("url", url))
     body = ",\n".join(f"  {name} = {{{value}}}" if name != "month" else f"  {name} = {value}"
@@ -166,8 +167,7 @@ def bibtex(hits: Iterable[Hit], *, base_url: str) -> str:
         seen[key] = count + 1
         if count:
             key += _suffix(count)
-        primary = next((t.slug for t in hit.tags if t.kind == "category"), None)
-        entries.append(bibtex_entry(hit, url=f"{base}/papers/{hit.key}", key=key, primary_class=primary))
+        entries.append(bibtex_entry(hit, url=f"{base}/papers/{hit.key}", key=key))
     return "\n".join(entries)
 
 

@@ -142,7 +142,7 @@ def hits(conn, paper_rows, marked: dict[int, tuple[Markup, Markup]] | None = Non
         out.append(Hit(id=row["id"], key=row["key"], arxiv_id=row["arxiv_id"], title=row["title"],
                        abstract=row["abstract"], authors=names, published=as_date(row["published"]),
                        url=row["url"], tags=tags[row["id"]], snippet=snippet, title_html=title_html,
-                       upvotes=row["upvotes"]))
+                       upvotes=row["upvotes"], categories=(row["categories"] or "").split()))
     return out
 
 

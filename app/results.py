@@ -127,9 +127,11 @@ class Hit:
     snippet: Markup              # abstract excerpt, escaped, matched terms in <mark>
     title_html: Markup           # title, escaped, matched terms in <mark>
     upvotes: int | None = None   # popularity where the source gives it (daily papers), else None
+    # arXiv categories in the source's order, the primary one first (tags are sorted by name).
+    categories: tuple[str, ...] = ()
 
     def __post_init__(self):
-        _set(self, authors=tuple(self.authors), tags=tuple(self.tags))
+        _set(self, authors=tuple(self.authors), tags=tuple(self.tags), categories=tuple(self.categories))
 
 
 @dataclass(frozen=True)

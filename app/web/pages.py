@@ -197,7 +197,7 @@ def paper_page(request: Request, key: str) -> Response:
         if paper is None:
             return _redirect_or_404(key.removesuffix(".bib"), suffix=".bib")
         url = f"{base_url(request)}/papers/{paper.hit.key}"
-        body = feeds.bibtex_entry(paper.hit, url=url, primary_class=(paper.categories or [None])[0])
+        body = feeds.bibtex_entry(paper.hit, url=url)
         return Response(body, media_type=BIBTEX_TYPE,
                         headers={"Content-Disposition": f'inline; filename="{_filename(paper.hit.key)}.bib"'})
     paper = papers.paper_by_key(key)
@@ -210,7 +210,7 @@ def paper_page(request: Request, key: str) -> Response:
     return templates.TemplateResponse(request, "paper.html", common(
         request, title=hit.title, paper=paper, hit=hit, canonical=canonical, explained=explained,
         abstract_html=papers.highlight_terms(hit.abstract, matched),
-        bibtex=feeds.bibtex_entry(hit, url=canonical, primary_class=(paper.categories or [None])[0]),
+        bibtex=feeds.bibtex_entry(hit, url=canonical),
         json_ld=papers.json_ld(paper, canonical)))
 
 

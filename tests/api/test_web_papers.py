@@ -296,6 +296,13 @@ def test_paper_bibtex_parses_with_the_expected_fields(site):
     assert entry["url"] == "http://testserver/papers/2401.04088"
 
 
+@pytest.mark.parametrize("path", ["/papers/2401.04088.bib", "/list.bib?ids=2401.04088", "/export.bib?q=mixtral"])
+def test_every_export_names_the_papers_primary_category(site, path):
+    # Mixtral lists cs.LG first, then cs.CL: cs.CL sorts first by name, but is not its primary class.
+    (entry,) = [e for e in bibtexparser.parse_string(site.get(path).text).entries if e["eprint"] == "2401.04088"]
+    assert entry["primaryClass"] == "cs.LG"
+
+
 def test_bibtex_of_an_old_style_identifier_with_hostile_title_parses(site):
     library = bibtexparser.parse_string(site.get("/papers/hep-th/9901001.bib").text)
     assert not library.failed_blocks and len(library.entries) == 1

@@ -14,10 +14,10 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 def hit(n=1, *, title="A Study of Things", authors=("Ada Lovelace",), published=date(2024, 3, 5),
-        arxiv_id="2403.00001", key=None, tags=(), abstract="An abstract.") -> Hit:
+        arxiv_id="2403.00001", key=None, tags=(), abstract="An abstract.", categories=()) -> Hit:
     return Hit(id=n, key=key or arxiv_id or f"t{n:011x}", arxiv_id=arxiv_id, title=title, abstract=abstract,
                authors=list(authors), published=published, url=None, tags=list(tags),
-               snippet=Markup(abstract), title_html=Markup(title))
+               snippet=Markup(abstract), title_html=Markup(title), categories=categories)
 
 
 def test_tex_escape_makes_every_special_character_literal():
@@ -48,8 +48,10 @@ def test_bulk_bibtex_keys_are_unique():
 
 
 def test_bibtex_entry_fields():
+    # The primary category is the paper's first, not the first of its tags (sorted by name).
+    tags = [TagRef("cs.AI", "Artificial Intelligence", "category"), TagRef("cs.LG", "Machine Learning", "category")]
     entry = bibtexparser.parse_string(bibtex(
-        [hit(tags=[TagRef("cs.LG", "Machine Learning", "category")])], base_url="https://x.test/")).entries[0]
+        [hit(tags=tags, categories=("cs.LG", "cs.AI"))], base_url="https://x.test/")).entries[0]
     assert entry["eprint"] == "2403.00001" and entry["primaryClass"] == "cs.LG"
     assert entry["doi"] == "10.48550/arXiv.2403.00001"
     assert entry["url"] == "https://x.test/papers/2403.00001"
