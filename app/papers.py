@@ -320,12 +320,15 @@ def tags_with_counts() -> list[TagInfo]:
 
 
 def tag_by_slug(slug: str) -> TagInfo | None:
+    """The tag of this slug, or of this slug in another case ("cs.ro" is cs.RO, as tag:cs.ro
+    finds it); its own slug says which, so a page can redirect to it."""
     if _unstorable(slug):
         return None
-    row = reader().execute(
-        "SELECT t.slug, t.name, t.kind, t.description, t.rule, t.evidence,"
-        " (SELECT count(*) FROM paper_tags pt WHERE pt.tag_id = t.id) AS n FROM tags t WHERE t.slug = ?",
-        (slug,)).fetchone()
+    query = ("SELECT t.slug, t.name, t.kind, t.description, t.rule, t.evidence,"
+             " (SELECT count(*) FROM paper_tags pt WHERE pt.tag_id = t.id) AS n FROM tags t WHERE {} ORDER BY t.slug")
+    conn = reader()
+    row = (conn.execute(query.format("t.slug = ?"), (slug,)).fetchone()
+           or conn.execute(query.format("lower(t.slug) = lower(?)"), (slug,)).fetchone())
     return TagInfo(row["slug"], row["name"], row["kind"], row["description"], row["rule"], row["n"],
                    row["evidence"]) if row else None
 

@@ -546,6 +546,9 @@ def compile_query(text: str, *, synonyms: bool = True,
     compiler = _Compiler(synonyms, default_columns)
     try:
         tree = _PARSER.parse(prepared, normalize=False)
+        for leaf in tree.leaves():  # "Title:robot" is title:robot (phones capitalise the first letter)
+            if leaf.fieldname:
+                leaf.fieldname = leaf.fieldname.lower()
         # Past the bound the query is refused, never read as plain words: dropping its
         # operators would turn what it excludes into what it requires.
         if _depth(tree) > cost.MAX_NESTING:

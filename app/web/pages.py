@@ -173,6 +173,10 @@ def tag_page(request: Request, slug: str, params: ViewParams) -> Response:
     tag = papers.tag_by_slug(slug)
     if tag is None:
         raise HTTPException(404, f"There is no tag “{slug}”.")
+    if tag.slug != slug:  # /tags/cs.lg: one address per tag
+        query = request.url.query
+        return RedirectResponse(f"/tags/{url_quote(tag.slug, safe='')}" + ("?" + query if query else ""),
+                                status_code=301)
     if slug not in params.tags:
         params = replace(params, tags=(slug, *params.tags), not_tags=tuple(t for t in params.not_tags if t != slug))
     return render_view(request, params, tag=tag)

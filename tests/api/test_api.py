@@ -94,6 +94,24 @@ def test_hostile_queries_never_fail(api, q):
     assert response.status_code == 200 and set(response.json()) == SEARCH_KEYS
 
 
+@pytest.mark.parametrize("field, value", [("title", "experts"), ("abstract", "experts"), ("author", "lovelace"),
+                                          ("authors", "lovelace"), ("tag", "cs.LG"), ("year", "2024"),
+                                          ("published", "2024"), ("id", "2401.00001")])
+def test_field_names_are_read_in_any_case(api, field, value):
+    # Phones capitalise the first letter: "Title:robot" is title:robot, not the words "title robot".
+    def ids(q):
+        return [p["id"] for p in api.get("/api/papers", params={"q": q, "per_page": 100}).json()["results"]]
+    expected = ids(f"{field}:{value}")
+    assert expected and ids(f"{field.capitalize()}:{value}") == ids(f"{field.upper()}:{value}") == expected
+
+
+@pytest.mark.parametrize("asked", ["cs.lg", "CS.LG", "Cs.Lg"])
+def test_a_category_page_asked_in_another_case_redirects_to_its_slug(api, asked):
+    response = api.get(f"/tags/{asked}", follow_redirects=False)
+    assert response.status_code == 301 and response.headers["location"] == "/tags/cs.LG"
+    assert api.get("/tags/cs.LG").status_code == 200
+
+
 def test_groups_nested_past_the_bound_are_refused_naming_it(api):
     response = api.get("/api/papers", params={"q": "(" * 100})
     assert response.status_code == 422 and response.json()["limit"] == "max_nesting"

@@ -181,6 +181,14 @@ def test_tag_list_shows_every_topic_with_its_count(client):
     assert re.search(r"Mixture of experts</a>\s*<span class=\"count\">[\d,]+<span class=\"visually-hidden\"> papers?", body)
 
 
+@pytest.mark.parametrize("asked, slug", [("Mixture-Of-Experts", "mixture-of-experts"),
+                                         ("MIXTURE-OF-EXPERTS", "mixture-of-experts")])
+def test_a_tag_page_asked_in_another_case_redirects_to_its_slug(client, asked, slug):
+    response = client.get(f"/tags/{asked}?sort=title&q=experts", follow_redirects=False)
+    assert response.status_code == 301 and response.headers["location"] == f"/tags/{slug}?sort=title&q=experts"
+    assert client.get(f"/tags/{slug}", follow_redirects=False).status_code == 200
+
+
 def test_unknown_tag_is_a_404_page(client):
     response = client.get("/tags/no-such-tag")
     assert response.status_code == 404
