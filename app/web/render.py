@@ -31,6 +31,12 @@ templates.env.undefined = StrictUndefined  # a missing name is a bug, not an emp
 templates.env.auto_reload = False
 templates.env.globals["replace"] = replace
 templates.env.filters["capitalize_first"] = lambda text: text[:1].upper() + text[1:]
+# Bidi controls (embeddings, overrides, isolates, marks): in text a visitor typed, a RIGHT-TO-LEFT
+# OVERRIDE would reverse whatever follows it. HTML shows such text in <bdi>; a <title> has no
+# markup, so there they are removed.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+                                         "\u200e\u200f\u061c"))
+templates.env.filters["without_bidi"] = lambda text: str(text).translate(_BIDI_CONTROLS)
 # (kind, heading) of every facet group, in order (app/kinds.py)
 templates.env.globals["facet_groups"] = [(kind.name, kind.heading) for kind in kinds.FACETS]
 templates.env.globals["tag_groups"] = [(kind.name, kind.heading) for kind in kinds.FACETS if kind.source == "tag"]

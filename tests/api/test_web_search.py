@@ -195,6 +195,56 @@ def test_unknown_tag_is_a_404_page(client):
     assert "text/html" in response.headers["content-type"]
 
 
+RLO = "\u202e"
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
+class TextPlaces(HTMLParser):
+    """Each piece of text with the elements it is inside."""
+    VOID = {"meta", "link", "input", "img", "br", "hr", "source"}
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.open: list[str] = []
+        self.texts: list[tuple[str, tuple[str, ...]]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag):
+        if tag in self.open:
+            del self.open[len(self.open) - 1 - self.open[::-1].index(tag):]
+
+    def handle_data(self, data):
+        self.texts.append((data, tuple(self.open)))
+
+
+def titles(body: str) -> list[str]:
+    return [text for text, within in TextPlaces(body).texts if within and within[-1] == "title"]
+
+
+@pytest.mark.parametrize("headers", [{}, {"HX-Request": "true"}])
+def test_a_bidi_override_in_the_query_reverses_nothing_around_it(client, headers):
+    # Typed text is shown isolated (<bdi>); the tab title, which has no markup, drops the controls.
+    for q in (f"{RLO}evil test robot", f"langauge {RLO}modles reasoning"):
+        for params in ({"q": q}, {"q": q, "as_typed": "1"}):
+            body = client.get("/", params=params, headers=headers).text
+            assert titles(body) and not any(BIDI_CONTROLS.search(t) for t in titles(body))
+            shown = [(text, within) for text, within in TextPlaces(body).texts if RLO in text]
+            assert shown and all(within[-1] == "bdi" for _, within in shown), shown
+    body = client.get("/", params={"q": "langauge modles reasoning"}).text
+    assert "<em><bdi>language models reasoning</bdi></em>" in body
+
+
+def test_a_reading_list_title_is_shown_isolated(client):
+    body = client.get("/list", params={"ids": "2401.00001", "title": f"{RLO}my list"}).text
+    assert f"<h1><bdi>{RLO}my list</bdi></h1>" in body
+    assert titles(body) and not BIDI_CONTROLS.search(titles(body)[0])
+    assert not BIDI_CONTROLS.search(re.search(r'<meta name="description" content="([^"]*)"', body).group(1))
+
+
 # --- errors ------------------------------------------------------------------------------------
 
 def test_unknown_page_is_a_styled_404_with_a_search_box(client):
