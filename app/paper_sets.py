@@ -138,6 +138,11 @@ def title_words(conn) -> str:
     return conn.execute("SELECT group_concat(title_norm, ' ') FROM papers").fetchone()[0] or ""
 
 
+def author_names(conn) -> str:
+    """Every paper's authors, space-separated: the words of names as papers sign them."""
+    return conn.execute("SELECT group_concat(authors, ' ') FROM papers").fetchone()[0] or ""
+
+
 def abstract_sample(conn, step: int) -> str:
     """The abstracts of every `step`-th paper (by id), space-separated."""
     return conn.execute("SELECT group_concat(abstract, ' ') FROM papers WHERE id % ? = 0",

@@ -96,13 +96,16 @@ def _run(params: SearchParams, conn, cat: Catalogue, all_facets: bool = False) -
         used, pinned, relaxed, corrected = compiled, 0, False, None
         suggestion = spelling.suggest(conn, cat, compiled) if compiled.match else None
         found = sets.results.bit_count()
-        if (suggestion and not params.typing and not params.as_typed and found < CORRECT_BELOW
-                and search.within_bounds(better := compile_query(suggestion))):
-            better_sets, better_scored = search.filter(better)
-            gained = better_sets.results.bit_count()
-            if gained > found and gained >= CORRECT_GAIN * found:
+        if suggestion:
+            better = compile_query(suggestion)
+            better_sets, better_scored = search.filter(better) if search.within_bounds(better) else (None, None)
+            gained = better_sets.results.bit_count() if better_sets else 0
+            if not gained:  # each word may be right and no paper have them all: no help, not shown
+                suggestion = None
+            elif (not params.typing and not params.as_typed and found < CORRECT_BELOW
+                  and gained > found and gained >= CORRECT_GAIN * found):
                 used, sets, scored, corrected = better, better_sets, better_scored, suggestion
-                found = sets.results.bit_count()
+                found = gained
         # A query written with operators says exactly what it wants: loosened only when it finds nothing.
         if used.match and not params.typing and found < (RELAX_BELOW if _plain(used.text) else 1):
             loose = search.loosened(used, sets)
@@ -139,13 +142,15 @@ def _run(params: SearchParams, conn, cat: Catalogue, all_facets: bool = False) -
 
 def warm(background: bool = True) -> None:
     """Build what the first search would otherwise wait for: the in-memory catalogue and
-    the spelling vocabulary (about a second on 165k papers), then the BM25 contributions of
+    the spelling vocabularies of words and of author names (about two seconds on 165k papers),
+    then the BM25 contributions of
     the most frequent words (ranking.warm; in a background thread unless told otherwise,
     tens of seconds on 165k papers while searches are already answered). Worth calling at
     server start."""
     conn = connection()
     cat = catalogue(conn)
     spelling.correct(conn, cat, "warm")
+    spelling.correct(conn, cat, "warm", authors=True)
     if not get_engine(conn).warm_terms:
         return
     words = spelling.frequent_words(conn, cat, ranking.WARM_WORDS)
