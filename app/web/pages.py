@@ -270,14 +270,14 @@ def _collect(params: SearchParams, limit: int, sort: str | None) -> list:
     return hits[:limit]
 
 
-def _view_title(params: SearchParams) -> str:
+def _view_title(params: SearchParams, author_name: str | None = None) -> str:
     parts = [f"“{params.q}”"] if params.q else []
     parts += [f"tag {t}" for t in params.tags] + [f"not {t}" for t in params.not_tags]
     parts += [str(y) for y in params.years]
     if params.since or params.until:
         parts.append("published " + "–".join(d.isoformat() if d else "…" for d in (params.since, params.until)))
     if params.author:
-        parts.append(f"by {params.author}")
+        parts.append(f"by {author_name or params.author}")
     return ", ".join(parts) or "all papers"
 
 
@@ -287,8 +287,11 @@ def atom_feed(request: Request, params: ViewParams) -> Response:
     hits = _collect(params, FEED_SIZE, "newest")
     site = get_settings().site_name
     root = base_url(request)
-    html_view = View(params.tags[0] if len(params.tags) == 1 else None)
-    body = feeds.atom(hits, title=f"{site}: {_view_title(params)}", feed_url=root + _export_url("feed.atom", params),
+    author = papers.author_ref(params.author) if params.author else None
+    # The page a reader of the feed opens: the author's page, or the tag's, or a search.
+    html_view = View(params.tags[0] if len(params.tags) == 1 else None, author.slug if author else None)
+    body = feeds.atom(hits, title=f"{site}: {_view_title(params, author.name if author else None)}",
+                      feed_url=root + _export_url("feed.atom", params),
                       html_url=root + html_view.url(replace(params, sort=None, page=1, per_page=PER_PAGE)),
                       base_url=root, updated=papers.last_changes([h.id for h in hits]), generator=site)
     return Response(body, media_type=ATOM_TYPE)

@@ -105,3 +105,10 @@ def test_exports_of_an_empty_view_are_still_valid(client):
 def test_hostile_query_text_stays_inside_the_feed_title(client):
     feed = parse_atom(client.get("/feed.atom", params={"q": '</title><x>"&'}))
     assert '</title><x>"&' in feed.find(f"{ATOM}title").text
+
+
+def test_an_author_feed_is_named_for_the_author_and_leads_to_their_page(site_with_dates):
+    root = parse_atom(site_with_dates.get("/feed.atom?author=someone-else"))
+    assert root.find(f"{ATOM}title").text.endswith("by Someone Else")
+    alternate = [link.get("href") for link in root.findall(f"{ATOM}link") if link.get("rel") == "alternate"]
+    assert alternate and alternate[0].endswith("/authors/someone-else")
