@@ -432,10 +432,11 @@ class _Compiler:
         m = _YEAR.fullmatch(raw.strip())
         if not m:
             return None
-        single, start, end = m.group("single"), m.group("start"), m.group("end")
+        single = m.group("single")
+        start, end = m.group("start") or m.group("dash_start"), m.group("end") or m.group("dash_end")
         if single:
-            return _Piece(preds=[Years(int(single), int(single))])
-        return _year_bounds(start and int(start), end and int(end))
+            return _Piece(preds=[Years(_year(single), _year(single))])
+        return _year_bounds(_year(start), _year(end))
 
     def published(self, raw) -> _Piece | None:
         """A day, month or year, or a range of them: 2026-03-05, 2026-03, 2026-01..2026-03, 2026-02.."""
@@ -464,7 +465,10 @@ class _Compiler:
 
 
 MIN_PREFIX_CHARS = 3
-_YEAR = re.compile(r"(?P<single>\d{4})|(?P<start>\d{4})?\s*(?:\.\.|-|–)\s*(?P<end>\d{4})?")
+# Years of any length are years (year:1..2026 is every year to 2026), brought into YEARS by _year;
+# with a dash both are written in full (year:2024-03 is no range of years 3 to 2024).
+_YEAR = re.compile(r"(?P<single>\d+)|(?P<start>\d+)?\s*\.\.\s*(?P<end>\d+)?"
+                   r"|(?P<dash_start>\d{4})?\s*[-–]\s*(?P<dash_end>\d{4})?")
 
 
 def _year(raw) -> int | None:

@@ -544,3 +544,15 @@ def _walk(node):
     yield node
     for child in (getattr(node, "nodes", None) or ((node.node,) if isinstance(node, Not) else ())):
         yield from _walk(child)
+
+
+@pytest.mark.parametrize("text, years", [
+    ("year:1..2026", Years(1, 2026)), ("year:0..2026", Years(0, 2026)), ("year:100..2026", Years(100, 2026)),
+    ("year:2026..1", Years(1, 2026)), ("year:2024-2026", Years(2024, 2026)), ("year:20", Years(20, 20)),
+])
+def test_year_bounds_of_any_length_are_years(text, years):
+    assert compile_query(text).filter == years
+
+
+def test_a_year_and_a_month_with_a_dash_is_no_range_of_years():
+    assert compile_query("year:2024-03").filter is None
