@@ -160,7 +160,11 @@ class _ReadAhead(io.RawIOBase):
             n = min(len(buffer), len(self.ahead))
             buffer[:n], self.ahead = self.ahead[:n], self.ahead[n:]
             return n
-        return self.stream.readinto(buffer)
+        # read1: what is buffered, else one read of what has come (readinto1 may wait for more), so a
+        # record from a pipe is never held back until the pipe fills a buffer.
+        data = self.stream.read1(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
 
 
 def readable_ahead(stream: BinaryIO) -> BinaryIO:
@@ -185,11 +189,20 @@ def _enough_to_tell(head: bytes) -> bool:
     text = head.lstrip(b"".join(_BOMS) + b" \t\r\n")
     if not text:
         return False
-    if text[:1] == b"{":
-        return text.count(b"\n") >= 2
+    if text[:1] == b"{":  # a whole first line that is JSON tells; a broken one, with the next line
+        first, newline, rest = text.partition(b"\n")
+        return bool(newline) and (_is_json(first) or b"\n" in rest)
     if text[:1] == b"<" or head.startswith(_BOMS[1:]):
         return len(text) >= 4 * _SNIFF_XML_CHARS
     return True
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+        return True
+    except ValueError:
+        return False
 
 
 def _jsonl_or_json(text: str) -> str:

@@ -3,6 +3,8 @@
 import gzip
 import io
 import json
+import os
+import threading
 
 import pytest
 
@@ -219,3 +221,26 @@ def test_a_short_abstract_in_a_page_is_that_paper_s_and_costs_no_other():
         ("A First Paper", LONG_ABSTRACT[:20]), ("Withdrawn: A Study of Things", "This paper has been "),
         ("A Third Paper", LONG_ABSTRACT[:20])]
     assert errors(items) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a named pipe")
+def test_records_from_a_pipe_are_read_as_they_come(tmp_path):
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    first_read = threading.Event()
+
+    def feed():
+        with open(path, "w") as pipe:
+            pipe.write('{"title": "First", "abstract": "A."}\n')
+            pipe.flush()
+            first_read.wait(10)  # the rest only once the first record was parsed
+            pipe.write('{"title": "Second", "abstract": "B."}\n')
+
+    threading.Thread(target=feed, daemon=True).start()
+    with open_input(str(path)) as source:
+        assert detect_format(str(path), source.stream) == "jsonl"
+        titles = []
+        for _line, item in parse(source.stream, "jsonl"):
+            titles.append(item.title)
+            first_read.set()
+    assert titles == ["First", "Second"]
