@@ -296,7 +296,7 @@ def latex_to_text(text: str) -> str:
 
 
 _LATEX = None
-_AFFILIATION = re.compile(r"\([^()]*\)")
+_PARENTHESIS = re.compile(r"[()]")
 
 
 def _first_last(name: str) -> str:
@@ -308,8 +308,26 @@ def _first_last(name: str) -> str:
 
 
 def _strip_affiliations(value: str) -> str:
-    """arXiv author strings carry affiliations in parentheses: "A. Author (MIT), B. Author"."""
-    return _AFFILIATION.sub(" ", value) if "(" in value else value
+    """arXiv author strings carry affiliations in parentheses: "A. Author (MIT), B. Author", or numbered,
+    "A (1), B (2) ((1) MIT, (2) CERN)". Each outermost matched pair goes whole, whatever it nests (the
+    commas of a block of affiliations part no names); a parenthesis never closed is kept as text."""
+    if "(" not in value:
+        return value
+    opened: list[int] = []
+    spans: list[tuple[int, int]] = []  # outermost pairs, in order
+    for found in _PARENTHESIS.finditer(value):
+        if found.group() == "(":
+            opened.append(found.start())
+        elif opened:
+            start = opened.pop()
+            while spans and spans[-1][0] > start:  # pairs it encloses
+                spans.pop()
+            spans.append((start, found.end()))
+    parts, at = [], 0
+    for start, end in spans:
+        parts += (value[at:start], " ")
+        at = end
+    return "".join(parts) + value[at:]
 
 
 def _parsed_authors(value: Any) -> list[str] | None:

@@ -74,6 +74,20 @@ def test_last_first_names_parted_by_semicolons_are_whole_names():
     assert plain.authors == ("Ada Lovelace", "Alan Turing")
 
 
+@pytest.mark.parametrize("authors, expected", [
+    # arXiv's numbered convention: markers after the names, the affiliations they stand for at the end.
+    ("Yusuke Iwasawa (1), Jane Doe (2) ((1) The University of Tokyo, (2) Google Research)",
+     ("Yusuke Iwasawa", "Jane Doe")),
+    ("Takeshi Kojima (1), Shixiang Shane Gu (2), Yusuke\n  Iwasawa (1) ((1) The University of Tokyo, (2) Google)",
+     ("Takeshi Kojima", "Shixiang Shane Gu", "Yusuke Iwasawa")),
+    ("Ann Lee (Univ X), Bob Ray (Univ Y)", ("Ann Lee", "Bob Ray")),
+    ("Maria Garc\\'ia (Univ. of X (Spain)) and Li Wei", ("Maria Garc\u00eda", "Li Wei")),
+    ("Ann Lee (unclosed, Bob Ray", ("Ann Lee (unclosed", "Bob Ray")),
+])
+def test_affiliations_in_parentheses_are_not_authors(authors, expected):
+    assert record_from_mapping({**BASE, "authors": authors}).authors == expected
+
+
 def test_author_objects_with_names_are_accepted():
     record = record_from_mapping({**BASE, "authors": [{"name": "Ada Lovelace"}, {"given": "Alan", "family": "Turing"}]})
     assert record.authors == ("Ada Lovelace", "Alan Turing")
