@@ -238,7 +238,8 @@ def _authors(value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = _strip_affiliations(value)
+        # Whitespace collapsed first: the split's "\s*" would try every start in a long run of it.
+        value = clean_text(_strip_affiliations(value))
         names = ([_first_last(n) for n in _LAST_FIRST_SPLIT.split(value)] if ";" in value
                  else _AUTHOR_SPLIT.split(value))
     elif isinstance(value, list):
