@@ -255,8 +255,8 @@ def _authors(value: Any) -> tuple[str, ...] | None:
         raise RecordError("authors must be a list or a string")
     if len(names) > MAX_AUTHORS:
         raise RecordError(f"too many authors ({len(names):,}, limit {MAX_AUTHORS:,})")
-    cleaned = tuple(n for n in (clean_text(latex_to_text(name)) for name in names) if n)
-    if names and not cleaned:  # names made only of invisible characters: no authors given
+    cleaned = tuple(n for n in (_ET_AL.sub("", clean_text(latex_to_text(name))) for name in names) if n)
+    if names and not cleaned:  # names made only of invisible characters, or "et al.": no authors given
         return None
     for name in cleaned:
         if len(name) > MAX_AUTHOR_CHARS:
@@ -298,6 +298,9 @@ def latex_to_text(text: str) -> str:
 
 _LATEX = None
 _PARENTHESIS = re.compile(r"[()]")
+# "et al." stands for authors a source left out, never for one: as a name of its own ("et al" from the
+# snapshot's ["al", "et", ""]) or after the last name ("B. Jones et al.").
+_ET_AL = re.compile(r"(?:^|\s+)et\.?\s*al\.?$", re.I)
 
 
 def _first_last(name: str) -> str:

@@ -98,6 +98,28 @@ def test_an_author_string_with_long_runs_of_whitespace_is_read_in_linear_time():
     assert time.monotonic() - start < 2
 
 
+@pytest.mark.parametrize("authors, expected", [
+    ("A. Smith, B. Jones et al.", ("A. Smith", "B. Jones")),
+    ("A. Smith et al", ("A. Smith",)),
+    ("A. Smith, B. Jones, et al.", ("A. Smith", "B. Jones")),
+    ("G. Aad, B. Abbott, et al. (2900 additional authors not shown)", ("G. Aad", "B. Abbott")),
+    (["A. Smith", "Et Al."], ("A. Smith",)),
+    ("Chantal Metal, Al Green", ("Chantal Metal", "Al Green")),
+])
+def test_et_al_is_never_an_author(authors, expected):
+    assert record_from_mapping({**BASE, "authors": authors}).authors == expected
+
+
+def test_et_al_in_the_snapshots_parsed_authors_is_never_an_author():
+    record = record_from_mapping({**BASE, "authors": "A. Smith, B. Jones, et al",
+                                  "authors_parsed": [["Smith", "A.", ""], ["Jones", "B.", ""], ["al", "et", ""]]})
+    assert record.authors == ("A. Smith", "B. Jones")
+
+
+def test_et_al_alone_says_nothing_of_the_authors():
+    assert record_from_mapping({**BASE, "authors": "et al."}).authors is None
+
+
 def test_author_objects_with_names_are_accepted():
     record = record_from_mapping({**BASE, "authors": [{"name": "Ada Lovelace"}, {"given": "Alan", "family": "Turing"}]})
     assert record.authors == ("Ada Lovelace", "Alan Turing")
