@@ -6,10 +6,12 @@ title or abstract is refused: any other field that fails is dropped from the
 record (and named in `PaperIn.dropped`), so one odd value never costs a paper.
 """
 
+import ast
 import dataclasses
 import hashlib
 import re
 import unicodedata
+import warnings
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
@@ -238,10 +240,17 @@ def _authors(value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
+        value = _listed_names(value)
+    if isinstance(value, str):
         # Whitespace collapsed first: the split's "\s*" would try every start in a long run of it.
         value = clean_text(_strip_affiliations(value))
-        names = ([_first_last(n) for n in _LAST_FIRST_SPLIT.split(value)] if ";" in value
-                 else _AUTHOR_SPLIT.split(value))
+        parts = _LAST_FIRST_SPLIT.split(value)
+        # "Smith, J.; Doe, A." (citation managers) or "Smith, John and Doe, Jane" (BibTeX): each
+        # part one "Last, First" name. Otherwise commas part names too ("A, B and C").
+        if ";" in value or len(parts) > 1 and all(p.count(",") == 1 for p in parts):
+            names = [_first_last(n) for n in parts]
+        else:
+            names = _with_suffixes(_AUTHOR_SPLIT.split(value))
     elif isinstance(value, list):
         names = []
         for item in value:
@@ -298,9 +307,39 @@ def latex_to_text(text: str) -> str:
 
 _LATEX = None
 _PARENTHESIS = re.compile(r"[()]")
+_SUFFIX = re.compile(r"(?i:jr|sr)\.?|II|III|IV")
+MAX_LISTED_CHARS = 1_000_000  # a list of names read as a literal: thousands of names, a fifth of a second
 # "et al." stands for authors a source left out, never for one: as a name of its own ("et al" from the
 # snapshot's ["al", "et", ""]) or after the last name ("B. Jones et al.").
 _ET_AL = re.compile(r"(?:^|\s+)et\.?\s*al\.?$", re.I)
+
+
+def _listed_names(value: str) -> str | list:
+    """A list as pandas writes it into a cell, "['Ann Lee', 'Bob Ray']", as that list; else the string.
+    Read as a Python literal only (never run), and only when short enough to cost little."""
+    text = value.strip()
+    if not (text.startswith("[") and text.endswith("]")) or len(text) > MAX_LISTED_CHARS:
+        return value
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # an escape Python does not know ("\\H{o}"): not a literal
+            listed = ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError, Warning):
+        return value
+    if isinstance(listed, list) and all(isinstance(name, str) for name in listed):
+        return listed
+    return value
+
+
+def _with_suffixes(names: list[str]) -> list[str]:
+    """"King, Jr., Jane Doe": a suffix set off by a comma belongs to the name before it."""
+    joined: list[str] = []
+    for name in names:
+        if joined and _SUFFIX.fullmatch(name):
+            joined[-1] = f"{joined[-1]} {name}"
+        else:
+            joined.append(name)
+    return joined
 
 
 def _first_last(name: str) -> str:

@@ -120,6 +120,31 @@ def test_et_al_alone_says_nothing_of_the_authors():
     assert record_from_mapping({**BASE, "authors": "et al."}).authors is None
 
 
+@pytest.mark.parametrize("authors, expected", [
+    # BibTeX joins "Last, First" names with "and"
+    ("Smith, John and Doe, Jane and Roe, Richard", ("John Smith", "Jane Doe", "Richard Roe")),
+    ("Lovelace, Ada and Turing, A. M.", ("Ada Lovelace", "A. M. Turing")),
+    ("Ada Lovelace, Alan Turing and Grace Hopper", ("Ada Lovelace", "Alan Turing", "Grace Hopper")),
+    # a suffix after a comma belongs to the name before it
+    ("Martin Luther King, Jr., Jane Doe", ("Martin Luther King Jr.", "Jane Doe")),
+    ("John Smith, Sr, Jane Doe, Henry Ford, III", ("John Smith Sr", "Jane Doe", "Henry Ford III")),
+    # a list as pandas writes it into a CSV or JSON cell
+    ("['Ann Lee', 'Bob Ray']", ("Ann Lee", "Bob Ray")),
+    ("[\"Sean O'Brien\", 'Ann Lee']", ("Sean O'Brien", "Ann Lee")),
+    ("['Ann Lee', 2]", ("['Ann Lee'", "2]")),  # not a list of names: read as the string it is
+])
+def test_author_strings_in_bibtex_and_list_forms(authors, expected):
+    assert record_from_mapping({**BASE, "authors": authors}).authors == expected
+
+
+def test_an_author_string_that_looks_like_a_list_is_never_evaluated():
+    for authors in ("[__import__('os').system('true')]", "[" * 100_000, "[" + "1+" * 300_000 + "1]",
+                    "[" + "'A', " * 300_000 + "]"):
+        record_from_mapping({**BASE, "authors": authors})  # a string or dropped, never run
+    # An escape Python does not know (LaTeX's \\H) is no literal either: the string as written.
+    assert record_from_mapping({**BASE, "authors": "['Ji\\H{r}i']"}).authors[0].startswith("['Ji")
+
+
 def test_author_objects_with_names_are_accepted():
     record = record_from_mapping({**BASE, "authors": [{"name": "Ada Lovelace"}, {"given": "Alan", "family": "Turing"}]})
     assert record.authors == ("Ada Lovelace", "Alan Turing")
