@@ -237,7 +237,7 @@ def _text_field(obj: dict, names: tuple[str, ...], limit: int, label: str) -> st
 
 
 def _authors(value: Any) -> tuple[str, ...] | None:
-    if value is None:
+    if value is None or value == []:  # an empty list says no more than an empty string: keep what is known
         return None
     if isinstance(value, str):
         value = _listed_names(value)

@@ -124,6 +124,19 @@ def test_authors_are_stored_in_order_with_slugs(conn, tmp_path):
     assert [tuple(r) for r in rows] == [("Zoë Ångström", "zoe-angstrom", 0), ("Bob B", "bob-b", 1)]
 
 
+@pytest.mark.parametrize("said", [{"authors": []}, {"authors": ""}, {}])
+def test_a_daily_entry_that_names_no_authors_keeps_the_stored_ones(conn, tmp_path, said):
+    # Daily-papers entries often carry "authors": [] for a paper not yet claimed: nothing said of them.
+    run(conn, write_jsonl(tmp_path / "p.jsonl", [paper(1)]))
+    entry = {"paper": {k: v for k, v in paper(1, upvotes=5).items() if k != "authors"} | said}
+    (tmp_path / "daily.json").write_text(json.dumps([entry]), encoding="utf-8")
+    run(conn, str(tmp_path / "daily.json"))
+    names = conn.execute("SELECT a.name FROM paper_authors pa JOIN authors a ON a.id = pa.author_id"
+                         " ORDER BY pa.position").fetchall()
+    assert [n for (n,) in names] == ["Author 1", "Shared Author"]
+    assert count(conn, "SELECT count(*) FROM papers WHERE key = '2401.00001' AND authors != ''") == 1
+
+
 def test_shared_authors_are_one_row(conn, tmp_path):
     run(conn, write_jsonl(tmp_path / "a.jsonl", [paper(1), paper(2)]))
     assert count(conn, "SELECT count(*) FROM authors WHERE slug = 'shared-author'") == 1
