@@ -465,7 +465,8 @@ def _record_from_mapping(obj: Any) -> PaperIn:
     except RecordError as exc:
         url = None
         dropped.append(f"dropped url ({exc})")
-    raw_id = obj.get("arxiv_id", obj.get("id"))
+    # The first id field that says something: a null or empty "arxiv_id" does not hide a good "id".
+    raw_id = next((v for v in (obj.get("arxiv_id"), obj.get("id")) if v not in (None, "")), None)
     # A numeric id is not trusted: JSON numbers drop trailing zeros (2310.06820 -> 2310.0682).
     arxiv_id = parse_arxiv_id(raw_id) if isinstance(raw_id, str) else None
     if arxiv_id is None and url:

@@ -166,6 +166,13 @@ def test_link_stands_for_url_and_may_carry_the_id():
     assert record.url == "https://arxiv.org/abs/2310.06825v2"
 
 
+@pytest.mark.parametrize("ids", [{"arxiv_id": None, "id": "2402.00008"}, {"arxiv_id": "", "id": "2402.00008"},
+                                 {"arxiv_id": "2402.00008", "id": None}])
+def test_an_empty_id_field_does_not_hide_the_id_in_another(ids):
+    record = record_from_mapping({**BASE, **ids})
+    assert (record.arxiv_id, record.dropped) == ("2402.00008", ())
+
+
 def test_an_arxiv_id_gives_the_abs_page_as_url():
     assert record_from_mapping({**BASE, "id": "2310.06825"}).url == "https://arxiv.org/abs/2310.06825"
 
