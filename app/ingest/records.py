@@ -264,7 +264,10 @@ def _authors(value: Any) -> tuple[str, ...] | None:
         raise RecordError("authors must be a list or a string")
     if len(names) > MAX_AUTHORS:
         raise RecordError(f"too many authors ({len(names):,}, limit {MAX_AUTHORS:,})")
-    cleaned = tuple(n for n in (_ET_AL.sub("", clean_text(latex_to_text(name))) for name in names) if n)
+    kept = [n for n in (clean_text(latex_to_text(name)) for name in names) if n]
+    if kept:  # "et al." closes a list, as a name of its own or after the last one
+        kept[-1] = _without_et_al(kept[-1])
+    cleaned = tuple(n for n in kept if n)
     if names and not cleaned:  # names made only of invisible characters, or "et al.": no authors given
         return None
     for name in cleaned:
@@ -312,6 +315,11 @@ MAX_LISTED_CHARS = 1_000_000  # a list of names read as a literal: thousands of 
 # "et al." stands for authors a source left out, never for one: as a name of its own ("et al" from the
 # snapshot's ["al", "et", ""]) or after the last name ("B. Jones et al.").
 _ET_AL = re.compile(r"(?:^|\s+)et\.?\s*al\.?$", re.I)
+
+
+def _without_et_al(name: str) -> str:
+    # Only a name ending in "al" can end in "et al.": the common case costs no regex.
+    return _ET_AL.sub("", name) if name[-3:].rstrip(".").lower().endswith("al") else name
 
 
 def _listed_names(value: str) -> str | list:
