@@ -65,7 +65,9 @@ def harvest(conn, set_spec: str, from_date: str | None = None, *, out: TextIO | 
             try:
                 items = list(parse_oai(io.BytesIO(response.content), page))
             except XmlError as exc:
-                raise SyncError(f"{url}: {exc}") from None
+                # The page is all or nothing: none of its records is loaded, and its token is kept.
+                said = str(exc).replace("; the records before were read", "")
+                raise SyncError(f"{url} (page {page_number}): {said}; nothing of this page was loaded") from None
             codes = {code for code, _message in page.errors}
             if "badResumptionToken" in codes:
                 restarts += 1

@@ -145,8 +145,9 @@ def test_an_error_answer_stops_with_a_message(conn, replay, client):
 
 def test_a_page_that_is_not_oai_pmh_stops_the_run_and_keeps_the_token(conn, replay, client):
     chain(replay, second=(Reply("arxiv-503.html"),))  # the service's own error page, answered with 200
-    with pytest.raises(SyncError, match="not an OAI-PMH response"):
+    with pytest.raises(SyncError, match="not an OAI-PMH response") as raised:
         harvest(conn, "cs", client=client, out=io.StringIO())
+    assert "(page 2)" in str(raised.value) and "nothing of this page was loaded" in str(raised.value)
     state = sync_state.load(conn, "arxiv:cs")
     assert state.resumption_token == "7391822|1001" and state.harvested_until is None
 
@@ -171,3 +172,13 @@ def test_the_same_from_date_again_resumes_its_run(conn, replay, client):
     chain(replay)
     harvest(conn, "cs", "2026-11-26", client=client, out=io.StringIO())
     assert replay.requests == [{"verb": "ListRecords", "resumptionToken": "7391822|2001"}]
+
+
+def test_a_cut_off_page_loads_none_of_its_records_and_says_so(conn, replay, client):
+    whole = (RECORDED / "arxiv-page2.xml").read_text()
+    chain(replay, second=(Reply(whole[: len(whole) * 2 // 3]),))
+    with pytest.raises(SyncError, match="not well-formed XML") as raised:
+        harvest(conn, "cs", client=client, out=io.StringIO())
+    assert "records before were read" not in str(raised.value)
+    assert sync_state.load(conn, "arxiv:cs").resumption_token == "7391822|1001"
+    assert set(titles(conn)) == {"2511.20001", "2511.20002"}  # page 1's papers only
