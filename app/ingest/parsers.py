@@ -213,6 +213,8 @@ def _jsonl_or_json(text: str) -> str:
         try:
             obj = json.loads(line)
         except ValueError:
+            if number == 0 and line.rstrip().endswith(("[", "{", ":", ",")):
+                return "json"  # the opening of a document spread over lines: {"papers": [
             continue
         if number == 0 and isinstance(obj, dict) and isinstance(obj.get("papers"), list) and len(lines) == 1:
             return "json"  # one line holding the whole document

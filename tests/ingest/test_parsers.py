@@ -141,6 +141,7 @@ OAI_ERROR = (b'<?xml version="1.0" encoding="UTF-8"?>\n<OAI-PMH xmlns="http://ww
     ("arxiv-metadata-oai-snapshot.json", b'{"id": "0704.0001", "title": "a"}\n{"id": "0704.0002"}\n', "jsonl"),
     ("x.json", b'{"papers": [{"title": "a", "abstract": "b"}]}', "json"),
     ("x.json", b'{\n  "papers": [\n', "json"),
+    ("x", b'{"papers": [\n{"title": "a", "abstract": "b"}\n]}\n', "json"),
     ("x", b'{"title": "first line broken\n{"title": "a", "abstract": "b"}\n', "jsonl"),
     ("x", b"\xef\xbb\xbf" + ATOM, "atom"),
     ("x.xml", ATOM, "atom"),
