@@ -32,6 +32,9 @@ class Paper(SQLModel, table=True):
     classifications: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     upvotes: int | None = None  # popularity on the daily-papers feed, where the paper came from there
     published: date | None = None
+    # When the text held was last revised at its source (latest version); an older record never
+    # overwrites it. None where no source dated its versions.
+    revised: date | None = None
     year: int | None = Field(default=None, index=True)
     added_at: datetime
     updated_at: datetime

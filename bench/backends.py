@@ -75,7 +75,7 @@ def ingest(url: str, limit: int, batch_size: int) -> dict:
 
 
 TABLES = [("papers", "id, key, arxiv_id, title, abstract, authors, categories, published, year, added_at,"
-                      " updated_at, source, url, title_norm, content_hash, classifications, upvotes, line_hash"),
+                      " updated_at, source, url, title_norm, content_hash, classifications, upvotes, line_hash, revised"),
           ("authors", "id, name, slug"), ("paper_authors", "paper_id, position, author_id"),
           ("tags", "id, slug, name, kind, description, rule, evidence"), ("paper_tags", "tag_id, paper_id"),
           ("aliases", "key, paper_id")]

@@ -65,7 +65,7 @@ class Stats:
 
 
 _PAPER_COLUMNS = ("id, key, arxiv_id, title, abstract, authors, categories, published, url, content_hash,"
-                  " classifications, upvotes, line_hash")
+                  " classifications, upvotes, line_hash, revised")
 
 
 def content_hash(values: dict) -> str:
@@ -77,6 +77,17 @@ def content_hash(values: dict) -> str:
     if values["upvotes"] is not None:
         parts += (f"upvotes={values['upvotes']}",)
     return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()
+
+
+def _day(value) -> str | None:
+    """A stored date as YYYY-MM-DD (SQLite gives text, PostgreSQL a date)."""
+    return value if value is None or isinstance(value, str) else value.isoformat()
+
+
+def _older(rec: PaperIn, row) -> bool:
+    """Whether the record is an earlier version than the one the paper holds (both dated)."""
+    held = _day(row["revised"])
+    return rec.revised is not None and held is not None and rec.revised.isoformat() < held
 
 
 def _now() -> str:
@@ -271,6 +282,11 @@ class Loader:
                 # Its permalink is the title's: an alias of that name (an earlier merge) now names it.
                 self.conn.execute("DELETE FROM aliases WHERE key = ?", (rec.key,))
                 row = None
+            if row is not None and _older(rec, row):
+                # An earlier version than the one held (an older file, or v1 before v2 in one file):
+                # the newer text stays, and reading the same input again changes nothing.
+                self.stats.unchanged += 1
+                continue
             values = self._merged_values(rec, row)
             values["line_hash"] = line_hash
             if row is None:
@@ -278,9 +294,12 @@ class Loader:
                 self.stats.inserted += 1
             elif row["content_hash"] == values["content_hash"]:
                 self.stats.unchanged += 1
-                if line_hash is not None and row["line_hash"] != line_hash:
-                    # Read by an older parser, or from another line: next time this line is seen.
-                    self.conn.execute("UPDATE papers SET line_hash = ? WHERE id = ?", (line_hash, row["id"]))
+                if (line_hash is not None and row["line_hash"] != line_hash) or values["revised"] != _day(row["revised"]):
+                    # Read by an older parser, or from another line: next time this line is seen; and
+                    # the same text newly dated (a catalogue from before dates were kept, a new version
+                    # that changed no field kept here).
+                    self.conn.execute("UPDATE papers SET line_hash = coalesce(?, line_hash), revised = ? WHERE id = ?",
+                                      (line_hash, values["revised"], row["id"]))
                 continue
             else:
                 paper_id = row["id"]
@@ -370,15 +389,19 @@ class Loader:
             "upvotes": rec.upvotes if rec.upvotes is not None else (row["upvotes"] if row else None),
             "url": rec.url or (row["url"] if row else None),
             "title_norm": rec.title_norm,
+            "revised": max((d for d in (rec.revised and rec.revised.isoformat(), row and _day(row["revised"])) if d),
+                           default=None),
         }
         values["year"] = int(values["published"][:4]) if values["published"] else None
         values["content_hash"] = content_hash(values)
         return values
 
     _INSERT = ("INSERT INTO papers (id, key, arxiv_id, title, abstract, authors, categories, published, year,"
-               " added_at, updated_at, source, url, title_norm, content_hash, classifications, upvotes, line_hash)"
+               " added_at, updated_at, source, url, title_norm, content_hash, classifications, upvotes, line_hash,"
+               " revised)"
                " VALUES (:id, :key, :arxiv_id, :title, :abstract, :authors, :categories, :published, :year,"
-               " :now, :now, :source, :url, :title_norm, :content_hash, :classifications, :upvotes, :line_hash)")
+               " :now, :now, :source, :url, :title_norm, :content_hash, :classifications, :upvotes, :line_hash,"
+               " :revised)")
 
     # One row at a time: the database gives the id (SQLite and PostgreSQL alike).
     _INSERT_ONE = _INSERT.replace("(id, key,", "(key,").replace("(:id, :key,", "(:key,") + " RETURNING id"
@@ -413,7 +436,7 @@ class Loader:
             "UPDATE papers SET key = :key, arxiv_id = :arxiv_id, title = :title, abstract = :abstract,"
             " authors = :authors, categories = :categories, published = :published, year = :year,"
             " url = :url, title_norm = :title_norm, content_hash = :content_hash, updated_at = :now,"
-            " classifications = :classifications, upvotes = :upvotes, line_hash = :line_hash"
+            " classifications = :classifications, upvotes = :upvotes, line_hash = :line_hash, revised = :revised"
             " WHERE id = :id", {**values, "now": now, "id": paper_id})
         # Its indexed text is the stored one, unless written in this batch, or on the bulk
         # path (nothing is indexed before the end).

@@ -72,6 +72,9 @@ class PaperIn:
     url: str | None = None
     classifications: tuple[str, ...] | None = None   # "acm:I.2.7", "msc:68T50"
     upvotes: int | None = None                       # popularity where the source has it
+    # When the record's text was last revised (its latest version, the source's update date); None
+    # where the source does not date its versions. An older record never overwrites a newer one.
+    revised: date | None = field(default=None, compare=False)
     dropped: tuple[str, ...] = field(default=(), compare=False)  # "dropped category 'x'", ...
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     # Derived once, where the record is parsed (a worker process), not in the writer.
@@ -420,6 +423,20 @@ def _published(obj: dict, dropped: list[str]) -> date | None:
     return None
 
 
+def _revised(obj: dict) -> date | None:
+    """The date of the record's latest revision, where a versioned source says it; else None."""
+    versions = obj.get("versions")
+    latest = versions[-1].get("created") if isinstance(versions, list) and versions and isinstance(
+        versions[-1], dict) else None
+    for value in (obj.get("revised"), obj.get("update_date"), obj.get("updated"), latest):
+        if value not in (None, ""):
+            try:
+                return parse_date(value)
+            except RecordError:
+                continue  # an unreadable date here only means the record is not dated
+    return None
+
+
 def _upvotes(value: Any, dropped: list[str]) -> int | None:
     if value is None:
         return None
@@ -511,7 +528,7 @@ def _record_from_mapping(obj: Any) -> PaperIn:
         dropped.extend(drops)
     return PaperIn(title=title, abstract=abstract, authors=authors, published=published,
                    arxiv_id=arxiv_id, categories=categories, url=url, classifications=classifications,
-                   upvotes=_upvotes(obj.get("upvotes"), dropped), dropped=tuple(dropped))
+                   upvotes=_upvotes(obj.get("upvotes"), dropped), revised=_revised(obj), dropped=tuple(dropped))
 
 
 def record_from_text(title: str, abstract: str) -> PaperIn:

@@ -246,6 +246,7 @@ def _arxiv(body: ET.Element) -> dict:
                                     "doi", "journal-ref", "comments", "license"))
     mapping["published"] = _text(body, f"{ARXIV}created") or None
     mapping["updated"] = _text(body, f"{ARXIV}updated") or None
+    mapping["revised"] = mapping["updated"] or mapping["published"]  # a record never updated is its first version
     authors = body.find(f"{ARXIV}authors")
     if authors is not None:
         mapping["authors"] = [" ".join(p for p in (_text(a, f"{ARXIV}forenames"), _text(a, f"{ARXIV}keyname"),

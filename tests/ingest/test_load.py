@@ -235,3 +235,35 @@ def test_a_record_without_id_merges_with_its_arxiv_record_whatever_the_batches(c
     run(conn, path, batch_size=batch_size)
     assert count(conn, "SELECT count(*) FROM papers") == 1
     assert count(conn, "SELECT key FROM papers") == "2402.01234"
+
+
+def snapshot(version: int, abstract: str) -> dict:
+    """One paper as the arXiv snapshot gives it at its `version`-th version."""
+    created = ["Mon, 15 Jan 2024 10:00:00 GMT", "Fri, 15 Mar 2024 10:00:00 GMT"]
+    return {"id": "2401.00042", "title": "Sparse experts, revised", "abstract": abstract,
+            "versions": [{"version": f"v{n + 1}", "created": created[n]} for n in range(version)],
+            "update_date": ["2024-01-15", "2024-03-15"][version - 1]}
+
+
+@pytest.mark.parametrize("order", [(1, 2), (2, 1)])
+def test_the_newest_version_is_kept_whatever_the_order_and_a_rerun_changes_nothing(conn, tmp_path, order):
+    texts = {1: "The first version's abstract.", 2: "The second version's abstract."}
+    path = write_jsonl(tmp_path / "a.jsonl", [snapshot(v, texts[v]) for v in order])
+    run(conn, path)
+    assert count(conn, "SELECT abstract FROM papers") == texts[2]
+    stamp = count(conn, "SELECT updated_at FROM papers")
+    again, _ = run(conn, path)
+    assert (again.updated, again.unchanged) == (0, 2)
+    assert count(conn, "SELECT updated_at FROM papers") == stamp
+
+
+def test_an_older_file_after_a_newer_one_leaves_the_newer_text(conn, tmp_path):
+    run(conn, write_jsonl(tmp_path / "new.jsonl", [snapshot(2, "The second version's abstract.")]))
+    stats, _ = run(conn, write_jsonl(tmp_path / "old.jsonl", [snapshot(1, "The first version's abstract.")]))
+    assert (stats.updated, stats.unchanged) == (0, 1)
+    assert count(conn, "SELECT abstract FROM papers") == "The second version's abstract."
+    # A source that dates no version (the daily feed: upvotes) still updates what it says.
+    stats, _ = run(conn, write_jsonl(tmp_path / "daily.jsonl", [
+        {"paper": {"id": "2401.00042", "title": "Sparse experts, revised", "summary": "The second version's abstract.",
+                   "upvotes": 7}}]))
+    assert stats.updated == 1 and count(conn, "SELECT upvotes FROM papers") == 7
