@@ -117,6 +117,12 @@ def test_gzip_is_recognised_by_content(tmp_path):
         assert good(parse(source.stream, "jsonl"))[0].title == "Zipped"
 
 
+ATOM = b'<?xml version="1.0"?>\n<!-- saved -->\n<ns0:feed xmlns:ns0="http://www.w3.org/2005/Atom"></ns0:feed>'
+OAI_ERROR = (b'<?xml version="1.0" encoding="UTF-8"?>\n<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+             b'<responseDate>2026-01-01T00:00:00Z</responseDate><request verb="ListRecords">x</request>'
+             b'<error code="badResumptionToken">The token is invalid or expired.</error></OAI-PMH>')
+
+
 @pytest.mark.parametrize("name, content, expected", [
     ("x.jsonl", b"", "jsonl"),
     ("x.json.gz", b"", "json"),
@@ -125,18 +131,6 @@ def test_gzip_is_recognised_by_content(tmp_path):
     ("x", b'{"title": "a", "abstract": "b"}\n{"title": "c"}', "jsonl"),
     ("x", b'{\n "papers": []\n}', "json"),
     ("x", b"Some page\n\nTitle\n", "seed"),
-])
-def test_format_detection(name, content, expected):
-    assert detect_format(name, io.BufferedReader(io.BytesIO(content))) == expected
-
-
-ATOM = b'<?xml version="1.0"?>\n<!-- saved -->\n<ns0:feed xmlns:ns0="http://www.w3.org/2005/Atom"></ns0:feed>'
-OAI_ERROR = (b'<?xml version="1.0" encoding="UTF-8"?>\n<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
-             b'<responseDate>2026-01-01T00:00:00Z</responseDate><request verb="ListRecords">x</request>'
-             b'<error code="badResumptionToken">The token is invalid or expired.</error></OAI-PMH>')
-
-
-@pytest.mark.parametrize("name, content, expected", [
     # arXiv's metadata snapshot is JSON Lines in a file named .json
     ("arxiv-metadata-oai-snapshot.json", b'{"id": "0704.0001", "title": "a"}\n{"id": "0704.0002"}\n', "jsonl"),
     ("x.json", b'{"papers": [{"title": "a", "abstract": "b"}]}', "json"),
@@ -149,7 +143,8 @@ OAI_ERROR = (b'<?xml version="1.0" encoding="UTF-8"?>\n<OAI-PMH xmlns="http://ww
     ("x.atom", b"not xml at all", "atom"),
     ("x.xml", b"not xml at all", "oai"),
 ])
-def test_format_detection_by_content_before_extension(name, content, expected):
+def test_format_detection(name, content, expected):
+    # By content before extension, where the content tells.
     assert detect_format(name, io.BufferedReader(io.BytesIO(content))) == expected
 
 
