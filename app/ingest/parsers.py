@@ -191,7 +191,7 @@ def _enough_to_tell(head: bytes) -> bool:
         return False
     if text[:1] == b"{":  # a whole first line that is JSON tells; a broken one, with the next line
         first, newline, rest = text.partition(b"\n")
-        return bool(newline) and (_is_json(first) or b"\n" in rest)
+        return bool(newline) and (b"\n" in rest or _is_json(first))
     if text[:1] == b"<" or head.startswith(_BOMS[1:]):
         return len(text) >= 4 * _SNIFF_XML_CHARS
     return True
